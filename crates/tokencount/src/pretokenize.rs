@@ -1,0 +1,368 @@
+//! Hand-written scanners equivalent to tiktoken's split regexes.
+//!
+//! tiktoken splits text into pieces with a backtracking regex before it runs byte-pair
+//! encoding on each piece. The regex engine is the slow half of encoding, so this module
+//! re-implements each pattern as a direct scanner. Every alternative of the pattern is
+//! mirrored in order, with the same greedy/possessive/backtracking behaviour; the
+//! equivalence with tiktoken-rs is checked by proptest and by a fuzz target.
+
+use crate::unicode::{Classes, LETTER, LL, LM, LO, LT, LU, MARK, NUM, SPACE};
+
+/// The split pattern family of an encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pattern {
+    /// The GPT-2 pattern used by `r50k_base`, `p50k_base` and `p50k_edit`.
+    Gpt2,
+    /// The `cl100k_base` pattern.
+    Cl100k,
+    /// The `o200k_base` / `o200k_harmony` pattern.
+    O200k,
+}
+
+/// `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`, the "upper" class of the o200k pattern.
+const UPPER: u8 = LU | LT | LM | LO | MARK;
+/// `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`, the "lower" class of the o200k pattern.
+const LOWER: u8 = LL | LM | LO | MARK;
+
+/// A scanner over one text.
+struct Scan<'a> {
+    text: &'a str,
+    classes: Classes,
+}
+
+impl Scan<'_> {
+    /// The char starting at byte `i` (which must be `< len`) and its width.
+    #[inline]
+    fn at(&self, i: usize) -> (char, usize) {
+        let b = self.text.as_bytes()[i];
+        if b < 0x80 {
+            (b as char, 1)
+        } else {
+            let c = self.text[i..].chars().next().expect("i is inside the text");
+            (c, c.len_utf8())
+        }
+    }
+
+    #[inline]
+    fn class_at(&self, i: usize) -> Option<(char, u8, usize)> {
+        (i < self.text.len()).then(|| {
+            let (c, w) = self.at(i);
+            (c, self.classes.of(c), w)
+        })
+    }
+
+    /// End of the maximal run, from `i`, of chars whose flags intersect `mask`.
+    #[inline]
+    fn run(&self, mut i: usize, mask: u8) -> usize {
+        while let Some((_, class, w)) = self.class_at(i) {
+            if class & mask == 0 {
+                break;
+            }
+            i += w;
+        }
+        i
+    }
+
+    /// End of the maximal run, from `i`, of chars that are none of `mask`.
+    #[inline]
+    fn run_not(&self, mut i: usize, mask: u8) -> usize {
+        while let Some((_, class, w)) = self.class_at(i) {
+            if class & mask != 0 {
+                break;
+            }
+            i += w;
+        }
+        i
+    }
+
+    /// End of the maximal run, from `i`, of chars in `set` (ASCII only).
+    #[inline]
+    fn run_ascii(&self, mut i: usize, set: &[u8]) -> usize {
+        let bytes = self.text.as_bytes();
+        while i < bytes.len() && set.contains(&bytes[i]) {
+            i += 1;
+        }
+        i
+    }
+
+    /// The English contraction after an apostrophe at `i`, or `None`.
+    ///
+    /// `ignore_case` follows the regex engine's simple case folding, under which `s` also
+    /// matches U+017F LATIN SMALL LETTER LONG S.
+    fn contraction(&self, i: usize, ignore_case: bool) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        if bytes.get(i) != Some(&b'\'') {
+            return None;
+        }
+        let (c, w) = self.class_at(i + 1).map(|(c, _, w)| (c, w))?;
+        let fold = |c: char| {
+            if ignore_case {
+                if c == '\u{17f}' { 's' } else { c.to_ascii_lowercase() }
+            } else {
+                c
+            }
+        };
+        if matches!(fold(c), 's' | 'd' | 'm' | 't') {
+            return Some(i + 1 + w);
+        }
+        let (d, w2) = self.class_at(i + 1 + w).map(|(d, _, w)| (d, w))?;
+        match (fold(c), fold(d)) {
+            ('l', 'l') | ('v', 'e') | ('r', 'e') => Some(i + 1 + w + w2),
+            _ => None,
+        }
+    }
+
+    /// The whitespace alternatives of `pattern` for the run that starts at `i` with a
+    /// whitespace char of width `w`.
+    ///
+    /// cl100k tries `\s++$`, `\s*[\r\n]`, `\s+(?!\S)`, `\s`; o200k tries `\s*[\r\n]+`,
+    /// `\s+(?!\S)`, `\s+`; gpt2 tries `\s++$`, `\s+(?!\S)`, `\s`. Both newline
+    /// alternatives end right after the last `\r` or `\n` of the run.
+    fn whitespace(&self, i: usize, w: usize, pattern: Pattern) -> usize {
+        let end = self.run(i, SPACE);
+        let last_newline = || {
+            self.text.as_bytes()[i..end]
+                .iter()
+                .rposition(|&b| b == b'\r' || b == b'\n')
+                .map(|p| i + p + 1)
+        };
+        match pattern {
+            Pattern::O200k => {
+                if let Some(newline_end) = last_newline() {
+                    return newline_end;
+                }
+                if end == self.text.len() {
+                    return end;
+                }
+            }
+            Pattern::Cl100k => {
+                if end == self.text.len() {
+                    return end;
+                }
+                if let Some(newline_end) = last_newline() {
+                    return newline_end;
+                }
+            }
+            Pattern::Gpt2 => {
+                if end == self.text.len() {
+                    return end;
+                }
+            }
+        }
+        // `\s+(?!\S)` before a non-space: give back the last whitespace char.
+        let last = self.text[i..end]
+            .chars()
+            .next_back()
+            .map_or(0, char::len_utf8);
+        if end - last > i {
+            return end - last;
+        }
+        // `\s` / `\s+`: the single whitespace char.
+        i + w
+    }
+
+    fn gpt2(&self, i: usize) -> usize {
+        if let Some(end) = self.contraction(i, false) {
+            return end;
+        }
+        let (c, class, w) = self.class_at(i).expect("i is inside the text");
+        // ` ?\p{L}++`, ` ?\p{N}++`, ` ?[^\s\p{L}\p{N}]++`
+        let (start, class) = if c == ' ' {
+            match self.class_at(i + 1) {
+                Some((_, next, _)) if next & SPACE == 0 => (i + 1, next),
+                _ => (i, class),
+            }
+        } else {
+            (i, class)
+        };
+        if class & LETTER != 0 {
+            return self.run(start, LETTER);
+        }
+        if class & NUM != 0 {
+            return self.run(start, NUM);
+        }
+        if class & SPACE == 0 {
+            return self.run_not(start, SPACE | LETTER | NUM);
+        }
+        self.whitespace(i, w, Pattern::Gpt2)
+    }
+
+    fn cl100k(&self, i: usize) -> usize {
+        if let Some(end) = self.contraction(i, true) {
+            return end;
+        }
+        let (c, class, w) = self.class_at(i).expect("i is inside the text");
+        // `[^\r\n\p{L}\p{N}]?+\p{L}++`
+        if class & LETTER != 0 {
+            return self.run(i, LETTER);
+        }
+        if c != '\r' && c != '\n' && class & NUM == 0 {
+            if let Some((_, next, _)) = self.class_at(i + w) {
+                if next & LETTER != 0 {
+                    return self.run(i + w, LETTER);
+                }
+            }
+        }
+        // `\p{N}{1,3}+`
+        if class & NUM != 0 {
+            let mut end = i + w;
+            for _ in 0..2 {
+                match self.class_at(end) {
+                    Some((_, next, w)) if next & NUM != 0 => end += w,
+                    _ => break,
+                }
+            }
+            return end;
+        }
+        // ` ?[^\s\p{L}\p{N}]++[\r\n]*+`
+        let punct = SPACE | LETTER | NUM;
+        if c == ' ' {
+            if let Some((_, next, _)) = self.class_at(i + 1) {
+                if next & punct == 0 {
+                    let end = self.run_not(i + 1, punct);
+                    return self.run_ascii(end, b"\r\n");
+                }
+            }
+        }
+        if class & punct == 0 {
+            let end = self.run_not(i, punct);
+            return self.run_ascii(end, b"\r\n");
+        }
+        self.whitespace(i, w, Pattern::Cl100k)
+    }
+
+    /// `[^\r\n\p{L}\p{N}]?` `first` `second` `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` of the o200k
+    /// pattern, with `first*`/`second+` (`upper_first == false`) or `first+`/`second*`.
+    fn o200k_word(&self, i: usize, c: char, class: u8, w: usize, star_first: bool) -> Option<usize> {
+        let prefix_ok = c != '\r' && c != '\n' && class & (LETTER | NUM) == 0;
+        let starts: &[usize] = if prefix_ok { &[i + w, i] } else { &[i] };
+        for &s in starts {
+            let upper_end = self.run(s, UPPER);
+            let end = if star_first {
+                // `UPPER* LOWER+`: back off the greedy UPPER* until LOWER+ can match.
+                let mut found = None;
+                let mut j = upper_end;
+                loop {
+                    let lower_end = self.run(j, LOWER);
+                    if lower_end > j {
+                        found = Some(lower_end);
+                        break;
+                    }
+                    if j == s {
+                        break;
+                    }
+                    j -= self.text[s..j].chars().next_back().map_or(0, char::len_utf8);
+                }
+                found
+            } else if upper_end > s {
+                // `UPPER+ LOWER*`
+                Some(self.run(upper_end, LOWER))
+            } else {
+                None
+            };
+            if let Some(end) = end {
+                return Some(self.contraction(end, true).unwrap_or(end));
+            }
+        }
+        None
+    }
+
+    fn o200k(&self, i: usize) -> usize {
+        let (c, class, w) = self.class_at(i).expect("i is inside the text");
+        if let Some(end) = self.o200k_word(i, c, class, w, true) {
+            return end;
+        }
+        if let Some(end) = self.o200k_word(i, c, class, w, false) {
+            return end;
+        }
+        // `\p{N}{1,3}`
+        if class & NUM != 0 {
+            let mut end = i + w;
+            for _ in 0..2 {
+                match self.class_at(end) {
+                    Some((_, next, w)) if next & NUM != 0 => end += w,
+                    _ => break,
+                }
+            }
+            return end;
+        }
+        // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
+        let punct = SPACE | LETTER | NUM;
+        if c == ' ' {
+            if let Some((_, next, _)) = self.class_at(i + 1) {
+                if next & punct == 0 {
+                    let end = self.run_not(i + 1, punct);
+                    return self.run_ascii(end, b"\r\n/");
+                }
+            }
+        }
+        if class & punct == 0 {
+            let end = self.run_not(i, punct);
+            return self.run_ascii(end, b"\r\n/");
+        }
+        self.whitespace(i, w, Pattern::O200k)
+    }
+}
+
+/// An iterator over the pieces of a text under a split pattern.
+pub struct Pieces<'a> {
+    scan: Scan<'a>,
+    pattern: Pattern,
+    pos: usize,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        if self.pos >= self.scan.text.len() {
+            return None;
+        }
+        let start = self.pos;
+        let end = match self.pattern {
+            Pattern::Gpt2 => self.scan.gpt2(start),
+            Pattern::Cl100k => self.scan.cl100k(start),
+            Pattern::O200k => self.scan.o200k(start),
+        };
+        debug_assert!(end > start);
+        self.pos = end;
+        Some(&self.scan.text[start..end])
+    }
+}
+
+impl Pattern {
+    /// Splits `text` into the pieces tiktoken's regex for this pattern finds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fastllm_tokencount::Pattern;
+    ///
+    /// let pieces: Vec<&str> = Pattern::Cl100k.pieces("Hello world, it's 2024!").collect();
+    /// assert_eq!(pieces, ["Hello", " world", ",", " it", "'s", " ", "202", "4", "!"]);
+    /// ```
+    pub fn pieces(self, text: &str) -> Pieces<'_> {
+        Pieces {
+            scan: Scan {
+                text,
+                classes: Classes::get(),
+            },
+            pattern: self,
+            pos: 0,
+        }
+    }
+
+    /// The regex this scanner is equivalent to, as tiktoken-rs writes it.
+    pub fn regex(self) -> &'static str {
+        match self {
+            Pattern::Gpt2 => {
+                r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"
+            }
+            Pattern::Cl100k => {
+                r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"
+            }
+            Pattern::O200k => tiktoken_rs::O200K_BASE_PAT_STR,
+        }
+    }
+}
