@@ -43,34 +43,45 @@ impl Scan<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn class_at(&self, i: usize) -> Option<(char, u8, usize)> {
-        (i < self.text.len()).then(|| {
+        let b = *self.text.as_bytes().get(i)?;
+        if b < 0x80 {
+            Some((b as char, self.classes.ascii(b), 1))
+        } else {
             let (c, w) = self.at(i);
-            (c, self.classes.of(c), w)
-        })
+            Some((c, self.classes.of(c), w))
+        }
     }
 
     /// End of the maximal run, from `i`, of chars whose flags intersect `mask`.
-    #[inline]
-    fn run(&self, mut i: usize, mask: u8) -> usize {
-        while let Some((_, class, w)) = self.class_at(i) {
-            if class & mask == 0 {
-                break;
-            }
-            i += w;
-        }
-        i
+    #[inline(always)]
+    fn run(&self, i: usize, mask: u8) -> usize {
+        self.run_while(i, |class| class & mask != 0)
     }
 
     /// End of the maximal run, from `i`, of chars that are none of `mask`.
-    #[inline]
-    fn run_not(&self, mut i: usize, mask: u8) -> usize {
-        while let Some((_, class, w)) = self.class_at(i) {
-            if class & mask != 0 {
-                break;
+    #[inline(always)]
+    fn run_not(&self, i: usize, mask: u8) -> usize {
+        self.run_while(i, |class| class & mask == 0)
+    }
+
+    #[inline(always)]
+    fn run_while(&self, mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(i) {
+            if b < 0x80 {
+                if !keep(self.classes.ascii(b)) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (c, w) = self.at(i);
+                if !keep(self.classes.of(c)) {
+                    break;
+                }
+                i += w;
             }
-            i += w;
         }
         i
     }

@@ -109,6 +109,12 @@ impl Classes {
         Self { table: table() }
     }
 
+    /// The class flags of the ASCII byte `b` (`b < 128`).
+    #[inline(always)]
+    pub(crate) fn ascii(self, b: u8) -> u8 {
+        self.table.ascii[usize::from(b & 0x7f)]
+    }
+
     /// The class flags of `c`.
     #[inline]
     pub(crate) fn of(self, c: char) -> u8 {
