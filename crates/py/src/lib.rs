@@ -1,1 +1,21 @@
-//! placeholder
+//! The `fastllm_litellm._native` extension: thin PyO3 glue over the fastllm crates.
+//!
+//! All logic lives in the crates; this module converts arguments, releases the GIL around
+//! heavy work, and maps errors to Python exceptions. The LiteLLM patch layer is the pure
+//! Python package `fastllm_litellm` around it.
+
+mod convert;
+mod errors;
+mod tokencount;
+
+use pyo3::prelude::*;
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("FastLLMError", m.py().get_type::<errors::FastLLMError>())?;
+    m.add_class::<tokencount::Counter>()?;
+    m.add_class::<tokencount::Stats>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

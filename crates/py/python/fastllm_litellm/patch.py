@@ -1,0 +1,438 @@
+"""The LiteLLM patch layer: find every binding of a hot function, swap it, restore it exactly."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import inspect
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from fastllm_litellm import _native
+from fastllm_litellm._versions import SUPPORTED
+
+FEATURES: tuple[str, ...] = ("token_counter",)
+"""Every feature :func:`patch` knows."""
+
+ENV_VAR = "FASTLLM_LITELLM_FEATURES"
+"""Comma-separated features :func:`patch` applies when called without ``features``."""
+
+_ENCODINGS = frozenset(("r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"))
+_TOKEN_COUNTER_PARAMETERS = (
+    ("model", ""),
+    ("custom_tokenizer", None),
+    ("text", None),
+    ("messages", None),
+    ("count_response_tokens", False),
+    ("tools", None),
+    ("tool_choice", None),
+    ("use_default_image_token_count", False),
+    ("default_token_count", None),
+)
+_IMAGE_SETTINGS = (
+    "DEFAULT_IMAGE_TOKEN_COUNT",
+    "DEFAULT_IMAGE_WIDTH",
+    "DEFAULT_IMAGE_HEIGHT",
+    "MAX_IMAGE_URL_DOWNLOAD_SIZE_MB",
+    "MAX_SHORT_SIDE_FOR_IMAGE_HIGH_RES",
+    "MAX_LONG_SIDE_FOR_IMAGE_HIGH_RES",
+)
+
+
+class UnknownFeatureError(_native.FastLLMError, ValueError):
+    """A feature name that :data:`FEATURES` does not list."""
+
+
+@dataclass
+class _Binding:
+    module: ModuleType
+    name: str
+    original: object
+    present: bool
+
+
+@dataclass
+class _Feature:
+    bindings: list[_Binding] = field(default_factory=list)
+    replacements: dict[int, tuple[object, object]] = field(default_factory=dict)
+
+
+_lock = threading.RLock()
+_patched: dict[str, _Feature] = {}
+_stats: dict[str, _native.Stats] = {name: _native.Stats() for name in FEATURES}
+_resolver: _Resolver | None = None
+
+
+def _litellm() -> ModuleType:
+    try:
+        return importlib.import_module("litellm")
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("fastllm_litellm needs the litellm package: pip install litellm") from error
+
+
+def _litellm_version() -> str | None:
+    try:
+        return importlib.metadata.version("litellm")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _parse_features(features: Iterable[str] | str | None) -> list[str]:
+    if features is None:
+        raw = os.environ.get(ENV_VAR)
+        if raw is None:
+            return list(FEATURES)
+        features = [part.strip() for part in raw.split(",") if part.strip()]
+    elif isinstance(features, str):
+        features = [features]
+    elif not isinstance(features, Iterable):
+        raise TypeError(f"features must be a list of str, not {type(features).__name__}")
+    names = list(features)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"feature names must be str, not {type(name).__name__}")
+        if name not in FEATURES:
+            raise UnknownFeatureError(f"unknown feature {name!r}; known features: {', '.join(FEATURES)}")
+    return names
+
+
+def _litellm_modules() -> list[ModuleType]:
+    return [
+        module
+        for name, module in list(sys.modules.items())
+        if isinstance(module, ModuleType) and (name == "litellm" or name.startswith("litellm."))
+    ]
+
+
+def _swap_everywhere(feature: _Feature, originals: dict[int, tuple[object, object]]) -> None:
+    """Replace every module-level binding of each original with its replacement."""
+    for module in _litellm_modules():
+        namespace = getattr(module, "__dict__", {})
+        for name, value in list(namespace.items()):
+            pair = originals.get(id(value))
+            if pair is not None and value is pair[0]:
+                feature.bindings.append(_Binding(module, name, value, True))
+                setattr(module, name, pair[1])
+
+
+def _restore(feature: _Feature) -> None:
+    for binding in reversed(feature.bindings):
+        if binding.present:
+            setattr(binding.module, binding.name, binding.original)
+        else:
+            binding.module.__dict__.pop(binding.name, None)
+    # Modules imported while patched bound a replacement by name: give them the original.
+    back = {id(replacement): (replacement, original) for original, replacement in feature.replacements.values()}
+    for module in _litellm_modules():
+        namespace = getattr(module, "__dict__", {})
+        for name, value in list(namespace.items()):
+            pair = back.get(id(value))
+            if pair is not None and value is pair[0]:
+                setattr(module, name, pair[1])
+
+
+# --------------------------------------------------------------------------------------------
+# token_counter
+
+
+class _Resolver:
+    """Model name → native counter, by LiteLLM's own rules, cached while its registries hold."""
+
+    def __init__(self, litellm: ModuleType, core: ModuleType, stats: _native.Stats) -> None:
+        utils = importlib.import_module("litellm.utils")
+        tools = importlib.import_module("litellm.litellm_core_utils.prompt_templates.chat_template_tools")
+        self._litellm = litellm
+        self._encoding_name = core.openai_tokenizer_encoding_name
+        self._legacy = core.uses_legacy_message_accounting
+        self._hf_kind = utils.huggingface_tokenizer_kind
+        self._tool_section = tools.chat_template_tool_section
+        self._stats = stats
+        self._chunk_chars = inspect.signature(core._get_tiktoken_count_function).parameters["chunk_size"].default
+        self._max_exact_chars = (
+            inspect.signature(core._get_extrapolating_count_function).parameters["max_exact_chars"].default
+        )
+        tiles = inspect.signature(core.calculate_tiles_needed).parameters
+        self._image = {name: getattr(core, name) for name in _IMAGE_SETTINGS}
+        self._image["MAX_TILE_WIDTH"] = tiles["tile_width"].default
+        self._image["MAX_TILE_HEIGHT"] = tiles["tile_height"].default
+        self._cache: dict[object, _native.Counter | None] = {}
+        self._fingerprint: tuple[object, ...] | None = None
+
+    def fingerprint(self) -> tuple[object, ...]:
+        litellm = self._litellm
+        cost = litellm.model_cost
+        return (
+            id(cost),
+            len(cost),
+            len(litellm.open_ai_chat_completion_models),
+            len(litellm.azure_llms),
+            len(litellm.anthropic_models),
+            len(litellm.cohere_models),
+            litellm.disable_hf_tokenizer_download,
+        )
+
+    def __call__(self, model: object) -> _native.Counter | None:
+        fingerprint = self.fingerprint()
+        if fingerprint != self._fingerprint:
+            self._cache = {}
+            self._fingerprint = fingerprint
+        cache = self._cache
+        try:
+            return cache[model]
+        except KeyError:
+            counter = cache[model] = self._resolve(model)
+            return counter
+        except TypeError:  # an unhashable model: LiteLLM decides
+            return None
+
+    def _resolve(self, model: object) -> _native.Counter | None:
+        if not isinstance(model, str):
+            return None
+        if self._litellm.disable_hf_tokenizer_download is not True and self._hf_kind(model) is not None:
+            return None  # a HuggingFace tokenizer: LiteLLM's own code counts
+        if self._tool_section(model) is not None:
+            return None  # a chat-template tool rendering this crate does not reproduce
+        encoding = self._encoding_name(model)
+        if encoding not in _ENCODINGS:
+            return None
+        return _native.Counter(
+            encoding,
+            legacy=bool(self._legacy(model)),
+            chunk_chars=self._chunk_chars,
+            max_exact_chars=self._max_exact_chars,
+            image=self._image,
+            stats=self._stats,
+        )
+
+
+def _token_counter_mismatch(core: ModuleType) -> str | None:
+    """Why this LiteLLM's token_counter cannot be patched, or None."""
+    try:
+        parameters = inspect.signature(core.token_counter).parameters
+    except (TypeError, ValueError) as error:
+        return f"cannot read token_counter's signature: {error}"
+    found = tuple((p.name, p.default) for p in parameters.values())
+    if found != _TOKEN_COUNTER_PARAMETERS:
+        return f"token_counter's parameters are {found}, expected {_TOKEN_COUNTER_PARAMETERS}"
+    base = inspect.signature(core.calculate_img_tokens).parameters.get("base_tokens")
+    if base is None or base.default != 85:
+        return "calculate_img_tokens no longer defaults base_tokens to 85"
+    needed = (
+        "openai_tokenizer_encoding_name",
+        "uses_legacy_message_accounting",
+        "_get_tiktoken_count_function",
+        "_get_extrapolating_count_function",
+        "calculate_tiles_needed",
+        *_IMAGE_SETTINGS,
+    )
+    missing = [name for name in needed if not hasattr(core, name)]
+    return f"missing {', '.join(missing)}" if missing else None
+
+
+def _make_token_counter(
+    original: Callable[..., int], litellm: ModuleType, resolve: _Resolver, stats: _native.Stats
+) -> Callable[..., int]:
+    @functools.wraps(original)
+    def token_counter(
+        model="",
+        custom_tokenizer=None,
+        text=None,
+        messages=None,
+        count_response_tokens=False,
+        tools=None,
+        tool_choice=None,
+        use_default_image_token_count=False,
+        default_token_count=None,
+    ):
+        if litellm.disable_token_counter is True:
+            return 0
+        try:
+            counter = resolve(model) if custom_tokenizer is None else None
+            if counter is None:
+                stats.record_fallback("custom tokenizer" if custom_tokenizer is not None else f"model {model!r}")
+            elif text is None:
+                if messages is not None:
+                    n = counter.count_messages(
+                        messages,
+                        tools,
+                        tool_choice,
+                        count_response_tokens is not False,
+                        bool(use_default_image_token_count),
+                    )
+                    if n is not None:
+                        return n
+                else:
+                    stats.record_fallback("neither text nor messages")
+            elif messages is None and not tools and not tool_choice:
+                n = counter.count_litellm_text(text)
+                if n is not None:
+                    return n
+            else:
+                stats.record_fallback("arguments LiteLLM rejects")
+        except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
+            stats.record_fallback(f"{type(error).__name__}: {error}")
+        return original(
+            model,
+            custom_tokenizer,
+            text,
+            messages,
+            count_response_tokens,
+            tools,
+            tool_choice,
+            use_default_image_token_count,
+            default_token_count,
+        )
+
+    return token_counter
+
+
+def _patch_token_counter(litellm: ModuleType) -> _Feature | None:
+    global _resolver
+    core = importlib.import_module("litellm.litellm_core_utils.token_counter")
+    utils = importlib.import_module("litellm.utils")
+    version = _litellm_version()
+    if version not in SUPPORTED:
+        reason = _token_counter_mismatch(core)
+        if reason is not None:
+            warnings.warn(
+                f"fastllm_litellm: not patching token_counter on litellm {version}: {reason}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        warnings.warn(
+            f"fastllm_litellm: litellm {version} is not one of the tested releases {SUPPORTED}; "
+            "token_counter's signature matches, so it is patched",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    stats = _stats["token_counter"]
+    resolver = _Resolver(litellm, core, stats)
+    _resolver = resolver
+    feature = _Feature()
+    for original in (core.token_counter, utils.token_counter):
+        replacement = _make_token_counter(core.token_counter, litellm, resolver, stats)
+        feature.replacements[id(original)] = (original, replacement)
+    _swap_everywhere(feature, feature.replacements)
+    # `litellm.token_counter` is a lazy attribute until first read: bind it explicitly.
+    if "token_counter" not in litellm.__dict__:
+        feature.bindings.append(_Binding(litellm, "token_counter", None, False))
+        litellm.token_counter = feature.replacements[id(utils.token_counter)][1]
+    return feature
+
+
+_PATCHERS: dict[str, Callable[[ModuleType], _Feature | None]] = {"token_counter": _patch_token_counter}
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def patch(features: Iterable[str] | str | None = None) -> list[str]:
+    """Route LiteLLM's hot paths through Rust.
+
+    ``features`` defaults to the comma-separated list in ``$FASTLLM_LITELLM_FEATURES``, or to
+    every feature when that is unset. Patching twice is harmless. Returns the features now
+    patched.
+
+    Raises:
+        TypeError: ``features`` is not a str or an iterable of str.
+        UnknownFeatureError: a feature name is not in :data:`FEATURES` (also a ``ValueError``).
+    """
+    names = _parse_features(features)
+    with _lock:
+        litellm = _litellm() if names else None
+        for name in names:
+            if name not in _patched:
+                done = _PATCHERS[name](litellm)
+                if done is not None:
+                    _patched[name] = done
+        return sorted(_patched)
+
+
+def unpatch(features: Iterable[str] | str | None = None) -> list[str]:
+    """Restore LiteLLM's original objects, by identity, for ``features`` (default: all).
+
+    Returns the features still patched.
+    """
+    names = list(FEATURES) if features is None else _parse_features(features)
+    with _lock:
+        for name in names:
+            feature = _patched.pop(name, None)
+            if feature is not None:
+                _restore(feature)
+        return sorted(_patched)
+
+
+def status() -> dict[str, Any]:
+    """What is patched, and per feature: calls, fallbacks and the last fallback's reason.
+
+    ``{"litellm_version": str | None, "features": {name: {"patched": bool, "calls": int,
+    "fallbacks": int, "last_fallback_reason": str | None, "bindings": int}}}``
+    """
+    with _lock:
+        features = {}
+        for name in FEATURES:
+            entry = dict(_stats[name].snapshot())
+            entry["patched"] = name in _patched
+            entry["bindings"] = len(_patched[name].bindings) if name in _patched else 0
+            features[name] = entry
+    return {"litellm_version": _litellm_version() if "litellm" in sys.modules else None, "features": features}
+
+
+def reset_stats() -> None:
+    """Set every feature's call and fallback counts back to zero."""
+    for stats in _stats.values():
+        stats.reset()
+
+
+def count_tokens_batch(model: str, texts: list[str]) -> list[int]:
+    """``[litellm.token_counter(model=model, text=t) for t in texts]``, in parallel in Rust with
+    the GIL released. Models LiteLLM counts with a HuggingFace tokenizer are counted by LiteLLM.
+
+    Raises:
+        TypeError: ``model`` is not a str, or ``texts`` is not a list of str.
+    """
+    global _resolver
+    if not isinstance(model, str):
+        raise TypeError(f"model must be str, not {type(model).__name__}")
+    if not isinstance(texts, list):
+        raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
+    litellm = _litellm()
+    if litellm.disable_token_counter is True:
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
+        return [0] * len(texts)
+    with _lock:
+        if _resolver is None:
+            core = importlib.import_module("litellm.litellm_core_utils.token_counter")
+            _resolver = _Resolver(litellm, core, _stats["token_counter"])
+        resolver = _resolver
+    counter = resolver(model)
+    if counter is None:
+        core = importlib.import_module("litellm.litellm_core_utils.token_counter")
+        original = _original_token_counter(core)
+        out = []
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
+            out.append(original(model=model, text=text))
+        return out
+    return counter.count_batch(texts)
+
+
+def _original_token_counter(core: ModuleType) -> Callable[..., int]:
+    feature = _patched.get("token_counter")
+    if feature is not None:
+        for original, replacement in feature.replacements.values():
+            if core.token_counter is replacement:
+                return original  # type: ignore[return-value]
+    return core.token_counter

@@ -1,0 +1,38 @@
+//! Python exceptions and the conversion of crate errors into them.
+
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::{PyErr, create_exception};
+
+create_exception!(
+    _native,
+    FastLLMError,
+    PyException,
+    "Base class of every fastllm_litellm error."
+);
+
+/// Converts a crate error into the matching Python exception (the orphan rule forbids a
+/// `From` impl between two foreign types).
+pub(crate) trait IntoPyErr {
+    fn into_py_err(self) -> PyErr;
+}
+
+impl IntoPyErr for fastllm_tokencount::Error {
+    fn into_py_err(self) -> PyErr {
+        match self {
+            fastllm_tokencount::Error::UnknownEncoding(_)
+            | fastllm_tokencount::Error::OutOfRange { .. } => PyValueError::new_err(self.to_string()),
+            other => PyValueError::new_err(other.to_string()),
+        }
+    }
+}
+
+/// A `TypeError` naming the argument and what it was given.
+pub(crate) fn type_error(argument: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
+    let got = got
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    PyTypeError::new_err(format!("{argument} must be {expected}, not {got}"))
+}
