@@ -1,0 +1,71 @@
+# fastllm: the two commands are `make bench` (the side-by-side table) and `make test`.
+# Everything they need is installed here, into .venv (the default LiteLLM line) and
+# .venv-<version> (other lines), from PyPI and crates.io.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VERSIONS_FILE := crates/py/python/fastllm_litellm/_versions.py
+LITELLM_VERSION ?= $(shell sed -n 's/^DEFAULT = "\(.*\)"/\1/p' $(VERSIONS_FILE))
+LITELLM_VERSIONS := $(shell sed -n 's/^SUPPORTED = (\(.*\))/\1/p' $(VERSIONS_FILE) | tr -d '",')
+DEFAULT_VERSION := $(shell sed -n 's/^DEFAULT = "\(.*\)"/\1/p' $(VERSIONS_FILE))
+venv_for = $(if $(filter $(1),$(DEFAULT_VERSION)),.venv,.venv-$(1))
+# Creates the venv of LiteLLM line $(1) (once), installs litellm==$(1) and pytest (once per
+# pin), then the freshly built wheel.
+define ensure_venv
+venv=$(call venv_for,$(1)); \
+if [ ! -x $$venv/bin/python ]; then $(PYTHON) -m venv $$venv; fi; \
+if [ ! -f $$venv/.litellm-$(1) ]; then \
+  $$venv/bin/pip install -q --disable-pip-version-check "litellm==$(1)" "pytest>=8" && touch $$venv/.litellm-$(1); \
+fi; \
+$$venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/fastllm_litellm-*.whl
+endef
+TOOLS_VENV := .venv-tools
+WHEEL_DIR := target/wheels
+FUZZ_SECONDS ?= 15
+TEST_ENV := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true
+
+.PHONY: bench test test-rust test-python fuzz-smoke lint wheel clean-venvs
+
+## make bench: build the wheel, install it with the pinned litellm, print the side-by-side table.
+bench: wheel
+	$(call ensure_venv,$(LITELLM_VERSION))
+	$(TEST_ENV) $(call venv_for,$(LITELLM_VERSION))/bin/python benches/bench_litellm.py
+
+## make test: Rust tests (unit, proptest, doc), a fuzz smoke run, and pytest on every LiteLLM line.
+test: test-rust fuzz-smoke test-python
+
+test-rust:
+	cargo test --workspace --release
+
+fuzz-smoke:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-smoke.sh
+
+test-python: wheel
+	for v in $(LITELLM_VERSIONS); do \
+	  $(MAKE) --no-print-directory LITELLM_VERSION=$$v pytest-one || exit 1; \
+	done
+
+.PHONY: pytest-one
+pytest-one:
+	$(call ensure_venv,$(LITELLM_VERSION))
+	@echo "== pytest against litellm $(LITELLM_VERSION)"
+	cd crates/py && $(TEST_ENV) ../../$(call venv_for,$(LITELLM_VERSION))/bin/python -m pytest tests -q -p no:cacheprovider
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+$(TOOLS_VENV)/bin/maturin:
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q "maturin>=1.9.4,<2"
+
+## The abi3 wheel, built once and installed into every LiteLLM venv.
+wheel: $(TOOLS_VENV)/bin/maturin
+	rm -f $(WHEEL_DIR)/fastllm_litellm-*.whl
+	cd crates/py && ../../$(TOOLS_VENV)/bin/maturin build --release --quiet -o ../../$(WHEEL_DIR)
+	@ls -l $(WHEEL_DIR)/fastllm_litellm-*.whl | awk '{printf "wheel: %s (%.1f MB)\n", $$9, $$5/1048576}'
+
+
+clean-venvs:
+	rm -rf .venv .venv-* $(TOOLS_VENV)
