@@ -11,7 +11,7 @@ fn main() {
     for _ in 0..8000 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; text.push_str(words[(state % words.len() as u64) as usize]); text.push(' '); }
     let t = Tokenizer::get(Encoding::O200kBase);
     let p = Encoding::O200kBase.pattern();
-    let n = 200;
+    let n: u32 = std::env::var("ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let s = Instant::now(); let mut pieces = 0; for _ in 0..n { pieces += p.pieces(&text).count(); } println!("split: {:?}/iter, {} pieces", s.elapsed()/n, pieces / n as usize);
     let s = Instant::now(); let mut tok = 0; for _ in 0..n { tok += t.count(&text); } println!("count: {:?}/iter, {} tokens", s.elapsed()/n, tok / n as usize);
     let multi = p.pieces(&text).filter(|x| t.count_piece(x.as_bytes()) > 1).count();
