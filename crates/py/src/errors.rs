@@ -21,7 +21,9 @@ impl IntoPyErr for fastllm_tokencount::Error {
     fn into_py_err(self) -> PyErr {
         match self {
             fastllm_tokencount::Error::UnknownEncoding(_)
-            | fastllm_tokencount::Error::OutOfRange { .. } => PyValueError::new_err(self.to_string()),
+            | fastllm_tokencount::Error::OutOfRange { .. } => {
+                PyValueError::new_err(self.to_string())
+            }
             other => PyValueError::new_err(other.to_string()),
         }
     }

@@ -31,7 +31,9 @@ pub struct Stats {
 impl Stats {
     fn lock(&self) -> std::sync::MutexGuard<'_, StatsInner> {
         // A panic while holding this lock cannot leave the counters inconsistent.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn record(&self, fallback: Option<&str>) {
@@ -67,7 +69,10 @@ impl Stats {
         let dict = PyDict::new(py);
         dict.set_item("calls", inner.calls)?;
         dict.set_item("fallbacks", inner.fallbacks)?;
-        dict.set_item("last_fallback_reason", inner.last_fallback_reason.as_deref())?;
+        dict.set_item(
+            "last_fallback_reason",
+            inner.last_fallback_reason.as_deref(),
+        )?;
         Ok(dict)
     }
 
@@ -95,7 +100,9 @@ fn image_config(image: Option<&Bound<'_, PyDict>>) -> PyResult<ImageConfig> {
             "DEFAULT_IMAGE_TOKEN_COUNT" => config.default_image_token_count = value.extract()?,
             "DEFAULT_IMAGE_WIDTH" => config.default_image_width = value.extract()?,
             "DEFAULT_IMAGE_HEIGHT" => config.default_image_height = value.extract()?,
-            "MAX_IMAGE_URL_DOWNLOAD_SIZE_MB" => config.max_image_url_download_size_mb = value.extract()?,
+            "MAX_IMAGE_URL_DOWNLOAD_SIZE_MB" => {
+                config.max_image_url_download_size_mb = value.extract()?
+            }
             "MAX_SHORT_SIDE_FOR_IMAGE_HIGH_RES" => config.max_short_side = value.extract()?,
             "MAX_LONG_SIDE_FOR_IMAGE_HIGH_RES" => config.max_long_side = value.extract()?,
             "MAX_TILE_WIDTH" => config.tile_width = value.extract()?,
@@ -118,7 +125,10 @@ fn image_config(image: Option<&Bound<'_, PyDict>>) -> PyResult<ImageConfig> {
 impl Counter {
     fn finish(&self, py: Python<'_>, result: Result<i64, Unsupported>) -> Option<i64> {
         if let Some(stats) = &self.stats {
-            stats.bind(py).get().record(result.as_ref().err().map(String::as_str));
+            stats
+                .bind(py)
+                .get()
+                .record(result.as_ref().err().map(String::as_str));
         }
         result.ok()
     }
@@ -139,7 +149,9 @@ impl Counter {
 
     fn litellm_text(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> Result<i64, Unsupported> {
         if let Ok(s) = text.cast::<PyString>() {
-            let s = s.to_str().map_err(|_| "a str with lone surrogates".to_owned())?;
+            let s = s
+                .to_str()
+                .map_err(|_| "a str with lone surrogates".to_owned())?;
             return self.count_str(py, s);
         }
         if let Ok(list) = text.cast::<PyList>() {

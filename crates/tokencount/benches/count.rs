@@ -8,10 +8,46 @@ use fastllm_tokencount::{Counter, Encoding, Tokenizer};
 /// A deterministic mixed text (prose, code, numbers, accents, CJK, emoji) of about `words` words.
 fn mixed_text(words: usize) -> String {
     const WORDS: &[&str] = &[
-        "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Deployment", "router",
-        "latency", "token", "counter", "fn", "main()", "{", "}", "=>", "let", "x", "=", "42;",
-        "2024-11-28", "3.14159", "café", "naïve", "日本語", "中文", "😀", "don't", "It's",
-        "\n", "\n\n", "    ", "return", "Ok(())", "#include", "<stdio.h>", "SELECT", "*",
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "lazy",
+        "dog",
+        "Deployment",
+        "router",
+        "latency",
+        "token",
+        "counter",
+        "fn",
+        "main()",
+        "{",
+        "}",
+        "=>",
+        "let",
+        "x",
+        "=",
+        "42;",
+        "2024-11-28",
+        "3.14159",
+        "café",
+        "naïve",
+        "日本語",
+        "中文",
+        "😀",
+        "don't",
+        "It's",
+        "\n",
+        "\n\n",
+        "    ",
+        "return",
+        "Ok(())",
+        "#include",
+        "<stdio.h>",
+        "SELECT",
+        "*",
     ];
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut out = String::new();
@@ -43,9 +79,10 @@ fn bench_count(c: &mut Criterion) {
         group.bench_function(format!("{encoding}/fastllm_litellm_chunked_serial"), |b| {
             b.iter(|| serial.count(black_box(&text)))
         });
-        group.bench_function(format!("{encoding}/fastllm_litellm_chunked_parallel"), |b| {
-            b.iter(|| parallel.count(black_box(&text)))
-        });
+        group.bench_function(
+            format!("{encoding}/fastllm_litellm_chunked_parallel"),
+            |b| b.iter(|| parallel.count(black_box(&text))),
+        );
         group.bench_function(format!("{encoding}/tiktoken_rs_encode_ordinary"), |b| {
             let reference = encoding.reference();
             b.iter(|| reference.encode_ordinary(black_box(&text)).len())
@@ -53,10 +90,17 @@ fn bench_count(c: &mut Criterion) {
     }
     group.finish();
 
-    let shorts: Vec<String> = (0..1000).map(|i| format!("short text number {i}")).collect();
+    let shorts: Vec<String> = (0..1000)
+        .map(|i| format!("short text number {i}"))
+        .collect();
     let counter = Counter::new(Encoding::O200kBase);
     c.bench_function("count_1000_short_texts/o200k_base", |b| {
-        b.iter(|| shorts.iter().map(|s| counter.count(black_box(s))).sum::<usize>())
+        b.iter(|| {
+            shorts
+                .iter()
+                .map(|s| counter.count(black_box(s)))
+                .sum::<usize>()
+        })
     });
 }
 

@@ -121,7 +121,8 @@ impl ChatCounter {
     /// with `detail: "high"`) or on which LiteLLM raises (a message that is not an object, a
     /// content block without `type`, a malformed tool call).
     pub fn count(&self, request: &ChatRequest<'_>) -> Result<i64> {
-        let mut total = self.count_messages(request.messages, request.use_default_image_token_count)?;
+        let mut total =
+            self.count_messages(request.messages, request.use_default_image_token_count)?;
         if !request.count_response_tokens {
             let has_system = request
                 .messages
@@ -137,7 +138,11 @@ impl ChatCounter {
     /// # Errors
     ///
     /// As for [`ChatCounter::count`].
-    pub fn count_messages(&self, messages: &[Value], use_default_image_token_count: bool) -> Result<i64> {
+    pub fn count_messages(
+        &self,
+        messages: &[Value],
+        use_default_image_token_count: bool,
+    ) -> Result<i64> {
         let mut total = 0;
         for message in messages {
             let Value::Object(message) = message else {
@@ -148,10 +153,19 @@ impl ChatCounter {
                 total += match (key.as_str(), value) {
                     (_, Value::Null) => 0,
                     ("tool_calls", _) => self.tool_calls(value)?,
-                    ("function_call", Value::Object(call)) => self.arguments(call.get("arguments"))?,
-                    ("function_call", _) => return unsupported("a function_call that is not an object"),
+                    ("function_call", Value::Object(call)) => {
+                        self.arguments(call.get("arguments"))?
+                    }
+                    ("function_call", _) => {
+                        return unsupported("a function_call that is not an object");
+                    }
                     (key, Value::String(s)) => {
-                        self.text(s)? + if key == "name" { self.tokens_per_name } else { 0 }
+                        self.text(s)?
+                            + if key == "name" {
+                                self.tokens_per_name
+                            } else {
+                                0
+                            }
                     }
                     ("content", Value::Array(parts)) => {
                         self.content_list(parts, use_default_image_token_count)?
@@ -181,7 +195,9 @@ impl ChatCounter {
         let mut total = 0;
         for call in calls {
             match call.as_object().map(|c| c.get("function")) {
-                Some(Some(Value::Object(function))) => total += self.arguments(function.get("arguments"))?,
+                Some(Some(Value::Object(function))) => {
+                    total += self.arguments(function.get("arguments"))?
+                }
                 _ => return unsupported("a tool call without a function object"),
             }
         }
@@ -238,10 +254,17 @@ impl ChatCounter {
                 continue;
             }
             total += match kind.as_str() {
-                "image_url" => self.image_url(block.get("image_url"), use_default_image_token_count)?,
+                "image_url" => {
+                    self.image_url(block.get("image_url"), use_default_image_token_count)?
+                }
                 "image" => {
                     let data = anthropic_image_data(block.get("source"))?;
-                    image_tokens(&self.image, &data, Detail::Auto, use_default_image_token_count)?
+                    image_tokens(
+                        &self.image,
+                        &data,
+                        Detail::Auto,
+                        use_default_image_token_count,
+                    )?
                 }
                 other => return unsupported(format!("a content block of type {other:?}")),
             };
@@ -268,7 +291,10 @@ impl ChatCounter {
                 }
             }
             Some(Value::String(url)) => {
-                if url.chars().all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)) {
+                if url
+                    .chars()
+                    .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+                {
                     return unsupported("an empty image_url");
                 }
                 image_tokens(&self.image, url, Detail::Auto, use_default)
@@ -278,7 +304,12 @@ impl ChatCounter {
     }
 
     /// `_count_extra`: the reply primer, the tools and `tool_choice`.
-    fn count_extra(&self, tools: Option<&[Value]>, choice: Option<&Value>, has_system: bool) -> Result<i64> {
+    fn count_extra(
+        &self,
+        tools: Option<&[Value]>,
+        choice: Option<&Value>,
+        has_system: bool,
+    ) -> Result<i64> {
         const REPLY_PRIMER: i64 = 3;
         let tool_tokens = match tools {
             Some(tools) if !tools.is_empty() => {

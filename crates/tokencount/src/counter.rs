@@ -264,7 +264,9 @@ mod tests {
 
     #[test]
     fn chunk_boundary_changes_the_count() {
-        let counter = Counter::new(Encoding::Cl100kBase).with_chunk_chars(4).unwrap();
+        let counter = Counter::new(Encoding::Cl100kBase)
+            .with_chunk_chars(4)
+            .unwrap();
         // " hello" is one token; cut as " hel" + "lo" it is two or more.
         assert!(counter.count(" hello") > 1);
         assert_eq!(counter.tokenizer().count(" hello"), 1);
@@ -283,8 +285,16 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_settings() {
-        assert!(Counter::new(Encoding::O200kBase).with_chunk_chars(0).is_err());
-        assert!(Counter::new(Encoding::O200kBase).with_chunk_chars(4097).is_err());
+        assert!(
+            Counter::new(Encoding::O200kBase)
+                .with_chunk_chars(0)
+                .is_err()
+        );
+        assert!(
+            Counter::new(Encoding::O200kBase)
+                .with_chunk_chars(4097)
+                .is_err()
+        );
         assert!(
             Counter::new(Encoding::O200kBase)
                 .with_max_exact_chars(0)

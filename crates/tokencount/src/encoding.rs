@@ -96,8 +96,12 @@ impl Encoding {
     /// The byte sequence → rank table of the ordinary tokens, built once per process from
     /// tiktoken-rs's embedded BPE files.
     pub(crate) fn ranks(self) -> &'static FxHashMap<Vec<u8>, Rank> {
-        static TABLES: [OnceLock<FxHashMap<Vec<u8>, Rank>>; 4] =
-            [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static TABLES: [OnceLock<FxHashMap<Vec<u8>, Rank>>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
         let source = self.rank_source();
         let slot = match source {
             Encoding::R50kBase => 0,

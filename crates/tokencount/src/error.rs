@@ -10,7 +10,9 @@
 #[non_exhaustive]
 pub enum Error {
     /// The encoding name is not one of the tiktoken encodings this crate ships.
-    #[error("unknown encoding {0:?}; expected one of r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base, o200k_harmony")]
+    #[error(
+        "unknown encoding {0:?}; expected one of r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base, o200k_harmony"
+    )]
     UnknownEncoding(String),
     /// A configuration value is out of its allowed range.
     #[error("invalid {name}: {value} (allowed {min}..={max})")]

@@ -149,10 +149,7 @@ fn high_dimensions(config: &ImageConfig, data: &str) -> Result<(i64, i64)> {
 /// Unsupported for padding shapes whose reading was not verified against CPython.
 fn decode_base64(encoded: &str) -> Result<Option<Vec<u8>>> {
     let bytes = encoded.as_bytes();
-    let data_len = bytes
-        .iter()
-        .position(|&b| b == b'=')
-        .unwrap_or(bytes.len());
+    let data_len = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
     let (data, pad) = bytes.split_at(data_len);
     if pad.len() > 2
         || pad.iter().any(|&b| b != b'=')
@@ -238,19 +235,20 @@ fn dimensions_from_bytes(config: &ImageConfig, data: &[u8]) -> Result<Result<(i6
         Some(ImageType::Gif) => take(6, 4).map(|b| (u16_le(&b[..2]), u16_le(&b[2..]))),
         Some(ImageType::Jpeg) => return jpeg_dimensions(data),
         Some(ImageType::Webp) => match data.get(12..16) {
-            Some(b"VP8X") => take(24, 3).and_then(|w| {
-                take(27, 3).map(|h| (u24_le(w) + 1, u24_le(h) + 1))
-            }),
-            Some(b"VP8 ") => take(26, 2).and_then(|w| {
-                take(28, 2).map(|h| (u16_le(w) & 0x3fff, u16_le(h) & 0x3fff))
-            }),
+            Some(b"VP8X") => {
+                take(24, 3).and_then(|w| take(27, 3).map(|h| (u24_le(w) + 1, u24_le(h) + 1)))
+            }
+            Some(b"VP8 ") => take(26, 2)
+                .and_then(|w| take(28, 2).map(|h| (u16_le(w) & 0x3fff, u16_le(h) & 0x3fff))),
             Some(b"VP8L") => take(21, 4).map(|b| {
                 let bits = i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 ((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1)
             }),
             _ => Ok((config.default_image_width, config.default_image_height)),
         },
-        Some(ImageType::Heic) | None => Ok((config.default_image_width, config.default_image_height)),
+        Some(ImageType::Heic) | None => {
+            Ok((config.default_image_width, config.default_image_height))
+        }
     })
 }
 
@@ -368,8 +366,14 @@ mod tests {
     #[test]
     fn low_detail_is_the_base_count() {
         let c = ImageConfig::default();
-        assert_eq!(image_tokens(&c, "https://x/y.png", Detail::Low, false), Ok(85));
-        assert_eq!(image_tokens(&c, "https://x/y.png", Detail::Auto, false), Ok(85));
+        assert_eq!(
+            image_tokens(&c, "https://x/y.png", Detail::Low, false),
+            Ok(85)
+        );
+        assert_eq!(
+            image_tokens(&c, "https://x/y.png", Detail::Auto, false),
+            Ok(85)
+        );
         assert_eq!(image_tokens(&c, "anything", Detail::High, true), Ok(250));
     }
 
@@ -377,11 +381,20 @@ mod tests {
     fn inline_png_is_tiled() {
         let c = ImageConfig::default();
         // 1024x1024 → 768x768 → 2x2 tiles → 85 + 4 * 170.
-        assert_eq!(image_tokens(&c, &png(1024, 1024), Detail::Auto, false), Ok(765));
+        assert_eq!(
+            image_tokens(&c, &png(1024, 1024), Detail::Auto, false),
+            Ok(765)
+        );
         // 100x100 → one tile.
-        assert_eq!(image_tokens(&c, &png(100, 100), Detail::High, false), Ok(255));
+        assert_eq!(
+            image_tokens(&c, &png(100, 100), Detail::High, false),
+            Ok(255)
+        );
         // 4000x500 → 2000x250 (long side capped) → 4x1 tiles.
-        assert_eq!(image_tokens(&c, &png(4000, 500), Detail::Auto, false), Ok(85 + 4 * 170));
+        assert_eq!(
+            image_tokens(&c, &png(4000, 500), Detail::Auto, false),
+            Ok(85 + 4 * 170)
+        );
     }
 
     #[test]

@@ -108,7 +108,11 @@ impl Scan<'_> {
         let (c, w) = self.class_at(i + 1).map(|(c, _, w)| (c, w))?;
         let fold = |c: char| {
             if ignore_case {
-                if c == '\u{17f}' { 's' } else { c.to_ascii_lowercase() }
+                if c == '\u{17f}' {
+                    's'
+                } else {
+                    c.to_ascii_lowercase()
+                }
             } else {
                 c
             }
@@ -244,7 +248,14 @@ impl Scan<'_> {
 
     /// `[^\r\n\p{L}\p{N}]?` `first` `second` `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` of the o200k
     /// pattern, with `first*`/`second+` (`upper_first == false`) or `first+`/`second*`.
-    fn o200k_word(&self, i: usize, c: char, class: u8, w: usize, star_first: bool) -> Option<usize> {
+    fn o200k_word(
+        &self,
+        i: usize,
+        c: char,
+        class: u8,
+        w: usize,
+        star_first: bool,
+    ) -> Option<usize> {
         let prefix_ok = c != '\r' && c != '\n' && class & (LETTER | NUM) == 0;
         let starts: &[usize] = if prefix_ok { &[i + w, i] } else { &[i] };
         for &s in starts {
@@ -262,7 +273,10 @@ impl Scan<'_> {
                     if j == s {
                         break;
                     }
-                    j -= self.text[s..j].chars().next_back().map_or(0, char::len_utf8);
+                    j -= self.text[s..j]
+                        .chars()
+                        .next_back()
+                        .map_or(0, char::len_utf8);
                 }
                 found
             } else if upper_end > s {

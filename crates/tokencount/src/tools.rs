@@ -276,25 +276,37 @@ mod tests {
 
     #[test]
     fn renders_python_str_of_enum_scalars() {
-        let tools = [json!({"function": {"name": "f", "parameters": {"properties": {
-            "a": {"type": "integer", "enum": [1, 2]},
-            "b": {"type": "string", "enum": [true, null]}
-        }}}})];
+        let tools = [
+            json!({"function": {"name": "f", "parameters": {"properties": {
+                "a": {"type": "integer", "enum": [1, 2]},
+                "b": {"type": "string", "enum": [true, null]}
+            }}}}),
+        ];
         let text = render_tools(&tools).unwrap();
         assert!(text.contains("a?: \"1\" | \"2\","), "{text}");
         assert!(text.contains("b?: \"True\" | \"None\","), "{text}");
-        let floats = [json!({"function": {"name": "f", "parameters": {"properties": {
-            "a": {"type": "number", "enum": [1.5]}
-        }}}})];
+        let floats = [
+            json!({"function": {"name": "f", "parameters": {"properties": {
+                "a": {"type": "number", "enum": [1.5]}
+            }}}}),
+        ];
         assert!(render_tools(&floats).is_err());
     }
 
     #[test]
     fn anthropic_tools_fold_unmapped_keys() {
-        let tools = [json!({"name": "calc", "input_schema": {"type": "object", "properties": {"x": {"type": "number"}}}})];
+        let tools = [
+            json!({"name": "calc", "input_schema": {"type": "object", "properties": {"x": {"type": "number"}}}}),
+        ];
         let text = render_tools(&tools).unwrap();
-        assert!(text.contains("type calc = (_: {\nx?: number,\n}) => any;"), "{text}");
+        assert!(
+            text.contains("type calc = (_: {\nx?: number,\n}) => any;"),
+            "{text}"
+        );
         let web = [json!({"name": "web_search", "type": "web_search_20250305"})];
-        assert_eq!(render_tools(&web).unwrap(), "namespace functions {\n\n} // namespace functions");
+        assert_eq!(
+            render_tools(&web).unwrap(),
+            "namespace functions {\n\n} // namespace functions"
+        );
     }
 }

@@ -18,11 +18,11 @@ fn reference_count(encoding: Encoding, text: &str) -> usize {
 
 /// Characters that exercise every branch of the split patterns.
 const TRICKY: &[char] = &[
-    ' ', ' ', ' ', '\n', '\r', '\t', '\u{b}', '\u{c}', '\u{a0}', '\u{2028}', '\u{3000}', '\'', '\'',
-    's', 'S', 't', 'l', 'L', 'v', 'e', 'r', 'd', 'm', 'M', '\u{17f}', 'a', 'A', 'z', 'Z', '0', '1',
-    '9', '٣', 'Ⅻ', '½', '.', ',', '!', '/', '/', '-', '_', '(', '{', '"', '#', '\u{301}', '\u{300}',
-    '\u{93f}', 'é', 'É', 'ǅ', 'ʰ', 'ß', '日', '本', 'ー', 'ア', '가', '😀', '🎉', '\u{200d}', '\u{fe0f}',
-    'Ω', 'ω', 'Я', 'я', 'ﬁ', '\u{0}', '\u{7f}', '\u{85}',
+    ' ', ' ', ' ', '\n', '\r', '\t', '\u{b}', '\u{c}', '\u{a0}', '\u{2028}', '\u{3000}', '\'',
+    '\'', 's', 'S', 't', 'l', 'L', 'v', 'e', 'r', 'd', 'm', 'M', '\u{17f}', 'a', 'A', 'z', 'Z',
+    '0', '1', '9', '٣', 'Ⅻ', '½', '.', ',', '!', '/', '/', '-', '_', '(', '{', '"', '#', '\u{301}',
+    '\u{300}', '\u{93f}', 'é', 'É', 'ǅ', 'ʰ', 'ß', '日', '本', 'ー', 'ア', '가', '😀', '🎉',
+    '\u{200d}', '\u{fe0f}', 'Ω', 'ω', 'Я', 'я', 'ﬁ', '\u{0}', '\u{7f}', '\u{85}',
 ];
 
 fn tricky_text() -> impl Strategy<Value = String> {
@@ -84,7 +84,11 @@ fn long_runs_match() {
         "1234567".repeat(100),
         "ÀÀÀÀ\u{301}bb's".repeat(50),
     ] {
-        for encoding in [Encoding::Cl100kBase, Encoding::O200kBase, Encoding::P50kBase] {
+        for encoding in [
+            Encoding::Cl100kBase,
+            Encoding::O200kBase,
+            Encoding::P50kBase,
+        ] {
             assert_eq!(
                 Tokenizer::get(encoding).count(&text),
                 reference_count(encoding, &text)
