@@ -1,6 +1,10 @@
-//! Where the time of a count goes (a development aid).
-use fastllm_tokencount::{Encoding, Tokenizer};
+//! A development aid: time (or, under callgrind, count instructions of) the split and the
+//! count of a mixed ~10k-token text. `ITERS=N cargo run --release --example profile [split|count]`.
+
 use std::time::Instant;
+
+use fastllm_tokencount::{Encoding, Tokenizer};
+
 fn main() {
     let words = [
         "the",
@@ -53,35 +57,29 @@ fn main() {
         text.push_str(words[(state % words.len() as u64) as usize]);
         text.push(' ');
     }
-    let t = Tokenizer::get(Encoding::O200kBase);
-    let p = Encoding::O200kBase.pattern();
-    let n: u32 = std::env::var("ITERS")
+    let iters: u32 = std::env::var("ITERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let s = Instant::now();
-    let mut pieces = 0;
-    for _ in 0..n {
-        pieces += p.pieces(&text).count();
+        .unwrap_or(200)
+        .max(1);
+    let mode = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "count".to_owned());
+    let tokenizer = Tokenizer::get(Encoding::O200kBase);
+    let pattern = Encoding::O200kBase.pattern();
+    let start = Instant::now();
+    let mut total = 0;
+    for _ in 0..iters {
+        total += if mode == "split" {
+            pattern.pieces(&text).count()
+        } else {
+            tokenizer.count(&text)
+        };
     }
     println!(
-        "split: {:?}/iter, {} pieces",
-        s.elapsed() / n,
-        pieces / n as usize
+        "{mode}: {:?}/iter, {} per iter, {} bytes",
+        start.elapsed() / iters,
+        total / iters as usize,
+        text.len()
     );
-    let s = Instant::now();
-    let mut tok = 0;
-    for _ in 0..n {
-        tok += t.count(&text);
-    }
-    println!(
-        "count: {:?}/iter, {} tokens",
-        s.elapsed() / n,
-        tok / n as usize
-    );
-    let multi = p
-        .pieces(&text)
-        .filter(|x| t.count_piece(x.as_bytes()) > 1)
-        .count();
-    println!("pieces needing bpe: {multi}");
 }

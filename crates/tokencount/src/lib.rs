@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod bpe;
 mod chat;
 mod counter;
 mod encoding;

@@ -100,6 +100,7 @@ impl Scan<'_> {
     ///
     /// `ignore_case` follows the regex engine's simple case folding, under which `s` also
     /// matches U+017F LATIN SMALL LETTER LONG S.
+    #[inline(always)]
     fn contraction(&self, i: usize, ignore_case: bool) -> Option<usize> {
         let bytes = self.text.as_bytes();
         if bytes.get(i) != Some(&b'\'') {
@@ -246,46 +247,60 @@ impl Scan<'_> {
         self.whitespace(i, w, Pattern::Cl100k)
     }
 
-    /// `[^\r\n\p{L}\p{N}]?` `first` `second` `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` of the o200k
-    /// pattern, with `first*`/`second+` (`upper_first == false`) or `first+`/`second*`.
-    fn o200k_word(
-        &self,
-        i: usize,
-        c: char,
-        class: u8,
-        w: usize,
-        star_first: bool,
-    ) -> Option<usize> {
+    /// `UPPER* LOWER+` (`star_first`) or `UPPER+ LOWER*` of the o200k pattern from `s`: the
+    /// end of the letters, before the optional contraction, or `None` if it cannot match.
+    #[inline]
+    fn o200k_letters(&self, s: usize, star_first: bool) -> Option<usize> {
+        let upper_end = self.run(s, UPPER);
+        if !star_first {
+            return (upper_end > s).then(|| self.run(upper_end, LOWER));
+        }
+        // `UPPER* LOWER+`: back off the greedy UPPER* one char at a time until LOWER+ matches.
+        let mut j = upper_end;
+        loop {
+            let lower_end = self.run(j, LOWER);
+            if lower_end > j {
+                return Some(lower_end);
+            }
+            if j == s {
+                return None;
+            }
+            j -= self.text[s..j]
+                .chars()
+                .next_back()
+                .map_or(0, char::len_utf8);
+        }
+    }
+
+    /// The two word alternatives of the o200k pattern,
+    /// `[^\r\n\p{L}\p{N}]? UPPER* LOWER+ (?i:'s|'t|'re|'ve|'m|'ll|'d)?` and
+    /// `[^\r\n\p{L}\p{N}]? UPPER+ LOWER* (?i:...)?`, tried in order, each first with the
+    /// optional prefix char taken and then without it.
+    #[inline]
+    fn o200k_word(&self, i: usize, c: char, class: u8, w: usize) -> Option<usize> {
+        const WORD: u8 = UPPER | LOWER;
         let prefix_ok = c != '\r' && c != '\n' && class & (LETTER | NUM) == 0;
-        let starts: &[usize] = if prefix_ok { &[i + w, i] } else { &[i] };
-        for &s in starts {
-            let upper_end = self.run(s, UPPER);
-            let end = if star_first {
-                // `UPPER* LOWER+`: back off the greedy UPPER* until LOWER+ can match.
-                let mut found = None;
-                let mut j = upper_end;
-                loop {
-                    let lower_end = self.run(j, LOWER);
-                    if lower_end > j {
-                        found = Some(lower_end);
-                        break;
-                    }
-                    if j == s {
-                        break;
-                    }
-                    j -= self.text[s..j]
-                        .chars()
-                        .next_back()
-                        .map_or(0, char::len_utf8);
-                }
-                found
-            } else if upper_end > s {
-                // `UPPER+ LOWER*`
-                Some(self.run(upper_end, LOWER))
+        let prefixed = prefix_ok
+            && self
+                .class_at(i + w)
+                .is_some_and(|(_, next, _)| next & WORD != 0);
+        if !prefixed && class & WORD == 0 {
+            return None; // both alternatives need a letter or mark at `i` or right after it
+        }
+        for star_first in [true, false] {
+            let found = if prefixed {
+                self.o200k_letters(i + w, star_first)
             } else {
                 None
-            };
-            if let Some(end) = end {
+            }
+            .or_else(|| {
+                if class & WORD != 0 {
+                    self.o200k_letters(i, star_first)
+                } else {
+                    None
+                }
+            });
+            if let Some(end) = found {
                 return Some(self.contraction(end, true).unwrap_or(end));
             }
         }
@@ -294,10 +309,7 @@ impl Scan<'_> {
 
     fn o200k(&self, i: usize) -> usize {
         let (c, class, w) = self.class_at(i).expect("i is inside the text");
-        if let Some(end) = self.o200k_word(i, c, class, w, true) {
-            return end;
-        }
-        if let Some(end) = self.o200k_word(i, c, class, w, false) {
+        if let Some(end) = self.o200k_word(i, c, class, w) {
             return end;
         }
         // `\p{N}{1,3}`

@@ -3,9 +3,7 @@
 
 use std::sync::OnceLock;
 
-use rustc_hash::FxHashMap;
-use tiktoken_rs::Rank;
-
+use crate::bpe::Ranks;
 use crate::encoding::Encoding;
 use crate::pretokenize::Pattern;
 
@@ -18,7 +16,7 @@ use crate::pretokenize::Pattern;
 pub struct Tokenizer {
     encoding: Encoding,
     pattern: Pattern,
-    ranks: &'static FxHashMap<Vec<u8>, Rank>,
+    ranks: Ranks,
 }
 
 impl Tokenizer {
@@ -48,7 +46,7 @@ impl Tokenizer {
         TOKENIZERS[slot].get_or_init(|| Tokenizer {
             encoding,
             pattern: encoding.pattern(),
-            ranks: encoding.ranks(),
+            ranks: Ranks::new(encoding.ranks()),
         })
     }
 
@@ -69,10 +67,10 @@ impl Tokenizer {
     /// The number of tokens byte-pair encoding gives one piece of the split.
     #[inline]
     pub fn count_piece(&self, piece: &[u8]) -> usize {
-        if piece.len() == 1 || self.ranks.contains_key(piece) {
+        if piece.len() == 1 || self.ranks.get(piece).is_some() {
             1
         } else {
-            tiktoken_rs::byte_pair_split(piece, self.ranks).len()
+            self.ranks.merge_count(piece)
         }
     }
 }

@@ -51,6 +51,18 @@ proptest! {
         }
     }
 
+    /// Long letter runs are single pieces that are rarely one token: the merge path.
+    #[test]
+    fn merge_counts_match_tiktoken(word in "[a-zA-Z\\x{e9}\\x{3b1}-\\x{3c9}\\x{65e5}]{2,300}") {
+        for encoding in [Encoding::R50kBase, Encoding::Cl100kBase, Encoding::O200kBase] {
+            prop_assert_eq!(
+                Tokenizer::get(encoding).count(&word),
+                reference_count(encoding, &word),
+                "encoding {}", encoding
+            );
+        }
+    }
+
     #[test]
     fn count_matches_tiktoken(text in any_text()) {
         for encoding in [Encoding::R50kBase, Encoding::P50kBase, Encoding::Cl100kBase, Encoding::O200kBase] {
