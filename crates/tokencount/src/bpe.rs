@@ -66,11 +66,11 @@ impl Ranks {
         let mut starts = [0u16; MAX_STACK_PIECE + 1];
         let mut ranks = [Rank::MAX; MAX_STACK_PIECE + 1];
         let n = piece.len();
-        for k in 0..=n {
-            starts[k] = k as u16;
+        for (k, start) in starts[..=n].iter_mut().enumerate() {
+            *start = k as u16;
         }
-        for k in 0..n - 1 {
-            ranks[k] = self.get(&piece[k..k + 2]).unwrap_or(Rank::MAX);
+        for (k, rank) in ranks[..n - 1].iter_mut().enumerate() {
+            *rank = self.get(&piece[k..k + 2]).unwrap_or(Rank::MAX);
         }
         // `parts` parts, `parts + 1` boundaries (the last is the end of the piece).
         let mut parts = n;
