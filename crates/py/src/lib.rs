@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+mod model;
 mod tokencount;
 
 use pyo3::prelude::*;
@@ -17,5 +18,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tokencount::Counter>()?;
     m.add_class::<tokencount::Stats>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;
+    m.add_function(wrap_pyfunction!(model::huggingface_tokenizer_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(model::has_chat_template_tool_section, m)?)?;
+    m.add(
+        "MODEL_DATA_LITELLM_VERSION",
+        fastllm_tokencount::MODEL_DATA_LITELLM_VERSION,
+    )?;
     Ok(())
 }

@@ -11,20 +11,6 @@
 /// The LiteLLM release this data was generated from.
 pub(crate) const LITELLM_VERSION: &str = "1.110.2";
 
-/// The tiktoken release whose model tables are copied here.
-pub(crate) const TIKTOKEN_VERSION: &str = "0.14.0";
-
-/// Every encoding name the tiktoken tables below use.
-pub(crate) static TIKTOKEN_ENCODINGS: &[&str] = &[
-    "cl100k_base",
-    "gpt2",
-    "o200k_base",
-    "o200k_harmony",
-    "p50k_base",
-    "p50k_edit",
-    "r50k_base",
-];
-
 /// `tiktoken.model.MODEL_TO_ENCODING`: exact model name to encoding name.
 pub(crate) static TIKTOKEN_MODEL_TO_ENCODING: &[(&str, &str)] = &[
     ("ada", "r50k_base"),
@@ -384,8 +370,8 @@ pub(crate) static COHERE_MODELS: &[&str] = &[
 /// `azure_pdf` is `provider == "azure" and supports_pdf_input is True`.
 ///
 /// Holds every entry of the `openai`, `azure` and `text-completion-openai` providers, plus
-/// the 3 entries of other providers with a non-chat mode whose name the rules can
-/// look up; every other entry answers the rules exactly as a missing one does.
+/// the entries of other providers with a non-chat mode under a name the rules can look up
+/// (0 in this release); every other entry answers the rules as a missing one does.
 #[rustfmt::skip]
 pub(crate) static MODEL_COST: &[(&str, Option<&str>, Option<&str>, bool)] = &[
     ("1024-x-1024/gpt-image-1.5", Some("openai"), Some("image_generation"), false),
@@ -473,10 +459,7 @@ pub(crate) static MODEL_COST: &[(&str, Option<&str>, Option<&str>, bool)] = &[
     ("azure/global/gpt-5.1-codex", Some("azure"), Some("responses"), true),
     ("azure/global/gpt-5.1-codex-mini", Some("azure"), Some("responses"), true),
     ("azure/gpt-3.5-turbo", Some("azure"), Some("chat"), false),
-    ("azure/gpt-3.5-turbo-instruct-0914", Some("azure_text"), Some("completion"), false),
     ("azure/gpt-35-turbo", Some("azure"), Some("chat"), false),
-    ("azure/gpt-35-turbo-instruct", Some("azure_text"), Some("completion"), false),
-    ("azure/gpt-35-turbo-instruct-0914", Some("azure_text"), Some("completion"), false),
     ("azure/gpt-4-0125-preview", Some("azure"), Some("chat"), false),
     ("azure/gpt-4-1106-preview", Some("azure"), Some("chat"), false),
     ("azure/gpt-4-turbo", Some("azure"), Some("chat"), false),

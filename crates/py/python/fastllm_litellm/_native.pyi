@@ -42,3 +42,18 @@ class Counter:
         use_default_image_token_count: bool = False,
     ) -> int | None: ...
     def count_batch(self, texts: list[str]) -> list[int]: ...
+
+MODEL_DATA_LITELLM_VERSION: str
+"""The LiteLLM release whose bundled model registry the model rules were generated from."""
+
+def tiktoken_encoding_for_model(model: str) -> str:
+    """LiteLLM's `openai_tokenizer_encoding_name(model)`."""
+
+def uses_legacy_message_accounting(model: str) -> bool:
+    """LiteLLM's `uses_legacy_message_accounting(model)`."""
+
+def huggingface_tokenizer_kind(model: str) -> str | None:
+    """LiteLLM's `litellm.utils.huggingface_tokenizer_kind(model)`."""
+
+def has_chat_template_tool_section(model: str) -> bool:
+    """Whether LiteLLM's `chat_template_tool_section(model)` is not None."""
