@@ -14,7 +14,9 @@ use pyo3::prelude::*;
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("FastLLMError", m.py().get_type::<errors::FastLLMError>())?;
+    let base = m.py().get_type::<errors::FastLLMError>();
+    base.setattr("__module__", "fastllm_litellm")?;
+    m.add("FastLLMError", base)?;
     m.add_class::<tokencount::Counter>()?;
     m.add_class::<tokencount::Stats>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

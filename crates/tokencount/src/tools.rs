@@ -54,14 +54,9 @@ pub(crate) fn py_str(value: &Value) -> Result<String> {
 fn function_definitions(tools: &[Value]) -> Vec<Map<String, Value>> {
     let mut out = Vec::new();
     for tool in tools {
+        // Every mapping counts, Anthropic's server-side `web_search` tool included: LiteLLM
+        // filters that one out only when rendering a chat template's tool section.
         let Value::Object(tool) = tool else { continue };
-        // `_is_anthropic_web_search_tool`: server-side, not sent as a function.
-        if tool.get("name") == Some(&Value::String("web_search".into()))
-            && !tool.contains_key("input_schema")
-            && tool.get("type") != Some(&Value::String("function".into()))
-        {
-            continue;
-        }
         if let Some(Value::Object(function)) = tool.get("function") {
             out.push(function.clone());
             continue;
@@ -306,7 +301,7 @@ mod tests {
         let web = [json!({"name": "web_search", "type": "web_search_20250305"})];
         assert_eq!(
             render_tools(&web).unwrap(),
-            "namespace functions {\n\n} // namespace functions"
+            "namespace functions {\n\ntype web_search = () => any;\n\n} // namespace functions"
         );
     }
 }

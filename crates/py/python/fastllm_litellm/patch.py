@@ -426,7 +426,19 @@ def count_tokens_batch(model: str, texts: list[str]) -> list[int]:
                 raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
             out.append(original(model=model, text=text))
         return out
-    return counter.count_batch(texts)
+    try:
+        return counter.count_batch(texts)
+    except UnicodeEncodeError:
+        # A str with lone surrogates: LiteLLM counts it (tiktoken replaces them); Rust cannot.
+        core = importlib.import_module("litellm.litellm_core_utils.token_counter")
+        original = _original_token_counter(core)
+        out = []
+        for text in texts:
+            try:
+                out.append(counter.count(text))
+            except UnicodeEncodeError:
+                out.append(original(model=model, text=text))
+        return out
 
 
 def _original_token_counter(core: ModuleType) -> Callable[..., int]:

@@ -1,0 +1,106 @@
+"""Session setup: an offline LiteLLM, imported once, and its original ``token_counter`` objects
+captured before anything is patched."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import os
+import sys
+from typing import Any
+
+# Before LiteLLM is imported: the bundled cost map, no network.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["LITELLM_OFFLINE_MODE"] = "true"
+os.environ.pop("FASTLLM_LITELLM_FEATURES", None)
+
+import litellm  # noqa: E402
+import litellm.compression.compress  # noqa: E402  (a by-name binding, imported before any patch)
+import litellm.llms.openai.common_utils  # noqa: E402
+import litellm.utils  # noqa: E402
+import pytest  # noqa: E402
+from litellm.litellm_core_utils import token_counter as core  # noqa: E402
+
+import fastllm_litellm  # noqa: E402
+
+patch_module = importlib.import_module("fastllm_litellm.patch")
+
+ORIGINAL = core.token_counter
+"""LiteLLM's own ``token_counter`` (the core function), captured before any patch."""
+ORIGINAL_UTILS = litellm.utils.token_counter
+"""``litellm.utils.token_counter``, captured before any patch."""
+ORIGINAL_LITELLM_ATTR = litellm.__dict__.get("token_counter", None)
+HAD_LITELLM_ATTR = "token_counter" in litellm.__dict__
+
+# Every binding the patch must swap, by (module, attribute) -> original object.
+BY_NAME_MODULES = ("litellm.compression.compress", "litellm.llms.openai.common_utils")
+ORIGINAL_BINDINGS = {
+    name: sys.modules[name].__dict__["token_counter"] for name in BY_NAME_MODULES
+}
+
+assert fastllm_litellm.status()["features"]["token_counter"]["patched"] is False
+assert ORIGINAL.__module__ == "litellm.litellm_core_utils.token_counter"
+
+
+def assert_originals_restored() -> None:
+    """Every binding is LiteLLM's original object again."""
+    assert core.token_counter is ORIGINAL
+    assert litellm.utils.token_counter is ORIGINAL_UTILS
+    for name, original in ORIGINAL_BINDINGS.items():
+        assert sys.modules[name].__dict__["token_counter"] is original, name
+    if HAD_LITELLM_ATTR:
+        assert litellm.__dict__["token_counter"] is ORIGINAL_LITELLM_ATTR
+    else:
+        assert "token_counter" not in litellm.__dict__
+    assert fastllm_litellm.status()["features"]["token_counter"]["patched"] is False
+
+
+def outcome(function: Any, kwargs: dict[str, Any]) -> tuple[str, Any]:
+    """``("ok", value)`` or ``("raise", exception type)`` of ``function(**deepcopy(kwargs))``."""
+    try:
+        return "ok", function(**copy.deepcopy(kwargs))
+    except Exception as error:  # noqa: BLE001 - the type is what is compared
+        return "raise", type(error)
+
+
+def _patch() -> None:
+    fastllm_litellm.unpatch()
+    assert fastllm_litellm.patch(["token_counter"]) == ["token_counter"]
+    assert core.token_counter is not ORIGINAL
+    assert litellm.utils.token_counter is not ORIGINAL_UTILS
+    patch_module.reset_stats()
+
+
+def _unpatch() -> None:
+    assert fastllm_litellm.unpatch() == []
+    assert_originals_restored()
+
+
+@pytest.fixture
+def patched():
+    """token_counter patched (with zeroed stats) for one test, then restored by identity."""
+    _patch()
+    yield
+    _unpatch()
+
+
+@pytest.fixture(scope="module")
+def patched_module():
+    """token_counter patched for a whole test module, then restored by identity."""
+    _patch()
+    yield
+    _unpatch()
+
+
+@pytest.fixture
+def stats():
+    """A callable returning the token_counter feature's current status entry."""
+    return lambda: fastllm_litellm.status()["features"]["token_counter"]
+
+
+@pytest.fixture(autouse=True)
+def _litellm_settings_restored():
+    """No test leaves LiteLLM's global switches changed."""
+    before = (litellm.disable_token_counter, litellm.disable_hf_tokenizer_download)
+    yield
+    assert (litellm.disable_token_counter, litellm.disable_hf_tokenizer_download) == before
