@@ -4,9 +4,27 @@
 //! `u128`, so a lookup hashes two words and compares one integer instead of calling
 //! `memcmp` on a heap key. The merge follows tiktoken's rule (repeatedly merge the adjacent
 //! pair with the lowest rank, the leftmost on ties) on stack arrays, and only counts.
+//!
+//! Pieces that are not one token (rare words, identifiers, long numbers) are the expensive
+//! ones; their counts are remembered in a small per-thread cache, as a gateway counts the same
+//! system prompts and tool schemas over and over. The cache holds counts only, so a hit
+//! returns exactly what the merge would.
+
+use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 use tiktoken_rs::Rank;
+
+/// Entries a thread's merge cache holds before it is emptied and refilled.
+const CACHE_CAPACITY: usize = 1 << 15;
+
+/// One cache per encoding slot (see `Encoding::ALL`).
+const SLOTS: usize = 6;
+
+thread_local! {
+    /// Per encoding slot: piece → token count, for pieces that needed merging.
+    static MERGE_CACHE: RefCell<[FxHashMap<Box<[u8]>, u32>; SLOTS]> = RefCell::new(Default::default());
+}
 
 /// Pieces longer than this go to tiktoken-rs's own merge.
 const MAX_STACK_PIECE: usize = 256;
@@ -54,6 +72,23 @@ impl Ranks {
             Some(key) => self.short.get(&key).copied(),
             None => self.long.get(bytes).copied(),
         }
+    }
+
+    /// [`Ranks::merge_count`] through the calling thread's cache; `slot` tells encodings apart.
+    pub(crate) fn cached_merge_count(&self, slot: usize, piece: &[u8]) -> usize {
+        let slot = slot % SLOTS;
+        if let Some(count) = MERGE_CACHE.with(|cache| cache.borrow()[slot].get(piece).copied()) {
+            return count as usize;
+        }
+        let count = self.merge_count(piece);
+        MERGE_CACHE.with(|cache| {
+            let cache = &mut cache.borrow_mut()[slot];
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(piece.into(), count as u32);
+        });
+        count
     }
 
     /// The number of tokens byte-pair encoding gives `piece` (at least two bytes long and

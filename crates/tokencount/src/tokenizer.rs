@@ -17,6 +17,8 @@ pub struct Tokenizer {
     encoding: Encoding,
     pattern: Pattern,
     ranks: Ranks,
+    /// Tells this encoding's entries apart in the per-thread merge cache.
+    slot: usize,
 }
 
 impl Tokenizer {
@@ -47,6 +49,7 @@ impl Tokenizer {
             encoding,
             pattern: encoding.pattern(),
             ranks: Ranks::new(encoding.ranks()),
+            slot,
         })
     }
 
@@ -70,7 +73,7 @@ impl Tokenizer {
         if piece.len() == 1 || self.ranks.get(piece).is_some() {
             1
         } else {
-            self.ranks.merge_count(piece)
+            self.ranks.cached_merge_count(self.slot, piece)
         }
     }
 }
