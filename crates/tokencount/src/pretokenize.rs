@@ -307,7 +307,46 @@ impl Scan<'_> {
         None
     }
 
+    /// The o200k word alternatives for the common all-ASCII word (`word`, ` word`, `Word`,
+    /// `(word`, `WORD`), or `None` when a non-ASCII char is involved and the generic scanner
+    /// must decide. Equivalent to [`Scan::o200k_word`] on the inputs it accepts.
+    #[inline(always)]
+    fn o200k_ascii_word(&self, i: usize) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        let c = bytes[i];
+        let s = if c.is_ascii_alphabetic() {
+            i
+        } else if c < 0x80
+            && c != b'\r'
+            && c != b'\n'
+            && !c.is_ascii_digit()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+        {
+            i + 1
+        } else {
+            return None;
+        };
+        let mut upper_end = s;
+        while upper_end < bytes.len() && bytes[upper_end].is_ascii_uppercase() {
+            upper_end += 1;
+        }
+        let mut end = upper_end;
+        while end < bytes.len() && bytes[end].is_ascii_lowercase() {
+            end += 1;
+        }
+        // A non-ASCII char next could be a letter or mark that extends either run.
+        if bytes.get(end).is_some_and(|&b| b >= 0x80) {
+            return None;
+        }
+        // `UPPER* LOWER+` needs a lowercase letter; with none, only `UPPER+ LOWER*` (here
+        // `UPPER+`) matches. Either way the letters end at `end`, or `end` is `upper_end`.
+        Some(self.contraction(end, true).unwrap_or(end))
+    }
+
     fn o200k(&self, i: usize) -> usize {
+        if let Some(end) = self.o200k_ascii_word(i) {
+            return end;
+        }
         let (c, class, w) = self.class_at(i).expect("i is inside the text");
         if let Some(end) = self.o200k_word(i, c, class, w) {
             return end;
