@@ -25,18 +25,30 @@ WHEEL_DIR := target/wheels
 FUZZ_SECONDS ?= 15
 TEST_ENV := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true
 
-.PHONY: bench test test-rust test-python fuzz-smoke lint wheel clean-venvs
+# Crates with loom models of their hand-written atomics (each run on its own, in its own
+# target dir: loom across the whole workspace breaks on dependencies).
+LOOM_CRATES := fastllm-connpool
+
+.PHONY: bench test test-rust test-loom test-python fuzz-smoke lint wheel clean-venvs
 
 ## make bench: build the wheel, install it with the pinned litellm, print the side-by-side table.
 bench: wheel
 	$(call ensure_venv,$(LITELLM_VERSION))
 	$(TEST_ENV) $(call venv_for,$(LITELLM_VERSION))/bin/python benches/bench_litellm.py
 
-## make test: Rust tests (unit, proptest, doc), a fuzz smoke run, and pytest on every LiteLLM line.
-test: test-rust fuzz-smoke test-python
+## make test: Rust tests (unit, proptest, doc, Redis-backed against a redis-server the tests
+## start themselves), loom models, a fuzz smoke run, and pytest on every LiteLLM line.
+test: test-rust test-loom fuzz-smoke test-python
 
 test-rust:
+	@command -v redis-server >/dev/null || [ -n "$${REDIS_SERVER:-}" ] || { \
+	  echo "redis-server is needed by the Redis-backed tests: apt-get install redis-server (or set REDIS_SERVER)"; exit 1; }
 	cargo test --workspace --release
+
+test-loom:
+	for c in $(LOOM_CRATES); do \
+	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p $$c --release || exit 1; \
+	done
 
 fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-smoke.sh
