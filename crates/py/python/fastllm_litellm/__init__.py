@@ -21,6 +21,7 @@ from fastllm_litellm.patch import (
     UnknownFeatureError,
     count_tokens_batch,
     patch,
+    reset_stats,
     status,
     unpatch,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "UnknownFeatureError",
     "count_tokens_batch",
     "patch",
+    "reset_stats",
     "status",
     "unpatch",
 ]
