@@ -27,7 +27,7 @@ TEST_ENV := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true
 
 # Crates with loom models of their hand-written atomics (each run on its own, in its own
 # target dir: loom across the whole workspace breaks on dependencies).
-LOOM_CRATES := fastllm-connpool
+LOOM_CRATES := fastllm-connpool fastllm-ratelimit
 
 .PHONY: bench test test-rust test-loom test-python fuzz-smoke lint wheel clean-venvs
 

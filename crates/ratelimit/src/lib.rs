@@ -1,1 +1,37 @@
-#![doc = include_str!("../README.md")]
+#![cfg_attr(not(loom), doc = include_str!("../README.md"))]
+#![cfg_attr(loom, doc = "fastllm-ratelimit, built for loom model checking.")]
+
+mod clock;
+mod descriptor;
+mod error;
+mod gauge;
+mod gcra;
+mod headers;
+mod map;
+mod memory;
+mod reservation;
+mod store;
+mod sync;
+mod window;
+
+pub use clock::{Clock, FakeClock, MonotonicClock};
+pub use descriptor::{
+    CounterKind, DEFAULT_WINDOW_SECS, Descriptor, Limits, MAX_LIMIT, MAX_WINDOW_SECS,
+    PROJECT_ITPM_DESCRIPTOR_KEY, PROJECT_OTPM_DESCRIPTOR_KEY, ScopeId, coalesce_descriptors,
+    counter_key, gauge_key, merge_descriptors, scope_tag, window_key,
+};
+pub use error::{Error, Result};
+pub use gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId};
+pub use gcra::{GcraOutcome, KeyedGcra};
+pub use headers::{Rejection, format_utc, ratelimit_headers, rejection};
+pub use memory::{Admission, CheckOptions, Config, MemoryStore, SlotGuard};
+pub use reservation::{
+    TokenIncrement, TpmReservation, settlement_increments, tpm_reservation_plan,
+};
+pub use store::KeyTtl;
+pub use window::{
+    AtomicMeta, AtomicPlan, AtomicWrite, Code, CounterRef, CounterState, GaugeRef, Increment,
+    RateLimitType, ReservationWindow, Response, Status, WindowedCounters, WindowedPlan,
+    atomic_metas, atomic_plan, collect_windowed, counter_status, gauge_status, gauges, now_int,
+    over_limit_response, sliding_window_step, window_expired, windowed_counters,
+};

@@ -1,0 +1,131 @@
+//! The concurrent scope map: `dashmap` normally, a `RwLock<HashMap>` from the loom shim under
+//! `--cfg loom` (loom cannot see inside dashmap), behind the few operations the store needs.
+
+use std::ops::Deref;
+
+#[cfg(not(loom))]
+pub(crate) struct KeyMap<V> {
+    inner: dashmap::DashMap<Box<str>, V>,
+}
+
+#[cfg(not(loom))]
+pub(crate) struct MapRef<'a, V>(dashmap::mapref::one::Ref<'a, Box<str>, V>);
+
+#[cfg(not(loom))]
+impl<V> Deref for MapRef<'_, V> {
+    type Target = V;
+    fn deref(&self) -> &V {
+        self.0.value()
+    }
+}
+
+#[cfg(not(loom))]
+impl<V: Clone> KeyMap<V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: dashmap::DashMap::new(),
+        }
+    }
+
+    /// The value under `key`, read-locked (it cannot be removed while the guard lives).
+    pub(crate) fn get(&self, key: &str) -> Option<MapRef<'_, V>> {
+        self.inner.get(key).map(MapRef)
+    }
+
+    /// The value under `key`, inserting `make()` if absent; `true` if it was inserted.
+    pub(crate) fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> V) -> (V, bool) {
+        if let Some(v) = self.inner.get(key) {
+            return (v.value().clone(), false);
+        }
+        match self.inner.entry(key.into()) {
+            dashmap::Entry::Occupied(e) => (e.get().clone(), false),
+            dashmap::Entry::Vacant(e) => {
+                let v = make();
+                e.insert(v.clone());
+                (v, true)
+            }
+        }
+    }
+
+    /// Keep the entries for which `keep` is true (each shard is write-locked while it runs).
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        self.inner.retain(|_, v| keep(v));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+/// A fixed hasher: loom replays executions and needs the same iteration order every time.
+#[cfg(loom)]
+type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
+
+#[cfg(loom)]
+pub(crate) struct KeyMap<V> {
+    inner: crate::sync::RwLock<std::collections::HashMap<Box<str>, V, Fixed>>,
+}
+
+#[cfg(loom)]
+pub(crate) struct MapRef<'a, V> {
+    guard: loom::sync::RwLockReadGuard<'a, std::collections::HashMap<Box<str>, V, Fixed>>,
+    key: &'a str,
+}
+
+#[cfg(loom)]
+impl<V> Deref for MapRef<'_, V> {
+    type Target = V;
+    fn deref(&self) -> &V {
+        self.guard
+            .get(self.key)
+            .expect("checked present when the guard was taken")
+    }
+}
+
+#[cfg(loom)]
+impl<V: Clone> KeyMap<V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: crate::sync::RwLock::new(std::collections::HashMap::default()),
+        }
+    }
+
+    pub(crate) fn get<'a>(&'a self, key: &'a str) -> Option<MapRef<'a, V>> {
+        let guard = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.contains_key(key).then_some(MapRef { guard, key })
+    }
+
+    pub(crate) fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> V) -> (V, bool) {
+        if let Some(v) = self.get(key) {
+            return (v.clone(), false);
+        }
+        let mut map = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = map.get(key) {
+            return (v.clone(), false);
+        }
+        let v = make();
+        map.insert(key.into(), v.clone());
+        (v, true)
+    }
+
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        let mut map = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, v| keep(v));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
