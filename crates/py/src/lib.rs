@@ -7,6 +7,7 @@
 mod convert;
 mod errors;
 mod model;
+mod ratelimit;
 mod tokencount;
 
 use pyo3::prelude::*;
@@ -19,6 +20,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FastLLMError", base)?;
     m.add_class::<tokencount::Counter>()?;
     m.add_class::<tokencount::Stats>()?;
+    m.add_class::<ratelimit::RateLimiter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;

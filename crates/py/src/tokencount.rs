@@ -284,18 +284,19 @@ impl Counter {
         let list = texts
             .cast::<PyList>()
             .map_err(|_| type_error("texts", "a list of str", texts))?;
-        let mut owned = Vec::with_capacity(list.len());
-        for (i, item) in list.iter().enumerate() {
+        let items: Vec<Bound<'_, PyAny>> = list.iter().collect();
+        let mut texts = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
             let s = item
                 .cast::<PyString>()
-                .map_err(|_| type_error(&format!("texts[{i}]"), "str", &item))?;
-            owned.push(s.to_str()?.to_owned());
+                .map_err(|_| type_error(&format!("texts[{i}]"), "str", item))?;
+            texts.push(s.to_str()?);
         }
         let counter = *self.text_counter();
         py.detach(|| {
-            owned
+            texts
                 .par_iter()
-                .with_min_len(16)
+                .with_min_len(64)
                 .map(|t| counter.try_count(t).map(|n| n as i64))
                 .collect::<Result<Vec<_>, _>>()
         })

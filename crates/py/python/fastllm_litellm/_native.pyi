@@ -57,3 +57,22 @@ def huggingface_tokenizer_kind(model: str) -> str | None:
 
 def has_chat_template_tool_section(model: str) -> bool:
     """Whether LiteLLM's `chat_template_tool_section(model)` is not None."""
+
+class RateLimiter:
+    """LiteLLM's v3 proxy limiter (``should_rate_limit``) on its in-memory path."""
+
+    def __new__(
+        cls, *, window_size: int = 60, fake_clock_start: float | None = None, key_ttl: str = "follow_clock"
+    ) -> RateLimiter: ...
+    def should_rate_limit(
+        self,
+        descriptors: list[dict[str, Any]],
+        read_only: bool = False,
+        skip_tpm_check: bool = False,
+        parallel_slot_id: str | None = None,
+        skip_parallel_check: bool = False,
+    ) -> dict[str, Any]: ...
+    @staticmethod
+    def is_over_limit(response: dict[str, Any]) -> bool: ...
+    def set_time(self, seconds_now: float) -> None: ...
+    def advance(self, by: float) -> None: ...
