@@ -30,7 +30,7 @@ PROXY_DEPS := fastapi orjson backoff redis
 
 # Crates with loom models of their hand-written atomics (each run on its own, in its own
 # target dir: loom across the whole workspace breaks on dependencies).
-LOOM_CRATES := fastllm-connpool fastllm-ratelimit
+LOOM_CRATES := fastllm-connpool fastllm-ratelimit fastllm-router
 
 .PHONY: bench test test-rust test-loom test-python fuzz-smoke lint wheel clean-venvs
 

@@ -1,0 +1,158 @@
+//! `simple-shuffle`: LiteLLM's `router_strategy/simple_shuffle.py::simple_shuffle`.
+//!
+//! The first weight set whose largest weight is positive decides, drawn with
+//! `random.choices(healthy, weights=[w / max(w)])`: the request's `_router_weights` for the
+//! group, then each deployment's `litellm_params.weight`, then `rpm`, then `tpm`. With none of
+//! them, `random.choice(healthy)`.
+
+use crate::registry::Member;
+use crate::rng::{self, RouterRng};
+use crate::strategy::{RouterWeights, py_sum};
+
+/// Picks one of `healthy` (non-empty).
+pub fn pick<'a>(
+    group: &str,
+    healthy: &[&'a Member],
+    weights: Option<&RouterWeights>,
+    rng: &mut (impl RouterRng + ?Sized),
+) -> Option<&'a Member> {
+    if healthy.is_empty() {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(healthy.len());
+    // _scoped_weights: only when the group has a non-empty weights dict.
+    if let Some(scoped) = weights
+        .and_then(|w| w.group(group))
+        .filter(|w| !w.is_empty())
+    {
+        buf.extend(
+            healthy
+                .iter()
+                .map(|m| scoped.get(m.deployment.id()).copied().unwrap_or(0.0)),
+        );
+        if let Some(i) = weighted(&mut buf, rng) {
+            return Some(healthy[i]);
+        }
+    }
+    let metrics: [fn(&Member) -> Option<f64>; 3] = [
+        |m| m.deployment.weight(),
+        // Validated rpm/tpm are i64; f64 is exact below 2^53.
+        |m| m.deployment.rpm().map(|v| v as f64),
+        |m| m.deployment.tpm().map(|v| v as f64),
+    ];
+    for metric in metrics {
+        buf.clear();
+        buf.extend(healthy.iter().map(|m| metric(m).unwrap_or(0.0)));
+        if let Some(i) = weighted(&mut buf, rng) {
+            return Some(healthy[i]);
+        }
+    }
+    Some(healthy[rng::choice(rng, healthy.len())])
+}
+
+/// One weight set: `None` when LiteLLM moves on to the next one.
+fn weighted(weights: &mut [f64], rng: &mut (impl RouterRng + ?Sized)) -> Option<usize> {
+    // max(weights, default=0.0): Python keeps the current maximum unless `item > current`.
+    let largest = weights
+        .iter()
+        .copied()
+        .reduce(|best, w| if w > best { w } else { best })
+        .unwrap_or(0.0);
+    if largest <= 0.0 {
+        return None;
+    }
+    for w in weights.iter_mut() {
+        *w /= largest;
+    }
+    if py_sum(weights.iter().copied()) <= 0.0 {
+        return None;
+    }
+    rng::choices(rng, weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::PyRandom;
+    use crate::state::Tracking;
+    use crate::strategy::test_support::{Fixture, dep};
+    use serde_json::json;
+
+    fn ids(f: &Fixture, seed: i128, n: usize, weights: Option<&RouterWeights>) -> Vec<String> {
+        let healthy = f.members("g");
+        let mut rng = PyRandom::new(seed);
+        (0..n)
+            .map(|_| {
+                pick("g", &healthy, weights, &mut rng)
+                    .unwrap()
+                    .deployment
+                    .id()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    // Expected sequences: LiteLLM 1.109.3's simple_shuffle(...)["model_info"]["id"] after
+    // random.seed(seed), same deployments, same calls.
+
+    #[test]
+    fn uniform_is_random_choice() {
+        let f = Fixture::new(
+            Tracking::None,
+            vec![
+                dep("a").build().unwrap(),
+                dep("b").build().unwrap(),
+                dep("c").build().unwrap(),
+            ],
+        );
+        assert_eq!(ids(&f, 1, 6, None), ["a", "c", "a", "b", "a", "b"]);
+    }
+
+    #[test]
+    fn weight_then_rpm_then_tpm() {
+        let f = Fixture::new(
+            Tracking::None,
+            vec![
+                dep("a").weight(1.0).rpm(1000).build().unwrap(),
+                dep("b").weight(3.0).build().unwrap(),
+                dep("c").tpm(5).build().unwrap(),
+            ],
+        );
+        assert_eq!(ids(&f, 3, 6, None), ["a", "b", "b", "b", "b", "a"]);
+        let rpm_only = Fixture::new(
+            Tracking::None,
+            vec![
+                dep("a").rpm(10).build().unwrap(),
+                dep("b").rpm(30).tpm(1).build().unwrap(),
+                dep("c").tpm(1000).build().unwrap(),
+            ],
+        );
+        assert_eq!(ids(&rpm_only, 3, 6, None), ["a", "b", "b", "b", "b", "a"]);
+    }
+
+    #[test]
+    fn request_weights_first() {
+        let f = Fixture::new(
+            Tracking::None,
+            vec![
+                dep("a").weight(100.0).build().unwrap(),
+                dep("b").build().unwrap(),
+            ],
+        );
+        let w = RouterWeights::from_json(&json!({"g": {"b": 1.0}})).unwrap();
+        assert_eq!(ids(&f, 5, 4, Some(&w)), ["b", "b", "b", "b"]);
+        // Weights for another group do not apply.
+        let other = RouterWeights::from_json(&json!({"h": {"b": 1.0}})).unwrap();
+        assert_eq!(ids(&f, 5, 3, Some(&other)), ["a", "a", "a"]);
+    }
+
+    #[test]
+    fn router_weights_validation() {
+        assert!(RouterWeights::from_json(&json!({"g": {"a": -1}})).is_err());
+        assert!(RouterWeights::from_json(&json!({"g": {"a": 0}})).is_err());
+        assert!(RouterWeights::from_json(&json!({"g": {"a": true}})).is_err());
+        assert!(RouterWeights::from_json(&json!({" ": {"a": 1}})).is_err());
+        assert!(RouterWeights::from_json(&json!({"g": {}})).is_ok());
+        assert!(RouterWeights::from_json(&json!({"g": {"a": 0, "b": 2}})).is_ok());
+    }
+}
