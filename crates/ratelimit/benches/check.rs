@@ -6,6 +6,18 @@
 //! * `atomic_tpm_reservation`: `reserve_tpm_tokens` over two token descriptors;
 //! * `contended_2_threads`: two threads checking the same key, time per check per thread;
 //! * `gcra_single_key`: the governor-backed `KeyedGcra`.
+//!
+//! With the `redis` feature (default), group `check_redis` runs `RedisStore` against a
+//! `redis-server` the bench starts on a free loopback port and kills when done (binary from
+//! `$REDIS_SERVER` or `PATH`; `apt-get install redis-server`), one tokio current-thread runtime,
+//! one caller, a pool without the PING-on-checkout (`recycle_check(false)`), so each row is
+//! one round trip plus the script:
+//!
+//! * `single_key`: `should_rate_limit` on one requests-per-window descriptor (always admitted);
+//! * `three_descriptors`: the three descriptors above, in one script call;
+//! * `atomic_tpm_reservation`: `reserve_tpm_tokens` over two token descriptors;
+//! * `single_key_ping_on_checkout`: `single_key` with the pool's default health check, a
+//!   `PING` round trip before each checkout.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -86,5 +98,144 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(feature = "redis")]
+mod on_redis {
+    use std::hint::black_box;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use criterion::{Criterion, Throughput};
+    use fastllm_connpool::PoolConfig;
+    use fastllm_connpool::redis::RedisPool;
+    use fastllm_ratelimit::{CheckOptions, Limits, RedisConfig, RedisStore};
+
+    use super::{HUGE, descriptor};
+
+    /// A throwaway `redis-server` on a free loopback port, killed on drop.
+    struct Server(Child, u16);
+
+    impl Server {
+        fn start() -> Self {
+            let binary = std::env::var_os("REDIS_SERVER")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("PATH")
+                        .iter()
+                        .flat_map(std::env::split_paths)
+                        .map(|dir| dir.join("redis-server"))
+                        .find(|p| p.is_file())
+                })
+                .expect(
+                    "the Redis rows need redis-server: `apt-get install redis-server`, or set \
+                     REDIS_SERVER",
+                );
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = Command::new(binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let server = Self(child, port);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !server.ping() {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            server
+        }
+
+        fn ping(&self) -> bool {
+            let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.1)) else {
+                return false;
+            };
+            let mut line = String::new();
+            stream.write_all(b"PING\r\n").is_ok()
+                && BufReader::new(stream).read_line(&mut line).is_ok()
+                && line == "+PONG\r\n"
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    pub fn bench(c: &mut Criterion) {
+        let server = Server::start();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let url = format!("redis://127.0.0.1:{}/0", server.1);
+        let store_with = |recycle_check: bool| {
+            let _guard = rt.enter();
+            let config = PoolConfig::default()
+                .with_max_size(1)
+                .with_recycle_check(recycle_check);
+            let pool = RedisPool::from_url(&url, config).expect("pool");
+            RedisStore::new(pool, RedisConfig::default()).expect("store")
+        };
+        // No PING on checkout: each check is then one round trip (a connection that failed is
+        // dropped on return either way).
+        let store = store_with(false);
+        let opts = CheckOptions::default();
+
+        let mut g = c.benchmark_group("check_redis");
+        g.throughput(Throughput::Elements(1));
+        // A round trip is tens of microseconds: a short run is plenty and keeps it bounded.
+        g.warm_up_time(Duration::from_millis(500));
+        g.measurement_time(Duration::from_secs(2));
+        let one = [descriptor(
+            "api_key",
+            "sk-1234",
+            Limits::new().requests(HUGE),
+        )];
+        g.bench_function("single_key", |b| {
+            b.iter(|| {
+                let checked = rt.block_on(store.should_rate_limit(black_box(&one), &opts));
+                assert!(checked.is_verified(), "{:?}", checked.unverified);
+                black_box(checked)
+            })
+        });
+        let three = [
+            descriptor(
+                "api_key",
+                "sk-1234",
+                Limits::new().requests(HUGE).tokens(HUGE),
+            ),
+            descriptor("team", "team-a", Limits::new().requests(HUGE)),
+            descriptor("user", "user-7", Limits::new().requests(HUGE).tokens(HUGE)),
+        ];
+        g.bench_function("three_descriptors", |b| {
+            b.iter(|| black_box(rt.block_on(store.should_rate_limit(black_box(&three), &opts))))
+        });
+        g.bench_function("atomic_tpm_reservation", |b| {
+            b.iter(|| black_box(rt.block_on(store.reserve_tpm_tokens(black_box(&three), 1, &[]))))
+        });
+        let pinging = store_with(true);
+        g.bench_function("single_key_ping_on_checkout", |b| {
+            b.iter(|| black_box(rt.block_on(pinging.should_rate_limit(black_box(&one), &opts))))
+        });
+        g.finish();
+        drop((store, pinging));
+        drop(server);
+    }
+}
+
+#[cfg(feature = "redis")]
+criterion_group!(benches, bench, on_redis::bench);
+#[cfg(not(feature = "redis"))]
 criterion_group!(benches, bench);
 criterion_main!(benches);

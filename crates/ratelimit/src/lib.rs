@@ -9,6 +9,10 @@ mod gcra;
 mod headers;
 mod map;
 mod memory;
+// The Redis store needs the connection pool, which loom builds leave out (tokio has no
+// `tokio::net` there); the loom models cover the in-memory store.
+#[cfg(all(feature = "redis", not(loom)))]
+mod redis_store;
 mod reservation;
 mod store;
 mod sync;
@@ -20,11 +24,18 @@ pub use descriptor::{
     PROJECT_ITPM_DESCRIPTOR_KEY, PROJECT_OTPM_DESCRIPTOR_KEY, ScopeId, coalesce_descriptors,
     counter_key, gauge_key, merge_descriptors, scope_tag, window_key,
 };
+#[cfg(all(feature = "redis", not(loom)))]
+pub use error::BackendError;
 pub use error::{Error, Result};
 pub use gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId};
 pub use gcra::{GcraOutcome, KeyedGcra};
 pub use headers::{Rejection, format_utc, ratelimit_headers, rejection};
 pub use memory::{Admission, CheckOptions, Config, MemoryStore, SlotGuard};
+#[cfg(all(feature = "redis", not(loom)))]
+pub use redis_store::{
+    Checked, Decision, FailMode, RATE_LIMIT_UNVERIFIABLE_MESSAGE, RedisConfig, RedisStore,
+    Unverified,
+};
 pub use reservation::{
     TokenIncrement, TpmReservation, settlement_increments, tpm_reservation_plan,
 };

@@ -1,0 +1,985 @@
+//! [`RedisStore`]: LiteLLM's v3 limiter on a Redis shared with LiteLLM proxies.
+//!
+//! Every check is one Lua script call (one round trip, atomic across all the descriptors of the
+//! request) on LiteLLM's keys: `{key:value}:window`, `{key:value}:requests`,
+//! `{key:value}:tokens` and `{key:value}:max_parallel_requests`, with LiteLLM's value formats
+//! and TTLs. A fleet of LiteLLM proxies and Rust services on one Redis therefore enforces one
+//! shared limit. The decisions are made by the same pure functions as
+//! [`MemoryStore`](crate::MemoryStore)'s, from the values the script returns.
+//!
+//! Time is the Redis server's clock (`TIME` inside the scripts), as LiteLLM's atomic and
+//! parallel-slot scripts use; LiteLLM's `should_rate_limit` script takes the proxy's wall clock
+//! instead. Both are UNIX seconds, so the window starts they write mean the same thing; the
+//! server clock just keeps skew between hosts out of this store's windows.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fastllm_connpool::redis::{RedisPool, Script, ScriptInvocation, cmd};
+
+use crate::descriptor::{
+    CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, ScopeId, validate_window,
+};
+use crate::error::{BackendError, Error, Result};
+use crate::gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId};
+use crate::memory::{Admission, CheckOptions};
+use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
+use crate::window::{
+    AtomicMeta, Code, CounterRef, Increment, ReservationWindow, Response, Status, WindowedPlan,
+    atomic_metas, counter_status, gauge_status, gauges, limit_i64, over_limit_response,
+    windowed_counters,
+};
+
+static SHOULD_RATE_LIMIT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/should_rate_limit.lua")));
+static ATOMIC_CHECK_AND_INCREMENT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/atomic_check_and_increment.lua")));
+static INCREMENT_TOKENS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/increment_tokens.lua")));
+static INCREMENT_GUARDED: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/increment_guarded.lua")));
+static RELEASE_SLOTS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/release_slots.lua")));
+static IN_FLIGHT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/in_flight.lua")));
+
+/// LiteLLM's `RATE_LIMIT_UNVERIFIABLE_MESSAGE`: the detail of the HTTP 503 its proxy returns
+/// (`RateLimitUnverifiableError`) when `fail_closed_rate_limit_enforcement` is on and Redis
+/// cannot verify the counters.
+pub const RATE_LIMIT_UNVERIFIABLE_MESSAGE: &str = "Rate limit enforcement unavailable: request counters could not be verified against Redis, and \
+     fail_closed_rate_limit_enforcement is enabled, so the request was rejected to avoid exceeding the \
+     configured rate limit. Retry shortly.";
+
+/// What a check does when Redis cannot answer it.
+///
+/// LiteLLM's `general_settings.fail_closed_rate_limit_enforcement`: off by default (fail open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FailMode {
+    /// Admit the request, and report the failure in [`Checked::unverified`]. LiteLLM's
+    /// default. (LiteLLM then enforces with its per-process memory mirror; this store admits.)
+    #[default]
+    Open,
+    /// Refuse the request: the answer is `OVER_LIMIT` with no statuses, and
+    /// [`Checked::unverified`] holds the failure (LiteLLM raises `RateLimitUnverifiableError`,
+    /// an HTTP 503 with [`RATE_LIMIT_UNVERIFIABLE_MESSAGE`]).
+    Closed,
+}
+
+/// Settings of a [`RedisStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// The limiter's window in seconds (LiteLLM `LITELLM_RATE_LIMIT_WINDOW_SIZE`, default 60):
+    /// the window of `should_rate_limit`, the TTL of its keys, and the default window of the
+    /// atomic path. Every process sharing the Redis must use the same value.
+    pub window_size_secs: u64,
+    /// How long a parallel-request slot counts before it is treated as leaked, and the TTL of
+    /// the gauge key, in seconds (LiteLLM `PARALLEL_REQUEST_SLOT_TTL_SECONDS`, 3600).
+    pub slot_ttl_secs: u64,
+    /// What a check does when Redis cannot answer.
+    pub fail_mode: FailMode,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            window_size_secs: DEFAULT_WINDOW_SECS,
+            slot_ttl_secs: DEFAULT_SLOT_TTL.as_secs(),
+            fail_mode: FailMode::Open,
+        }
+    }
+}
+
+impl RedisConfig {
+    /// Check the settings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for a window or slot TTL of 0 or more than
+    /// [`MAX_WINDOW_SECS`].
+    pub fn validate(&self) -> Result<()> {
+        validate_window("window_size_secs", Some(self.window_size_secs))?;
+        if self.slot_ttl_secs == 0 || self.slot_ttl_secs > MAX_WINDOW_SECS {
+            return Err(Error::invalid(
+                "slot_ttl_secs",
+                format!(
+                    "{} s is not between 1 and {MAX_WINDOW_SECS} s",
+                    self.slot_ttl_secs
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a [`RedisStore`] answer was not verified against Redis, and what the
+/// [`FailMode`] made of it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", if *.fail_mode == FailMode::Closed { RATE_LIMIT_UNVERIFIABLE_MESSAGE } else { "rate limit not verified against Redis; admitted (fail open)" })]
+pub struct Unverified {
+    /// The mode that decided: [`FailMode::Open`] admitted, [`FailMode::Closed`] refused.
+    pub fail_mode: FailMode,
+    /// What went wrong.
+    #[source]
+    pub error: BackendError,
+}
+
+impl Unverified {
+    /// Whether the request was refused because of the failure (fail closed).
+    pub fn refused(&self) -> bool {
+        self.fail_mode == FailMode::Closed
+    }
+}
+
+/// How a [`RedisStore`] check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Admitted: verified against Redis, or Redis failed and the store fails open.
+    Admitted,
+    /// Refused by a limit (LiteLLM answers HTTP 429).
+    OverLimit,
+    /// Refused because Redis could not verify the limits and the store fails closed
+    /// (LiteLLM answers HTTP 503, `RateLimitUnverifiableError`).
+    Unverifiable,
+}
+
+/// An answer of a [`RedisStore`] check: the value, and whether Redis could not be asked.
+#[derive(Debug, Clone)]
+pub struct Checked<T> {
+    /// The answer. When Redis failed it is the [`FailMode`]'s: an empty `OK` (open) or an
+    /// empty `OVER_LIMIT` (closed), with nothing counted or reserved and no slot held.
+    pub value: T,
+    /// Set when Redis could not answer (and `value` is the fail mode's).
+    pub unverified: Option<Unverified>,
+}
+
+impl<T> Checked<T> {
+    fn verified(value: T) -> Self {
+        Self {
+            value,
+            unverified: None,
+        }
+    }
+
+    /// Whether Redis answered.
+    pub fn is_verified(&self) -> bool {
+        self.unverified.is_none()
+    }
+
+    fn decision_from(&self, ok: bool) -> Decision {
+        match &self.unverified {
+            Some(u) if u.refused() => Decision::Unverifiable,
+            _ if ok => Decision::Admitted,
+            _ => Decision::OverLimit,
+        }
+    }
+}
+
+impl Checked<Admission> {
+    /// How the check ended.
+    pub fn decision(&self) -> Decision {
+        self.decision_from(self.value.response.is_ok())
+    }
+
+    /// Whether the request may go ahead.
+    pub fn is_admitted(&self) -> bool {
+        self.decision() == Decision::Admitted
+    }
+}
+
+impl Checked<Response> {
+    /// How the check ended.
+    pub fn decision(&self) -> Decision {
+        self.decision_from(self.value.is_ok())
+    }
+
+    /// Whether the request may go ahead.
+    pub fn is_admitted(&self) -> bool {
+        self.decision() == Decision::Admitted
+    }
+}
+
+impl Checked<TpmReservation> {
+    /// How the reservation ended.
+    pub fn decision(&self) -> Decision {
+        self.decision_from(self.value.is_ok())
+    }
+
+    /// Whether the request may go ahead.
+    pub fn is_admitted(&self) -> bool {
+        self.decision() == Decision::Admitted
+    }
+}
+
+/// LiteLLM's v3 limiter on Redis, sharing its keys with LiteLLM proxies. See the
+/// [crate docs](crate) for the keys, the scripts and the fail modes.
+///
+/// Cheap to clone (the pool is shared); every method is `async` and needs a tokio runtime, as
+/// the pool does.
+///
+/// # Examples
+///
+/// ```no_run
+/// use fastllm_connpool::PoolConfig;
+/// use fastllm_connpool::redis::RedisPool;
+/// use fastllm_ratelimit::{CheckOptions, Decision, Descriptor, Limits, RedisConfig, RedisStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = RedisPool::from_url("redis://127.0.0.1:6379/0", PoolConfig::default())?;
+/// let store = RedisStore::new(pool, RedisConfig::default())?;
+/// let key = [Descriptor::new("api_key", "hashed-key", Limits::new().requests(100).max_parallel(4))?];
+///
+/// let checked = store.should_rate_limit(&key, &CheckOptions::default()).await;
+/// match checked.decision() {
+///     Decision::Admitted => {
+///         // ... serve the request, then give the parallel-request slot back:
+///         if let Some(slot) = &checked.value.slot {
+///             store.release_slots(slot).await?;
+///         }
+///     }
+///     Decision::OverLimit => { /* 429, with checked.value.response's statuses */ }
+///     Decision::Unverifiable => { /* 503: Redis down and the store fails closed */ }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: RedisPool,
+    config: RedisConfig,
+    slots: Arc<SlotIds>,
+}
+
+struct SlotIds {
+    salt: u64,
+    seq: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.pool.manager().url())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `pool` with `config`. No connection is opened until the first call.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConfig::validate`].
+    pub fn new(pool: RedisPool, config: RedisConfig) -> Result<Self> {
+        config.validate()?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let salt = RandomState::new().hash_one((nanos, std::process::id()));
+        Ok(Self {
+            pool,
+            config,
+            slots: Arc::new(SlotIds {
+                salt,
+                seq: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// The connection pool (for its status and metrics).
+    pub fn pool(&self) -> &RedisPool {
+        &self.pool
+    }
+
+    /// A fresh slot id: 32 hex digits like LiteLLM's `uuid4().hex`, unique within this store
+    /// and, with overwhelming probability, across processes.
+    pub fn generate_slot_id(&self) -> SlotId {
+        let seq = self.slots.seq.fetch_add(1, Ordering::Relaxed);
+        SlotId::new(format!("{:016x}{seq:016x}", self.slots.salt))
+    }
+
+    async fn invoke<T: fastllm_connpool::redis::FromRedisValue>(
+        &self,
+        operation: &'static str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> std::result::Result<T, BackendError> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| BackendError::redis(operation, e.into()))?;
+        conn.invoke_script(invocation)
+            .await
+            .map_err(|e| BackendError::redis(operation, e))
+    }
+
+    fn fail<T>(&self, error: BackendError, open: T, closed: T) -> Checked<T> {
+        let fail_mode = self.config.fail_mode;
+        Checked {
+            value: match fail_mode {
+                FailMode::Open => open,
+                FailMode::Closed => closed,
+            },
+            unverified: Some(Unverified { fail_mode, error }),
+        }
+    }
+
+    /// LiteLLM's `should_rate_limit` on Redis, for all `descriptors` in one atomic script call.
+    ///
+    /// The same steps and answers as [`MemoryStore::should_rate_limit`](crate::MemoryStore::should_rate_limit),
+    /// on the shared keys:
+    /// 1. if a counter is already over its limit (`count > limit`, or `count + 1 > limit` when
+    ///    read-only), refuse without counting (LiteLLM does this against its local mirror of
+    ///    the Redis counts; here it is done against Redis itself);
+    /// 2. add 1 to every windowed counter (LiteLLM's batch rate limiter script: an expired
+    ///    window restarts at the server's `TIME`, clearing both counters of its scope), then
+    ///    refuse if any is over; the counts stay, as in LiteLLM;
+    /// 3. take a slot on every `max_parallel_requests` gauge, or refuse if one is full
+    ///    (LiteLLM's parallel acquire script). Release it with
+    ///    [`release_slots`](Self::release_slots).
+    ///
+    /// When Redis cannot answer, the [`FailMode`] decides and [`Checked::unverified`] says why.
+    pub async fn should_rate_limit(
+        &self,
+        descriptors: &[Descriptor],
+        options: &CheckOptions,
+    ) -> Checked<Admission> {
+        let skip_tpm = options.skip_tpm_check;
+        let plan = WindowedPlan {
+            counters: windowed_counters(descriptors, skip_tpm).collect(),
+            gauges: if options.skip_parallel_check {
+                Vec::new()
+            } else {
+                gauges(descriptors).collect()
+            },
+        };
+        if plan.counters.is_empty() && plan.gauges.is_empty() {
+            return Checked::verified(Admission {
+                response: Response::ok(),
+                slot: None,
+            });
+        }
+        let slot_id = match (
+            &options.slot_id,
+            options.read_only || plan.gauges.is_empty(),
+        ) {
+            (_, true) => None,
+            (Some(id), false) => Some(id.clone()),
+            (None, false) => Some(self.generate_slot_id()),
+        };
+        let mut invocation = SHOULD_RATE_LIMIT.prepare_invoke();
+        for c in &plan.counters {
+            let d = &descriptors[c.descriptor];
+            invocation.key(format!("{}:window", d.scope())).key(format!(
+                "{}:{}",
+                d.scope(),
+                c.kind.as_str()
+            ));
+        }
+        for g in &plan.gauges {
+            invocation.key(format!(
+                "{}:max_parallel_requests",
+                descriptors[g.descriptor].scope()
+            ));
+        }
+        invocation
+            .arg(if options.read_only { "1" } else { "0" })
+            .arg(self.config.window_size_secs)
+            .arg(plan.counters.len())
+            .arg(plan.gauges.len())
+            .arg(self.config.slot_ttl_secs)
+            .arg(slot_id.as_ref().map_or("", SlotId::as_str));
+        for c in &plan.counters {
+            let limit = judged_limit(descriptors, *c, skip_tpm);
+            invocation.arg(limit.map_or(-1, limit_i64));
+        }
+        for g in &plan.gauges {
+            invocation.arg(g.limit);
+        }
+        const OP: &str = "should_rate_limit";
+        let reply: Vec<Option<i64>> = match self.invoke(OP, &invocation).await {
+            Ok(reply) => reply,
+            Err(error) => return self.fail_admission(error),
+        };
+        match decode_check(descriptors, options, &plan, &reply, slot_id) {
+            Ok(admission) => Checked::verified(admission),
+            Err(detail) => self.fail_admission(BackendError::reply(OP, detail)),
+        }
+    }
+
+    fn fail_admission(&self, error: BackendError) -> Checked<Admission> {
+        self.fail(
+            error,
+            Admission {
+                response: Response::ok(),
+                slot: None,
+            },
+            Admission {
+                response: over_limit_without_statuses(),
+                slot: None,
+            },
+        )
+    }
+
+    /// Give back a parallel-request slot (LiteLLM's parallel release script): remove its id from
+    /// each of its gauges, in one call. Releasing an unknown or already released slot does
+    /// nothing. Returns each gauge's remaining in-flight count.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError`] when Redis cannot be reached; the slot then frees itself after the slot
+    /// TTL (LiteLLM logs the failure and releases it in its memory mirror only).
+    pub async fn release_slots(
+        &self,
+        slot: &SlotAcquisition,
+    ) -> std::result::Result<Vec<i64>, BackendError> {
+        if slot.scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = RELEASE_SLOTS.prepare_invoke();
+        for scope in &slot.scopes {
+            invocation
+                .key(format!("{scope}:max_parallel_requests"))
+                .arg(slot.slot_id.as_str());
+        }
+        self.invoke("release_slots", &invocation).await
+    }
+
+    /// LiteLLM's `atomic_check_and_increment_by_n` on Redis: add `increments[i]` to descriptor
+    /// `i`'s counters if **every** counter stays within its limit, otherwise change nothing; one
+    /// atomic script call for all descriptors.
+    ///
+    /// Each descriptor's window is its own `window_size` (or the store's), which is also its
+    /// counters' TTL. Counters without a limit, or with a negative increment, are left out; a
+    /// zero increment is still checked (`count >= limit` is over). Refused: one status, the
+    /// first counter over its limit, `limit_remaining = max(0, limit - count)`. Admitted: one
+    /// status per counter, `limit_remaining = max(0, limit - new)`, and the windows charged in
+    /// `reservation_windows` (window starts are UNIX seconds of the Redis server).
+    ///
+    /// A scope given twice is checked in order, each copy against the counts the earlier ones
+    /// leave, as LiteLLM's one-call-per-descriptor Redis path does (the memory store checks
+    /// every copy against the counts before the call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`] when the two slices differ in length. Redis failures are not
+    /// errors: the [`FailMode`] answers and [`Checked::unverified`] says why.
+    pub async fn atomic_check_and_increment_by_n(
+        &self,
+        descriptors: &[Descriptor],
+        increments: &[Increment],
+    ) -> Result<Checked<Response>> {
+        if descriptors.len() != increments.len() {
+            return Err(Error::LengthMismatch {
+                descriptors: descriptors.len(),
+                increments: increments.len(),
+            });
+        }
+        Ok(self.atomic_unchecked(descriptors, increments).await)
+    }
+
+    async fn atomic_unchecked(
+        &self,
+        descriptors: &[Descriptor],
+        increments: &[Increment],
+    ) -> Checked<Response> {
+        let metas = atomic_metas(descriptors, increments, self.config.window_size_secs);
+        if metas.is_empty() {
+            return Checked::verified(Response::ok());
+        }
+        let mut invocation = ATOMIC_CHECK_AND_INCREMENT.prepare_invoke();
+        for m in &metas {
+            let d = &descriptors[m.descriptor];
+            invocation
+                .key(format!("{}:window", d.scope()))
+                .key(format!("{}:{}", d.scope(), m.kind.as_str()))
+                .arg(m.limit)
+                .arg(m.increment)
+                .arg(m.window_size_secs)
+                .arg(m.window_size_secs);
+        }
+        const OP: &str = "atomic_check_and_increment_by_n";
+        let reply: Vec<Option<i64>> = match self.invoke(OP, &invocation).await {
+            Ok(reply) => reply,
+            Err(error) => return self.fail(error, Response::ok(), over_limit_without_statuses()),
+        };
+        match decode_atomic(descriptors, &metas, &reply) {
+            Ok(response) => Checked::verified(response),
+            Err(detail) => self.fail(
+                BackendError::reply(OP, detail),
+                Response::ok(),
+                over_limit_without_statuses(),
+            ),
+        }
+    }
+
+    /// LiteLLM's `reserve_tpm_tokens` on Redis: atomically charge `estimated_tokens` to the
+    /// token counter of every descriptor with a token limit (except project ITPM/OTPM
+    /// descriptors), or `scope_estimates`' amount for a descriptor key listed there.
+    ///
+    /// Settle it once the usage is known with [`increment_tokens`](Self::increment_tokens)
+    /// and [`TpmReservation::settlement`]. When Redis fails nothing is reserved (the
+    /// reservation has no scopes, so its settlement is empty) and the [`FailMode`] answers.
+    pub async fn reserve_tpm_tokens(
+        &self,
+        descriptors: &[Descriptor],
+        estimated_tokens: i64,
+        scope_estimates: &[(&str, i64)],
+    ) -> Checked<TpmReservation> {
+        let (tpm, increments) =
+            tpm_reservation_plan(descriptors, estimated_tokens, scope_estimates);
+        let nothing = |response| TpmReservation {
+            response,
+            scopes: Vec::new(),
+            reserved_tokens: 0,
+        };
+        if tpm.is_empty() {
+            return Checked::verified(nothing(Response::ok()));
+        }
+        let checked = self.atomic_unchecked(&tpm, &increments).await;
+        if !checked.value.is_ok() || checked.unverified.is_some() {
+            return Checked {
+                value: nothing(checked.value),
+                unverified: checked.unverified,
+            };
+        }
+        let mut scopes: Vec<Arc<ScopeId>> = Vec::new();
+        for d in &tpm {
+            if !scopes
+                .iter()
+                .any(|s| s.key() == d.key() && s.value() == d.value())
+            {
+                scopes.push(d.id().clone());
+            }
+        }
+        Checked::verified(TpmReservation {
+            response: checked.value,
+            scopes,
+            reserved_tokens: estimated_tokens,
+        })
+    }
+
+    /// Add to token counters whatever window is open, in one call (LiteLLM's token increment
+    /// script, as used to settle or refund a TPM reservation): `INCRBYFLOAT`, and a key with no
+    /// TTL gets the store's window. A missing counter starts from 0 and may go negative.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError`] when Redis cannot be reached (nothing is applied then; LiteLLM falls
+    /// back to a plain increment pipeline, which would fail the same way).
+    pub async fn increment_tokens(
+        &self,
+        increments: &[TokenIncrement],
+    ) -> std::result::Result<(), BackendError> {
+        if increments.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = INCREMENT_TOKENS.prepare_invoke();
+        for inc in increments {
+            invocation
+                .key(format!("{}:tokens", inc.scope.tag()))
+                .arg(inc.amount)
+                .arg(self.config.window_size_secs);
+        }
+        let _: Vec<Option<i64>> = self.invoke("increment_tokens", &invocation).await?;
+        Ok(())
+    }
+
+    /// Add `amount` to the counter of `window`'s scope only if `window` is still the scope's
+    /// open window (LiteLLM's window-guarded token increment script). Returns whether it was
+    /// applied.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError`] when Redis cannot be reached.
+    pub async fn increment_tokens_guarded(
+        &self,
+        window: &ReservationWindow,
+        amount: i64,
+    ) -> std::result::Result<bool, BackendError> {
+        let tag = window.scope.tag();
+        let mut invocation = INCREMENT_GUARDED.prepare_invoke();
+        invocation
+            .key(format!("{tag}:window"))
+            .key(format!("{tag}:{}", window.kind.as_str()))
+            .arg(window.window_start.to_string())
+            .arg(amount)
+            .arg(self.config.window_size_secs);
+        const OP: &str = "increment_tokens_guarded";
+        let reply: Vec<Option<i64>> = self.invoke(OP, &invocation).await?;
+        match reply.first() {
+            Some(Some(applied)) => Ok(*applied == 1),
+            _ => Err(BackendError::reply(OP, format!("{reply:?}"))),
+        }
+    }
+
+    /// Parallel requests in flight on a scope: slots younger than the slot TTL, by the server's
+    /// clock (LiteLLM's parallel count script, which also drops the expired ones).
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError`] when Redis cannot be reached.
+    pub async fn in_flight(
+        &self,
+        descriptor: &Descriptor,
+    ) -> std::result::Result<i64, BackendError> {
+        let mut invocation = IN_FLIGHT.prepare_invoke();
+        invocation
+            .key(format!("{}:max_parallel_requests", descriptor.scope()))
+            .arg(self.config.slot_ttl_secs);
+        const OP: &str = "in_flight";
+        let reply: Vec<i64> = self.invoke(OP, &invocation).await?;
+        reply
+            .first()
+            .copied()
+            .ok_or_else(|| BackendError::reply(OP, "empty reply"))
+    }
+
+    /// The value of a scope's counter (`{key:value}:requests` / `:tokens`), `None` if absent.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError`] when Redis cannot be reached or the key does not hold a number.
+    pub async fn counter(
+        &self,
+        descriptor: &Descriptor,
+        kind: CounterKind,
+    ) -> std::result::Result<Option<i64>, BackendError> {
+        self.get_number(
+            "counter",
+            format!("{}:{}", descriptor.scope(), kind.as_str()),
+        )
+        .await
+    }
+
+    /// The start (UNIX seconds) of a scope's window (`{key:value}:window`), `None` if absent.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError`] when Redis cannot be reached or the key does not hold a number.
+    pub async fn window_start(
+        &self,
+        descriptor: &Descriptor,
+    ) -> std::result::Result<Option<i64>, BackendError> {
+        self.get_number("window_start", format!("{}:window", descriptor.scope()))
+            .await
+    }
+
+    async fn get_number(
+        &self,
+        operation: &'static str,
+        key: String,
+    ) -> std::result::Result<Option<i64>, BackendError> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| BackendError::redis(operation, e.into()))?;
+        let raw: Option<String> = conn
+            .query(cmd("GET").arg(&key))
+            .await
+            .map_err(|e| BackendError::redis(operation, e))?;
+        raw.map(|text| {
+            parse_number(&text).ok_or_else(|| {
+                BackendError::reply(operation, format!("{key} holds {text:?}, not a number"))
+            })
+        })
+        .transpose()
+    }
+}
+
+/// A stored number as LiteLLM writes it: an integer, or a float from `INCRBYFLOAT`
+/// (truncated, as Redis truncates a Lua number in a reply).
+fn parse_number(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().or_else(|| {
+        let f = text.parse::<f64>().ok()?;
+        // Saturating float-to-int cast: the value is a counter, far inside i64.
+        f.is_finite().then_some(f as i64)
+    })
+}
+
+/// The limit a counter is judged by (its scope's last descriptor's), `None` when LiteLLM skips
+/// the counter's status.
+fn judged_limit(descriptors: &[Descriptor], counter: CounterRef, skip_tpm: bool) -> Option<u64> {
+    let meta = &descriptors[counter.metadata];
+    match counter.kind {
+        CounterKind::Requests => meta.requests_per_unit(),
+        CounterKind::Tokens if skip_tpm => None,
+        CounterKind::Tokens => meta.tokens_per_unit(),
+    }
+}
+
+fn over_limit_without_statuses() -> Response {
+    Response {
+        overall: Code::OverLimit,
+        ..Response::default()
+    }
+}
+
+/// The windowed statuses for counts read after counting (`pending` 0).
+fn counted_statuses(
+    descriptors: &[Descriptor],
+    plan: &WindowedPlan,
+    values: &[Option<i64>],
+    skip_tpm: bool,
+) -> Response {
+    let mut response = Response {
+        statuses: Vec::with_capacity(plan.counters.len() + plan.gauges.len()),
+        ..Response::default()
+    };
+    for (c, v) in plan.counters.iter().zip(values) {
+        if let Some(status) = counter_status(descriptors, *c, *v, 0, skip_tpm) {
+            if status.code == Code::OverLimit {
+                response.overall = Code::OverLimit;
+            }
+            response.statuses.push(status);
+        }
+    }
+    response
+}
+
+/// Turn the `should_rate_limit` script's reply into LiteLLM's response.
+fn decode_check(
+    descriptors: &[Descriptor],
+    options: &CheckOptions,
+    plan: &WindowedPlan,
+    reply: &[Option<i64>],
+    slot_id: Option<SlotId>,
+) -> std::result::Result<Admission, String> {
+    let n = plan.counters.len();
+    let g = plan.gauges.len();
+    let skip_tpm = options.skip_tpm_check;
+    let code = reply.first().copied().flatten();
+    let values = reply
+        .get(1..=n)
+        .ok_or_else(|| format!("{} values for {n} counters", reply.len()))?;
+    let extra = &reply[n + 1..];
+    let refuse = |response| Admission {
+        response,
+        slot: None,
+    };
+    let gauge = |j: usize, in_flight: i64, code: Code| {
+        let gref = plan.gauges[j];
+        gauge_status(&descriptors[gref.descriptor], gref.limit, in_flight, code)
+    };
+    match code {
+        // Already over: the counts before the call, nothing counted.
+        Some(1) => {
+            let mut response =
+                over_limit_response(descriptors, plan, values, options.read_only, skip_tpm);
+            response.overall = Code::OverLimit;
+            Ok(refuse(response))
+        }
+        // Counted, and a counter is over.
+        Some(2) => {
+            let mut response = counted_statuses(descriptors, plan, values, skip_tpm);
+            response.overall = Code::OverLimit;
+            Ok(refuse(response))
+        }
+        // Counted, but gauge j (1-based) is full.
+        Some(3) => {
+            let (Some(Some(j)), Some(Some(in_flight))) = (extra.first(), extra.get(1)) else {
+                return Err(format!("gauge refusal without index and count: {reply:?}"));
+            };
+            let j = usize::try_from(*j)
+                .ok()
+                .and_then(|j| j.checked_sub(1))
+                .filter(|&j| j < g)
+                .ok_or_else(|| format!("gauge index {j} out of 1..={g}"))?;
+            let mut response = counted_statuses(descriptors, plan, values, skip_tpm);
+            response
+                .statuses
+                .push(gauge(j, *in_flight, Code::OverLimit));
+            response.overall = Code::OverLimit;
+            Ok(refuse(response))
+        }
+        Some(0) => {
+            if extra.len() != g {
+                return Err(format!("{} gauge counts for {g} gauges", extra.len()));
+            }
+            let counts: Vec<i64> = extra.iter().map(|v| v.unwrap_or(0)).collect();
+            if options.read_only {
+                let mut response = over_limit_response(descriptors, plan, values, true, skip_tpm);
+                if g > 0 {
+                    // The gauge phase's verdict is the overall one, as in LiteLLM.
+                    let mut over = false;
+                    for (j, &n) in counts.iter().enumerate() {
+                        let code = if n >= plan.gauges[j].limit {
+                            Code::OverLimit
+                        } else {
+                            Code::Ok
+                        };
+                        over |= code == Code::OverLimit;
+                        response.statuses.push(gauge(j, n, code));
+                    }
+                    response.overall = if over { Code::OverLimit } else { Code::Ok };
+                }
+                return Ok(refuse(response));
+            }
+            let mut response = counted_statuses(descriptors, plan, values, skip_tpm);
+            response.overall = Code::Ok;
+            if g == 0 {
+                return Ok(refuse(response));
+            }
+            let slot_id = slot_id.ok_or("admitted with gauges but no slot id")?;
+            let mut scopes = Vec::with_capacity(g);
+            for (j, &n) in counts.iter().enumerate() {
+                response.statuses.push(gauge(j, n, Code::Ok));
+                scopes.push(Arc::from(descriptors[plan.gauges[j].descriptor].scope()));
+            }
+            Ok(Admission {
+                response,
+                slot: Some(SlotAcquisition { slot_id, scopes }),
+            })
+        }
+        other => Err(format!("unknown reply code {other:?}")),
+    }
+}
+
+/// Turn the atomic script's reply into LiteLLM's response (`_build_atomic_response`).
+fn decode_atomic(
+    descriptors: &[Descriptor],
+    metas: &[AtomicMeta],
+    reply: &[Option<i64>],
+) -> std::result::Result<Response, String> {
+    let number = |i: usize| {
+        reply
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("no number at {i} in {reply:?}"))
+    };
+    match number(0)? {
+        1 => {
+            let index = usize::try_from(number(1)?)
+                .ok()
+                .and_then(|i| i.checked_sub(1))
+                .filter(|&i| i < metas.len())
+                .ok_or_else(|| format!("counter index out of range in {reply:?}"))?;
+            let (current, limit) = (number(2)?, number(3)?);
+            let meta = &metas[index];
+            Ok(Response {
+                overall: Code::OverLimit,
+                statuses: vec![Status {
+                    code: Code::OverLimit,
+                    current_limit: limit,
+                    limit_remaining: limit.saturating_sub(current).max(0),
+                    rate_limit_type: meta.kind.into(),
+                    scope: descriptors[meta.descriptor].id().clone(),
+                }],
+                reservation_windows: Vec::new(),
+            })
+        }
+        0 => {
+            let mut response = Response {
+                overall: Code::Ok,
+                statuses: Vec::with_capacity(metas.len()),
+                reservation_windows: Vec::with_capacity(metas.len()),
+            };
+            for (i, meta) in metas.iter().enumerate() {
+                let (new_count, window_start) = (number(1 + 2 * i)?, number(2 + 2 * i)?);
+                let d = &descriptors[meta.descriptor];
+                response.statuses.push(Status {
+                    code: Code::Ok,
+                    current_limit: meta.limit,
+                    limit_remaining: meta.limit.saturating_sub(new_count).max(0),
+                    rate_limit_type: meta.kind.into(),
+                    scope: d.id().clone(),
+                });
+                let identity = ReservationWindow {
+                    scope: d.id().clone(),
+                    kind: meta.kind,
+                    window_start,
+                };
+                if !response.reservation_windows.contains(&identity) {
+                    response.reservation_windows.push(identity);
+                }
+            }
+            Ok(response)
+        }
+        other => Err(format!("unknown reply code {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::descriptor::Limits;
+
+    fn d(key: &str, value: &str, limits: Limits) -> Descriptor {
+        Descriptor::new(key, value, limits).unwrap()
+    }
+
+    #[test]
+    fn numbers_read_like_litellm_writes_them() {
+        assert_eq!(parse_number("1795848152"), Some(1_795_848_152));
+        assert_eq!(parse_number("-3"), Some(-3));
+        assert_eq!(parse_number("2.5"), Some(2));
+        assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number("inf"), None);
+    }
+
+    #[test]
+    fn config_is_validated() {
+        assert!(RedisConfig::default().validate().is_ok());
+        let zero_window = RedisConfig {
+            window_size_secs: 0,
+            ..RedisConfig::default()
+        };
+        assert!(zero_window.validate().is_err());
+        let zero_ttl = RedisConfig {
+            slot_ttl_secs: 0,
+            ..RedisConfig::default()
+        };
+        assert!(zero_ttl.validate().is_err());
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_panics() {
+        let ds = [d("api_key", "k", Limits::new().requests(3).max_parallel(2))];
+        let plan = WindowedPlan {
+            counters: windowed_counters(&ds, false).collect(),
+            gauges: gauges(&ds).collect(),
+        };
+        let opts = CheckOptions::default();
+        for reply in [
+            vec![],
+            vec![Some(0)],
+            vec![Some(0), Some(1)],
+            vec![Some(3), Some(1), Some(9), Some(1)],
+            vec![Some(3), Some(1)],
+            vec![Some(7), Some(1), Some(1)],
+            vec![None, Some(1), Some(1)],
+        ] {
+            assert!(
+                decode_check(&ds, &opts, &plan, &reply, Some("s".into())).is_err(),
+                "{reply:?}"
+            );
+        }
+        let ok = decode_check(
+            &ds,
+            &opts,
+            &plan,
+            &[Some(0), Some(1), Some(1)],
+            Some("s".into()),
+        )
+        .unwrap();
+        assert!(ok.response.is_ok());
+        assert_eq!(ok.response.statuses.len(), 2);
+        let metas = atomic_metas(&ds, &[Increment::requests(1)], 60);
+        for reply in [
+            vec![],
+            vec![Some(1), Some(5), Some(0), Some(1)],
+            vec![Some(0)],
+        ] {
+            assert!(decode_atomic(&ds, &metas, &reply).is_err(), "{reply:?}");
+        }
+    }
+}
