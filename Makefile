@@ -43,13 +43,18 @@ bench: wheel
 ## start themselves), loom models, a fuzz smoke run, and pytest on every LiteLLM line.
 test: test-python test-rust test-loom fuzz-smoke
 
+# The Redis interop test also drives LiteLLM's own limiter on the same server, with the
+# interpreters of the LiteLLM venvs that test-python built (when they exist).
 test-rust:
 	@command -v redis-server >/dev/null || [ -n "$${REDIS_SERVER:-}" ] || { \
 	  echo "redis-server is needed by the Redis-backed tests: apt-get install redis-server (or set REDIS_SERVER)"; exit 1; }
-	# The Redis interop test also drives LiteLLM's own limiter on the same server, with the
-	# interpreters of the LiteLLM venvs that test-python built (when they exist).
-	LITELLM_PYTHON="$$(for v in $(LITELLM_VERSIONS); do p=$$(if [ $$v = $(DEFAULT_VERSION) ]; then echo .venv; else echo .venv-$$v; fi)/bin/python; [ -x $$p ] && printf '%s:' "$$PWD/$$p"; done)" \
-	  cargo test --workspace --release
+	pythons=""; \
+	for v in $(LITELLM_VERSIONS); do \
+	  p=$$(if [ $$v = $(DEFAULT_VERSION) ]; then echo .venv; else echo .venv-$$v; fi)/bin/python; \
+	  if [ -x $$p ]; then pythons="$${pythons:+$$pythons:}$$PWD/$$p"; fi; \
+	done; \
+	if [ -n "$$pythons" ]; then export LITELLM_PYTHON="$$pythons"; fi; \
+	cargo test --workspace --release
 
 test-loom:
 	for c in $(LOOM_CRATES); do \
