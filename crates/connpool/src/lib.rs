@@ -17,6 +17,10 @@ pub mod redis;
 #[cfg(not(loom))]
 mod url;
 
+// The `redis-server` harness for tests and benchmarks (feature `test-util`), not in loom builds.
+#[cfg(all(feature = "test-util", not(loom)))]
+pub mod testing;
+
 pub use metrics::PoolMetrics;
 
 #[cfg(not(loom))]

@@ -5,212 +5,20 @@
 #![cfg(not(loom))]
 
 use std::error::Error as _;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fastllm_connpool::redis::{AsyncCommands, RedisPool, Script, cmd, pipe};
+use fastllm_connpool::testing::{RedisServer, error_chain, free_port};
 use fastllm_connpool::{Error, Object, Operation, PoolConfig, PoolError};
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
-/// How long a server may take to answer its first PING.
-const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness (the server itself is `fastllm_connpool::testing::RedisServer`)
 // ---------------------------------------------------------------------------------------------
-
-/// The `redis-server` binary to run, or a panic telling how to get one.
-fn redis_server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("REDIS_SERVER") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "REDIS_SERVER={} does not exist; point it at a redis-server binary or unset it \
-             (install one with `apt-get install redis-server`)",
-            path.display()
-        );
-        return path;
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("redis-server"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "redis-server not found: these tests need a real Redis. Install it with \
-                 `apt-get install redis-server` (Debian/Ubuntu), or set REDIS_SERVER to the \
-                 path of a redis-server binary"
-            )
-        })
-}
-
-/// The major version the binary reports (`Redis server v=7.0.15 ...`).
-fn major_version(binary: &Path) -> u32 {
-    let out = Command::new(binary)
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} --version: {e}", binary.display()));
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split("v=")
-        .nth(1)
-        .and_then(|v| v.split('.').next())
-        .and_then(|major| major.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected `redis-server --version` output: {text}"))
-}
-
-/// A port nothing listens on right now (bound and released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// A `redis-server` child process on 127.0.0.1, killed on drop. No persistence.
-struct RedisServer {
-    binary: PathBuf,
-    port: u16,
-    password: Option<String>,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        Self::start_with_password(None)
-    }
-
-    fn start_with_password(password: Option<&str>) -> Self {
-        let binary = redis_server_binary();
-        // Another process may grab the port between `free_port` and the server's bind: retry.
-        let mut last_error = String::new();
-        for _ in 0..5 {
-            let mut server = Self {
-                binary: binary.clone(),
-                port: free_port(),
-                password: password.map(str::to_owned),
-                child: None,
-            };
-            match server.spawn() {
-                Ok(()) => return server,
-                Err(e) => last_error = e,
-            }
-        }
-        panic!("could not start redis-server: {last_error}");
-    }
-
-    /// Starts the server process on `self.port` and waits until it answers PING.
-    fn spawn(&mut self) -> Result<(), String> {
-        assert!(self.child.is_none(), "server already running");
-        let mut command = Command::new(&self.binary);
-        command
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
-            .args(["--daemonize", "no"])
-            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if major_version(&self.binary) >= 7 {
-            // `DEBUG SLEEP` (the hung-server test) is off by default since Redis 7.
-            command.args(["--enable-debug-command", "local"]);
-        }
-        if let Some(password) = &self.password {
-            command.args(["--requirepass", password]);
-        }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot spawn {}: {e}", self.binary.display()))?;
-        self.child = Some(child);
-
-        let deadline = Instant::now() + STARTUP_LIMIT;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(format!(
-                    "redis-server on port {} exited at startup ({status})",
-                    self.port
-                ));
-            }
-            if self.ping() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err(format!(
-                    "redis-server on port {} did not answer PING within {STARTUP_LIMIT:?}",
-                    self.port
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// One blocking PING (with AUTH if needed) over a fresh socket.
-    fn ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let request = match &self.password {
-            Some(password) => format!("AUTH {password}\r\nPING\r\n"),
-            None => "PING\r\n".to_owned(),
-        };
-        if stream.write_all(request.as_bytes()).is_err() {
-            return false;
-        }
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        if self.password.is_some() && (reader.read_line(&mut line).is_err() || line != "+OK\r\n") {
-            return false;
-        }
-        line.clear();
-        reader.read_line(&mut line).is_ok() && line == "+PONG\r\n"
-    }
-
-    /// Kills the server (SIGKILL) and reaps it.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port.
-    fn restart(&mut self) {
-        let deadline = Instant::now() + STARTUP_LIMIT;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!("restart failed: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn config() -> PoolConfig {
     PoolConfig::default()
@@ -224,18 +32,6 @@ async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
     tokio::time::timeout(TEST_LIMIT, test)
         .await
         .expect("test exceeded its time limit");
-}
-
-/// The error and its sources, joined, for messages and assertions.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,7 +232,7 @@ async fn closed_port_is_unavailable_quickly() {
         };
         assert_eq!(shown, &format!("redis://:***@127.0.0.1:{port}/0"));
         assert!(source.is_connection_refusal(), "{source:?}");
-        let text = chain(&err);
+        let text = error_chain(&err);
         assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!format!("{err:?} {pool:?}").contains("hunter2"));
@@ -448,7 +244,7 @@ async fn closed_port_is_unavailable_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_is_used_and_never_shown() {
-    let server = RedisServer::start_with_password(Some("s3cr3t-pw"));
+    let server = RedisServer::start_with_password("s3cr3t-pw");
     bounded(async {
         let pool = RedisPool::from_url(&server.url(), config()).unwrap();
         let mut conn = pool.get().await.unwrap();
@@ -456,11 +252,11 @@ async fn password_is_used_and_never_shown() {
         assert_eq!(pong, "PONG");
         assert!(!format!("{conn:?}").contains("s3cr3t-pw"));
 
-        let wrong = format!("redis://:wrong-pw@127.0.0.1:{}/0", server.port);
+        let wrong = format!("redis://:wrong-pw@127.0.0.1:{}/0", server.port());
         let pool = RedisPool::from_url(&wrong, config()).unwrap();
         let err: Error = pool.get().await.unwrap_err().into();
         assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
-        let text = format!("{} / {err:?}", chain(&err));
+        let text = format!("{} / {err:?}", error_chain(&err));
         assert!(!text.contains("wrong-pw"), "{text}");
     })
     .await;
@@ -600,7 +396,7 @@ async fn hung_server_gives_timeout_not_a_hang() {
 fn invalid_url_is_rejected_without_leaking_password() {
     let err = RedisPool::from_url("http://user:pa55@localhost", PoolConfig::default()).unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
-    let text = format!("{} {err:?}", chain(&err));
+    let text = format!("{} {err:?}", error_chain(&err));
     assert!(!text.contains("pa55"), "{text}");
     assert!(err.source().is_some());
 }

@@ -34,22 +34,18 @@ fn descriptor(key: &str, value: &str, limits: Limits) -> Descriptor {
     Descriptor::new(key, value, limits).expect("valid descriptor")
 }
 
-fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("check");
-    g.throughput(Throughput::Elements(1));
-    let opts = CheckOptions::default();
-
-    let store = MemoryStore::new();
-    let one = [descriptor(
+/// `single_key`'s descriptor: one api key, requests only (always admitted).
+fn single_key() -> [Descriptor; 1] {
+    [descriptor(
         "api_key",
         "sk-1234",
         Limits::new().requests(HUGE),
-    )];
-    g.bench_function("single_key", |b| {
-        b.iter(|| black_box(store.should_rate_limit(black_box(&one), &opts)))
-    });
+    )]
+}
 
-    let three = [
+/// `three_descriptors`' api key + team + user, requests and tokens (always admitted).
+fn three_descriptors() -> [Descriptor; 3] {
+    [
         descriptor(
             "api_key",
             "sk-1234",
@@ -57,7 +53,21 @@ fn bench(c: &mut Criterion) {
         ),
         descriptor("team", "team-a", Limits::new().requests(HUGE)),
         descriptor("user", "user-7", Limits::new().requests(HUGE).tokens(HUGE)),
-    ];
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("check");
+    g.throughput(Throughput::Elements(1));
+    let opts = CheckOptions::default();
+
+    let store = MemoryStore::new();
+    let one = single_key();
+    g.bench_function("single_key", |b| {
+        b.iter(|| black_box(store.should_rate_limit(black_box(&one), &opts)))
+    });
+
+    let three = three_descriptors();
     g.bench_function("three_descriptors", |b| {
         b.iter(|| black_box(store.should_rate_limit(black_box(&three), &opts)))
     });
@@ -101,84 +111,23 @@ fn bench(c: &mut Criterion) {
 #[cfg(feature = "redis")]
 mod on_redis {
     use std::hint::black_box;
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::{Ipv4Addr, TcpListener, TcpStream};
-    use std::path::PathBuf;
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use criterion::{Criterion, Throughput};
     use fastllm_connpool::PoolConfig;
     use fastllm_connpool::redis::RedisPool;
-    use fastllm_ratelimit::{CheckOptions, Limits, RedisConfig, RedisStore};
+    use fastllm_connpool::testing::RedisServer;
+    use fastllm_ratelimit::{CheckOptions, RedisConfig, RedisStore};
 
-    use super::{HUGE, descriptor};
-
-    /// A throwaway `redis-server` on a free loopback port, killed on drop.
-    struct Server(Child, u16);
-
-    impl Server {
-        fn start() -> Self {
-            let binary = std::env::var_os("REDIS_SERVER")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("PATH")
-                        .iter()
-                        .flat_map(std::env::split_paths)
-                        .map(|dir| dir.join("redis-server"))
-                        .find(|p| p.is_file())
-                })
-                .expect(
-                    "the Redis rows need redis-server: `apt-get install redis-server`, or set \
-                     REDIS_SERVER",
-                );
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let child = Command::new(binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .args(["--dir", &std::env::temp_dir().to_string_lossy()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            let server = Self(child, port);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !server.ping() {
-                assert!(Instant::now() < deadline, "redis-server did not start");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            server
-        }
-
-        fn ping(&self) -> bool {
-            let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.1)) else {
-                return false;
-            };
-            let mut line = String::new();
-            stream.write_all(b"PING\r\n").is_ok()
-                && BufReader::new(stream).read_line(&mut line).is_ok()
-                && line == "+PONG\r\n"
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    use super::{single_key, three_descriptors};
 
     pub fn bench(c: &mut Criterion) {
-        let server = Server::start();
+        let server = RedisServer::start();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let url = format!("redis://127.0.0.1:{}/0", server.1);
+        let url = server.url();
         let store_with = |recycle_check: bool| {
             let _guard = rt.enter();
             let config = PoolConfig::default()
@@ -197,11 +146,7 @@ mod on_redis {
         // A round trip is tens of microseconds: a short run is plenty and keeps it bounded.
         g.warm_up_time(Duration::from_millis(500));
         g.measurement_time(Duration::from_secs(2));
-        let one = [descriptor(
-            "api_key",
-            "sk-1234",
-            Limits::new().requests(HUGE),
-        )];
+        let one = single_key();
         g.bench_function("single_key", |b| {
             b.iter(|| {
                 let checked = rt.block_on(store.should_rate_limit(black_box(&one), &opts));
@@ -209,15 +154,7 @@ mod on_redis {
                 black_box(checked)
             })
         });
-        let three = [
-            descriptor(
-                "api_key",
-                "sk-1234",
-                Limits::new().requests(HUGE).tokens(HUGE),
-            ),
-            descriptor("team", "team-a", Limits::new().requests(HUGE)),
-            descriptor("user", "user-7", Limits::new().requests(HUGE).tokens(HUGE)),
-        ];
+        let three = three_descriptors();
         g.bench_function("three_descriptors", |b| {
             b.iter(|| black_box(rt.block_on(store.should_rate_limit(black_box(&three), &opts))))
         });

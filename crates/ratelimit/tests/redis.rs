@@ -24,8 +24,6 @@
 
 use std::error::Error as _;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -33,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
+use fastllm_connpool::testing::{RedisServer, error_chain};
 use fastllm_ratelimit::{
     Admission, BackendError, CheckOptions, Code, Config, CounterKind, Decision, Descriptor,
     FailMode, FakeClock, Increment, KeyTtl, Limits, MemoryStore, RATE_LIMIT_UNVERIFIABLE_MESSAGE,
@@ -41,159 +40,12 @@ use fastllm_ratelimit::{
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
-/// How long a server may take to answer its first PING.
-const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 /// A window no test outlives: answers are compared within one window.
 const LONG_WINDOW: u64 = 3600;
 
 // ---------------------------------------------------------------------------------------------
-// Harness (as in crates/connpool/tests/redis.rs)
+// Harness (the server itself is `fastllm_connpool::testing::RedisServer`)
 // ---------------------------------------------------------------------------------------------
-
-/// The `redis-server` binary to run, or a panic telling how to get one.
-fn redis_server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("REDIS_SERVER") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "REDIS_SERVER={} does not exist; point it at a redis-server binary or unset it \
-             (install one with `apt-get install redis-server`)",
-            path.display()
-        );
-        return path;
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("redis-server"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "redis-server not found: these tests need a real Redis. Install it with \
-                 `apt-get install redis-server` (Debian/Ubuntu), or set REDIS_SERVER to the \
-                 path of a redis-server binary"
-            )
-        })
-}
-
-/// A port nothing listens on right now (bound and released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// A `redis-server` child process on 127.0.0.1, killed on drop. No persistence.
-struct RedisServer {
-    binary: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let binary = redis_server_binary();
-        // Another process may grab the port between `free_port` and the server's bind: retry.
-        let mut last_error = String::new();
-        for _ in 0..5 {
-            let mut server = Self {
-                binary: binary.clone(),
-                port: free_port(),
-                child: None,
-            };
-            match server.spawn() {
-                Ok(()) => return server,
-                Err(e) => last_error = e,
-            }
-        }
-        panic!("could not start redis-server: {last_error}");
-    }
-
-    /// Starts the server process on `self.port` and waits until it answers PING.
-    fn spawn(&mut self) -> Result<(), String> {
-        assert!(self.child.is_none(), "server already running");
-        let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
-            .args(["--daemonize", "no"])
-            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot spawn {}: {e}", self.binary.display()))?;
-        self.child = Some(child);
-        let deadline = Instant::now() + STARTUP_LIMIT;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(format!(
-                    "redis-server on port {} exited at startup ({status})",
-                    self.port
-                ));
-            }
-            if self.ping() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err(format!(
-                    "redis-server on port {} did not answer PING within {STARTUP_LIMIT:?}",
-                    self.port
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// One blocking PING over a fresh socket.
-    fn ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        if stream.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut line = String::new();
-        BufReader::new(stream).read_line(&mut line).is_ok() && line == "+PONG\r\n"
-    }
-
-    /// Kills the server (SIGKILL) and reaps it.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port.
-    fn restart(&mut self) {
-        let deadline = Instant::now() + STARTUP_LIMIT;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!("restart failed: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn pool_config() -> PoolConfig {
     PoolConfig::default()
@@ -237,18 +89,6 @@ async fn redis<T: fastllm_connpool::redis::FromRedisValue>(
 async fn server_time(pool: &RedisPool) -> i64 {
     let (secs, _micros): (i64, i64) = redis(pool, &cmd("TIME")).await;
     secs
-}
-
-/// The error and its sources, joined.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Window starts differ between the stores (fake clock vs the Redis server's): drop them.
@@ -839,7 +679,7 @@ fn assert_backend_down(err: &BackendError) {
         ),
         "{pool_error:?}"
     );
-    let text = chain(err);
+    let text = error_chain(err);
     assert!(text.starts_with("rate-limit "), "{text}");
     assert!(err.source().is_some());
 }
@@ -918,7 +758,7 @@ async fn redis_killed_mid_load_then_restarted() {
         assert_eq!(unverified.fail_mode, FailMode::Open);
         assert_backend_down(&unverified.error);
         assert_eq!(unverified.error.operation(), "should_rate_limit");
-        assert!(chain(&unverified).contains("redis at redis://127.0.0.1:"));
+        assert!(error_chain(&unverified).contains("redis at redis://127.0.0.1:"));
 
         let checked = closed
             .should_rate_limit(&key, &CheckOptions::default())
@@ -1161,9 +1001,9 @@ async fn reads_what_litellm_wrote() {
         assert_eq!(r.decision(), Decision::Admitted);
         let err = r.unverified.expect("script error").error;
         assert!(
-            chain(&err).contains("does not hold a number"),
+            error_chain(&err).contains("does not hold a number"),
             "{}",
-            chain(&err)
+            error_chain(&err)
         );
     })
     .await;

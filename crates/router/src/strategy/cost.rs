@@ -122,13 +122,7 @@ mod tests {
 
     fn run(f: &Fixture, map: &dyn CostMap) -> Option<String> {
         let request = Request::default();
-        let ctx = PickContext {
-            group: f.snapshot.group("g").unwrap(),
-            state: &f.state,
-            request: &request,
-            now: f.state.now_nanos(),
-            wall: f.state.wall(),
-        };
+        let ctx = f.ctx(&request);
         pick(&ctx, map, &f.members("g")).map(|m| m.deployment.id().to_owned())
     }
 

@@ -132,14 +132,7 @@ mod tests {
         request: &Request<'_>,
         rng: &mut PyRandom,
     ) -> Option<String> {
-        let group = f.snapshot.group("g").unwrap();
-        let ctx = PickContext {
-            group,
-            state: &f.state,
-            request,
-            now: f.state.now_nanos(),
-            wall: f.state.wall(),
-        };
+        let ctx = f.ctx(request);
         pick(&ctx, args, &f.members("g"), rng).map(|m| m.deployment.id().to_owned())
     }
 

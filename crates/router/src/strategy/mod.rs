@@ -247,7 +247,8 @@ pub(crate) mod test_support {
     use crate::clock::FakeClock;
     use crate::deployment::Deployment;
     use crate::registry::{Member, Registry, Snapshot};
-    use crate::state::{RouterState, StateConfig, Tracking};
+    use crate::state::{RouterState, StateConfig, Success, Tracking};
+    use crate::strategy::{PickContext, Request};
 
     pub(crate) struct Fixture {
         pub clock: Arc<FakeClock>,
@@ -279,6 +280,30 @@ pub(crate) mod test_support {
 
         pub(crate) fn member(&self, id: &str) -> &Member {
             self.snapshot.member(id).unwrap().1
+        }
+
+        /// The context of a pick in group `g`, now.
+        pub(crate) fn ctx<'a>(&'a self, request: &'a Request<'a>) -> PickContext<'a> {
+            PickContext {
+                group: self.snapshot.group("g").unwrap(),
+                state: &self.state,
+                request,
+                now: self.state.now_nanos(),
+                wall: self.state.wall(),
+            }
+        }
+
+        /// Records a success of `id` (group `g`) that used `tokens` tokens.
+        pub(crate) fn record_tokens(&self, id: &str, tokens: u64) {
+            self.state.record_success(
+                "g",
+                id,
+                &self.member(id).state,
+                &Success {
+                    total_tokens: tokens,
+                    ..Success::default()
+                },
+            );
         }
     }
 

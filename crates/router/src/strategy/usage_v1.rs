@@ -58,7 +58,7 @@ pub fn pick<'a>(ctx: &PickContext<'_>, healthy: &[&'a Member]) -> Option<&'a Mem
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Success, Tracking};
+    use crate::state::Tracking;
     use crate::strategy::Request;
     use crate::strategy::test_support::{Fixture, dep};
 
@@ -67,26 +67,8 @@ mod tests {
             input_tokens,
             ..Request::default()
         };
-        let ctx = PickContext {
-            group: f.snapshot.group("g").unwrap(),
-            state: &f.state,
-            request: &request,
-            now: f.state.now_nanos(),
-            wall: f.state.wall(),
-        };
+        let ctx = f.ctx(&request);
         pick(&ctx, &f.members("g")).map(|m| m.deployment.id().to_owned())
-    }
-
-    fn success(f: &Fixture, id: &str, tokens: u64) {
-        f.state.record_success(
-            "g",
-            id,
-            &f.member(id).state,
-            &Success {
-                total_tokens: tokens,
-                ..Success::default()
-            },
-        );
     }
 
     #[test]
@@ -101,12 +83,12 @@ mod tests {
             ],
         );
         assert_eq!(run(&f, 0).as_deref(), Some("a"), "no usage: healthy order");
-        success(&f, "c", 10);
-        success(&f, "b", 10);
+        f.record_tokens("c", 10);
+        f.record_tokens("b", 10);
         // Dict order now: c, b (this minute), then a (added with 0 by the pick above? no: the
         // first pick found no dict, so it stored nothing). a has 0 tokens.
         assert_eq!(run(&f, 0).as_deref(), Some("a"));
-        success(&f, "a", 10);
+        f.record_tokens("a", 10);
         // All at 10: the dict's first entry, c.
         assert_eq!(run(&f, 0).as_deref(), Some("c"));
     }
@@ -120,11 +102,11 @@ mod tests {
                 dep("b").build().unwrap(),
             ],
         );
-        success(&f, "b", 50);
+        f.record_tokens("b", 50);
         // a: 0 + 101 > 100 -> skipped.
         assert_eq!(run(&f, 101).as_deref(), Some("b"));
         assert_eq!(run(&f, 100).as_deref(), Some("a"));
-        success(&f, "a", 1);
+        f.record_tokens("a", 1);
         // a made 1 request this minute: 1 + 1 >= rpm 2 -> skipped.
         assert_eq!(run(&f, 0).as_deref(), Some("b"));
         // A new minute starts over.

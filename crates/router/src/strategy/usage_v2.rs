@@ -147,7 +147,7 @@ fn pick_colon_ids<'a>(
 mod tests {
     use super::*;
     use crate::rng::PyRandom;
-    use crate::state::{Success, Tracking};
+    use crate::state::Tracking;
     use crate::strategy::Request;
     use crate::strategy::test_support::{Fixture, dep};
 
@@ -156,26 +156,8 @@ mod tests {
             input_tokens,
             ..Request::default()
         };
-        let ctx = PickContext {
-            group: f.snapshot.group("g").unwrap(),
-            state: &f.state,
-            request: &request,
-            now: f.state.now_nanos(),
-            wall: f.state.wall(),
-        };
+        let ctx = f.ctx(&request);
         pick(&ctx, &f.members("g"), rng).map(|m| m.deployment.id().to_owned())
-    }
-
-    fn success(f: &Fixture, id: &str, tokens: u64) {
-        f.state.record_success(
-            "g",
-            id,
-            &f.member(id).state,
-            &Success {
-                total_tokens: tokens,
-                ..Success::default()
-            },
-        );
     }
 
     #[test]
@@ -190,7 +172,7 @@ mod tests {
                 dep("c").build().unwrap(),
             ],
         );
-        success(&f, "b", 5);
+        f.record_tokens("b", 5);
         let mut rng = PyRandom::new(11);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..40 {
@@ -211,7 +193,7 @@ mod tests {
                 dep("c").build().unwrap(),
             ],
         );
-        success(&f, "b", 5);
+        f.record_tokens("b", 5);
         let mut rng = PyRandom::new(11);
         let got: Vec<String> = (0..8).map(|_| run(&f, 0, &mut rng).unwrap()).collect();
         assert_eq!(got, ["c", "c", "c", "a", "a", "c", "a", "a"]);
