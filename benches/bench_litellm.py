@@ -239,13 +239,13 @@ def main() -> None:
         f"\nlitellm {stats['litellm_version']} | fastllm_litellm | Python {platform.python_version()} | "
         f"{platform.machine()} | {os.cpu_count()} cores | median of {args.rounds} interleaved rounds\n"
     )
-    header = f"| {'function':<48} | {'baseline µs':>12} | {'patched µs':>11} | {'speedup':>8} | equal |"
-    print(header)
-    print("|" + "-" * 50 + "|" + "-" * 14 + ":|" + "-" * 12 + ":|" + "-" * 9 + ":|:-----:|")
+    width = max(len(row.function) for row in rows)
+    print(f"| {'function':<{width}} | {'baseline µs':>12} | {'patched µs':>11} | {'speedup':>8} | equal |")
+    print("|" + "-" * (width + 2) + "|" + "-" * 13 + ":|" + "-" * 12 + ":|" + "-" * 9 + ":|:-----:|")
     for row in rows:
         ratio = f"{row.speedup:7.1f}x" if row.equal else "MISMATCH"
         print(
-            f"| {row.function:<48} | {row.baseline_us:12.1f} | {row.patched_us:11.1f} | {ratio:>8} | "
+            f"| {row.function:<{width}} | {row.baseline_us:12.1f} | {row.patched_us:11.1f} | {ratio:>8} | "
             f"{'yes' if row.equal else 'no':^5} |"
         )
     tc = stats["features"]["token_counter"]
