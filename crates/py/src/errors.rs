@@ -18,14 +18,10 @@ pub(crate) trait IntoPyErr {
 }
 
 impl IntoPyErr for fastllm_tokencount::Error {
+    /// Every tokencount error is a bad value (an unknown encoding, a setting out of range, an
+    /// input the crate does not reproduce): `ValueError`, with the crate's message.
     fn into_py_err(self) -> PyErr {
-        match self {
-            fastllm_tokencount::Error::UnknownEncoding(_)
-            | fastllm_tokencount::Error::OutOfRange { .. } => {
-                PyValueError::new_err(self.to_string())
-            }
-            other => PyValueError::new_err(other.to_string()),
-        }
+        PyValueError::new_err(self.to_string())
     }
 }
 
