@@ -32,10 +32,18 @@ use crate::window::{
     windowed_counters,
 };
 
-static SHOULD_RATE_LIMIT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/should_rate_limit.lua")));
-static ATOMIC_CHECK_AND_INCREMENT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/atomic_check_and_increment.lua")));
+static SHOULD_RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/prelude.lua"),
+        include_str!("lua/should_rate_limit.lua")
+    ))
+});
+static ATOMIC_CHECK_AND_INCREMENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/prelude.lua"),
+        include_str!("lua/atomic_check_and_increment.lua")
+    ))
+});
 static INCREMENT_TOKENS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/increment_tokens.lua")));
 static INCREMENT_GUARDED: LazyLock<Script> =

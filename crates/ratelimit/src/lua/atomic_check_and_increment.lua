@@ -4,6 +4,7 @@
 --
 -- KEYS: per counter: its scope's window key, its counter key.
 -- ARGV: per counter: limit, increment, counter TTL (s), window (s) (LiteLLM's layout).
+-- Uses `number_at` from prelude.lua, which is prepended when the script is built.
 -- Reply: { 0, new count, window start, new count, window start, ... } when applied;
 --        { 1, counter index (1-based), its count before the call, its limit } when refused.
 --
@@ -15,18 +16,6 @@ if redis.replicate_commands then redis.replicate_commands() end
 
 local now = tonumber(redis.call('TIME')[1])
 local n = #KEYS / 2
-
-local function number_at(key)
-    local raw = redis.call('GET', key)
-    if not raw then
-        return false
-    end
-    local value = tonumber(raw)
-    if not value then
-        error('fastllm-ratelimit: ' .. key .. ' does not hold a number')
-    end
-    return value
-end
 
 local function scope_of(window_key)
     return string.sub(window_key, 1, #window_key - #':window')

@@ -10,6 +10,7 @@
 -- ARGV: [1] '1' = read only, '0' = count   [2] the limiter's window (s)
 --       [3] number of counters   [4] number of gauges   [5] slot TTL (s)   [6] slot id
 --       then one limit per counter (-1: the counter is not judged), then one per gauge.
+-- Uses `number_at` from prelude.lua, which is prepended when the script is built.
 -- Reply: { code, one value per counter (false = no key), ... }
 --   1: a counter is already over its limit (LiteLLM's pre-check): values before the call,
 --      nothing was written;
@@ -26,18 +27,6 @@ local g = tonumber(ARGV[4])
 local slot_ttl = tonumber(ARGV[5])
 local slot_id = ARGV[6]
 local now = tonumber(redis.call('TIME')[1])
-
-local function number_at(key)
-    local raw = redis.call('GET', key)
-    if not raw then
-        return false
-    end
-    local value = tonumber(raw)
-    if not value then
-        error('fastllm-ratelimit: ' .. key .. ' does not hold a number')
-    end
-    return value
-end
 
 -- 1. Judge the counts as they are: refuse, writing nothing, if one is already over.
 local pending = 0
