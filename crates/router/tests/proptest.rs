@@ -3,8 +3,8 @@
 #![cfg(not(loom))]
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 
 use fastllm_router::{
@@ -344,12 +344,18 @@ fn config_swap_is_atomic() {
     let registry = Arc::new(Registry::new());
     registry.replace(config("a", 6), &state).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // The writer starts only once every reader runs, and every reader checks at
+    // least one snapshot after the writer stops, however the threads are scheduled.
+    let start = Arc::new(Barrier::new(4));
     let readers: Vec<_> = (0..3)
         .map(|_| {
-            let (registry, stop) = (Arc::clone(&registry), Arc::clone(&stop));
+            let (registry, stop, start) =
+                (Arc::clone(&registry), Arc::clone(&stop), Arc::clone(&start));
             thread::spawn(move || {
                 let mut seen = HashMap::new();
-                while !stop.load(Ordering::Relaxed) {
+                start.wait();
+                loop {
+                    let last = stop.load(Ordering::Acquire);
                     let snap = registry.load();
                     // Every deployment of one snapshot comes from the same configuration.
                     let prefix = if snap.member("a0").is_some() {
@@ -368,11 +374,15 @@ fn config_swap_is_atomic() {
                         assert!(snap.member(m.deployment.id()).is_some());
                     }
                     *seen.entry(prefix).or_insert(0u64) += 1;
+                    if last {
+                        break;
+                    }
                 }
                 seen
             })
         })
         .collect();
+    start.wait();
     for i in 0..400 {
         let next = if i % 2 == 0 {
             config("b", 40)
@@ -381,12 +391,12 @@ fn config_swap_is_atomic() {
         };
         registry.replace(next, &state).unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Release);
     let mut total = 0;
     for reader in readers {
         total += reader.join().unwrap().values().sum::<u64>();
     }
-    assert!(total > 0);
+    assert!(total >= 3, "every reader checks at least one snapshot");
     assert_eq!(registry.load().version(), 401);
     // A refused configuration leaves the current one in place.
     let mut dup = config("c", 2);
