@@ -9,6 +9,7 @@ mod errors;
 mod model;
 mod ratelimit;
 mod tokencount;
+mod v3store;
 
 use pyo3::prelude::*;
 
@@ -21,6 +22,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tokencount::Counter>()?;
     m.add_class::<tokencount::Stats>()?;
     m.add_class::<ratelimit::RateLimiter>()?;
+    m.add_class::<v3store::LocalRateLimits>()?;
+    m.add_class::<v3store::Ready>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;

@@ -54,12 +54,12 @@ impl Stats {
     }
 
     /// Counts one call served natively.
-    fn record_call(&self) {
+    pub(crate) fn record_call(&self) {
         self.record(None);
     }
 
     /// Counts one call handed to LiteLLM's own function, and why.
-    fn record_fallback(&self, reason: &str) {
+    pub(crate) fn record_fallback(&self, reason: &str) {
         self.record(Some(reason));
     }
 

@@ -63,6 +63,18 @@ def outcome(function: Any, kwargs: dict[str, Any]) -> tuple[str, Any]:
         return "raise", type(error)
 
 
+def _default_patched() -> list[str]:
+    """What ``patch()`` with no arguments patches on this install."""
+    try:
+        v3 = importlib.import_module("litellm.proxy.hooks.parallel_request_limiter_v3")
+    except ImportError:
+        return ["token_counter"]
+    return sorted(["token_counter", *(["rate_limit"] if patch_module._rate_limit_mismatch(v3) is None else [])])
+
+
+DEFAULT_PATCHED = _default_patched()
+
+
 def _patch() -> None:
     fastllm_litellm.unpatch()
     assert fastllm_litellm.patch(["token_counter"]) == ["token_counter"]

@@ -16,6 +16,7 @@ from conftest import (
     BY_NAME_MODULES,
     ORIGINAL,
     ORIGINAL_BINDINGS,
+    DEFAULT_PATCHED,
     ORIGINAL_UTILS,
     assert_originals_restored,
     outcome,
@@ -84,7 +85,7 @@ def test_patch_swaps_every_binding_and_unpatch_restores_identity(stats):
     before = _bindings()
     assert before["core"] is ORIGINAL
     assert before["utils"] is ORIGINAL_UTILS
-    assert fastllm_litellm.patch() == ["token_counter"]
+    assert fastllm_litellm.patch() == DEFAULT_PATCHED
     try:
         during = _bindings()
         for name, value in during.items():
@@ -101,7 +102,7 @@ def test_patch_swaps_every_binding_and_unpatch_restores_identity(stats):
         assert entry["patched"] is True
         assert entry["bindings"] >= 2 + len(BY_NAME_MODULES)
         # patching twice is harmless: nothing is wrapped twice
-        assert fastllm_litellm.patch(["token_counter"]) == ["token_counter"]
+        assert fastllm_litellm.patch(["token_counter"]) == DEFAULT_PATCHED
         assert _bindings() == during
         assert stats()["bindings"] == entry["bindings"]
         assert litellm.token_counter.__wrapped__ is ORIGINAL
@@ -180,7 +181,7 @@ def test_features_empty_list_patches_nothing():
 
 
 def test_features_list_and_str(stats):
-    assert fastllm_litellm.FEATURES == ("token_counter",)
+    assert fastllm_litellm.FEATURES == ("token_counter", "rate_limit")
     for features in (["token_counter"], "token_counter", ("token_counter",)):
         assert fastllm_litellm.patch(features=features) == ["token_counter"]
         assert core.token_counter is not ORIGINAL
@@ -243,7 +244,7 @@ def test_bad_features_type_raises():
 def test_unlisted_litellm_version_with_matching_signature_patches_with_a_warning(monkeypatch):
     monkeypatch.setattr(patch_module, "_litellm_version", lambda: "0.0.1")
     with pytest.warns(RuntimeWarning, match="not one of the tested releases"):
-        assert fastllm_litellm.patch() == ["token_counter"]
+        assert fastllm_litellm.patch() == DEFAULT_PATCHED
     try:
         assert core.token_counter is not ORIGINAL
         assert litellm.token_counter(model="gpt-4o", messages=CHAT) == ORIGINAL(model="gpt-4o", messages=CHAT)
@@ -256,7 +257,8 @@ def test_unlisted_litellm_version_with_other_signature_is_not_patched(monkeypatc
     monkeypatch.setattr(patch_module, "_litellm_version", lambda: "0.0.1")
     monkeypatch.setattr(patch_module, "_TOKEN_COUNTER_PARAMETERS", (("model", ""),))
     with pytest.warns(RuntimeWarning, match="not patching token_counter"):
-        assert fastllm_litellm.patch() == []
+        assert "token_counter" not in fastllm_litellm.patch()
+    fastllm_litellm.unpatch()
     assert_originals_restored()
 
 
@@ -266,7 +268,7 @@ def test_supported_versions_are_listed():
     assert installed in fastllm_litellm.SUPPORTED_LITELLM_VERSIONS
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a supported line patches without a warning
-        assert fastllm_litellm.patch() == ["token_counter"]
+        assert fastllm_litellm.patch() == DEFAULT_PATCHED
     fastllm_litellm.unpatch()
     assert_originals_restored()
 

@@ -18,7 +18,7 @@ from typing import Any
 from fastllm_litellm import _native
 from fastllm_litellm._versions import SUPPORTED
 
-FEATURES: tuple[str, ...] = ("token_counter",)
+FEATURES: tuple[str, ...] = ("token_counter", "rate_limit")
 """Every feature :func:`patch` knows."""
 
 ENV_VAR = "FASTLLM_LITELLM_FEATURES"
@@ -328,7 +328,134 @@ def _patch_token_counter(litellm: ModuleType) -> _Feature | None:
     return feature
 
 
-_PATCHERS: dict[str, Callable[[ModuleType], _Feature | None]] = {"token_counter": _patch_token_counter}
+# --------------------------------------------------------------------------------------------
+# rate_limit
+
+_V3_MODULE = "litellm.proxy.hooks.parallel_request_limiter_v3"
+_V3_CLASS = "_PROXY_MaxParallelRequestsHandler_v3"
+_SHOULD_RATE_LIMIT_PARAMETERS = (
+    ("self", inspect.Parameter.empty),
+    ("descriptors", inspect.Parameter.empty),
+    ("parent_otel_span", None),
+    ("read_only", False),
+    ("skip_tpm_check", False),
+    ("parallel_slot_id", None),
+    ("skip_parallel_check", False),
+)
+
+
+def _rate_limit_mismatch(v3: ModuleType) -> str | None:
+    """Why this LiteLLM's v3 limiter cannot take the native keyspace, or None."""
+    cls = getattr(v3, _V3_CLASS, None)
+    if cls is None:
+        return f"{_V3_MODULE} has no {_V3_CLASS}"
+    store = getattr(v3, "RateLimitStore", None)
+    if store is None:
+        return "the v3 limiter keeps its counters in DualCache, not in a RateLimitStore handle (the 1.109 line)"
+    found = tuple((p.name, p.default) for p in inspect.signature(cls.should_rate_limit).parameters.values())
+    if found != _SHOULD_RATE_LIMIT_PARAMETERS:
+        return f"should_rate_limit's parameters are {found}, expected {_SHOULD_RATE_LIMIT_PARAMETERS}"
+    if "rate_limit_store" not in inspect.signature(cls.__init__).parameters:
+        return "the v3 limiter's constructor takes no rate_limit_store"
+    if not isinstance(getattr(v3, "PARALLEL_REQUEST_SLOT_TTL_SECONDS", None), int):
+        return "PARALLEL_REQUEST_SLOT_TTL_SECONDS is missing"
+    for name in ("_get_current_time", "_in_memory_cache_sliding_window", "_acquire_parallel_slots_in_memory"):
+        if not callable(getattr(cls, name, None)):
+            return f"the v3 limiter has no {name}"
+    return None
+
+
+def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
+    try:
+        v3 = importlib.import_module(_V3_MODULE)
+    except ImportError as error:
+        if explicit:
+            warnings.warn(
+                f"fastllm_litellm: not patching rate_limit: cannot import {_V3_MODULE} ({error}); "
+                "it needs LiteLLM's proxy dependencies (fastapi, orjson, backoff, redis)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return None
+    reason = _rate_limit_mismatch(v3)
+    if reason is not None:
+        if explicit:
+            warnings.warn(
+                f"fastllm_litellm: not patching rate_limit on litellm {_litellm_version()}: {reason}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return None
+    cls = getattr(v3, _V3_CLASS)
+    stats = _stats["rate_limit"]
+    original_init = cls.__dict__["__init__"]
+    original_check = cls.__dict__["should_rate_limit"]
+    init_signature = inspect.signature(original_init)
+    store_type = v3.RateLimitStore
+    slot_ttl = v3.PARALLEL_REQUEST_SLOT_TTL_SECONDS
+    local_type = _native.LocalRateLimits
+
+    @functools.wraps(original_init)
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        try:
+            injected = init_signature.bind(self, *args, **kwargs).arguments.get("rate_limit_store")
+        except TypeError:
+            return
+        store = self.rate_limits
+        handle = getattr(store, "_handle", None)
+        # Only LiteLLM's own memory-only store moves to Rust; an injected store is the caller's.
+        if injected is None and handle is not None and not store.has_redis and type(handle) is not local_type:
+            self.rate_limits = store_type(local_type(handle, stats=stats))
+
+    @functools.wraps(original_check)
+    async def should_rate_limit(
+        self,
+        descriptors,
+        parent_otel_span=None,
+        read_only=False,
+        skip_tpm_check=False,
+        parallel_slot_id=None,
+        skip_parallel_check=False,
+    ):
+        handle = getattr(getattr(self, "rate_limits", None), "_handle", None)
+        if type(handle) is local_type:
+            try:
+                response = handle.should_rate_limit(
+                    descriptors,
+                    self._get_current_time().timestamp(),
+                    self.window_size,
+                    read_only,
+                    skip_tpm_check,
+                    parallel_slot_id,
+                    skip_parallel_check,
+                    slot_ttl,
+                )
+            except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
+                stats.record_fallback(f"{type(error).__name__}: {error}")
+            else:
+                if response is not None:
+                    return response
+        else:
+            stats.record_fallback("a limiter with Redis, an injected store, or built before patch()")
+        return await original_check(
+            self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
+        )
+
+    feature = _Feature()
+    for name, original, replacement in (
+        ("__init__", original_init, __init__),
+        ("should_rate_limit", original_check, should_rate_limit),
+    ):
+        feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
+        setattr(cls, name, replacement)
+    return feature
+
+
+_PATCHERS: dict[str, Callable[[ModuleType, bool], _Feature | None]] = {
+    "token_counter": lambda litellm, explicit: _patch_token_counter(litellm),
+    "rate_limit": _patch_rate_limit,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,16 +469,21 @@ def patch(features: Iterable[str] | str | None = None) -> list[str]:
     every feature when that is unset. Patching twice is harmless. Returns the features now
     patched.
 
+    A feature this install cannot take is skipped: ``rate_limit`` needs LiteLLM's proxy
+    modules (fastapi, orjson, backoff, redis) and the 1.110 line's limiter. Named explicitly,
+    a skipped feature also gives a ``RuntimeWarning`` saying why.
+
     Raises:
         TypeError: ``features`` is not a str or an iterable of str.
         UnknownFeatureError: a feature name is not in :data:`FEATURES` (also a ``ValueError``).
     """
+    explicit = features is not None or os.environ.get(ENV_VAR) is not None
     names = _parse_features(features)
     with _lock:
         litellm = _litellm() if names else None
         for name in names:
             if name not in _patched:
-                done = _PATCHERS[name](litellm)
+                done = _PATCHERS[name](litellm, explicit)
                 if done is not None:
                     _patched[name] = done
         return sorted(_patched)

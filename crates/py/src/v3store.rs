@@ -1,0 +1,873 @@
+//! LiteLLM's v3 limiter keyspace held in Rust, with its `should_rate_limit` decided in one call.
+//!
+//! On the 1.110 line, LiteLLM's `_PROXY_MaxParallelRequestsHandler_v3` keeps every window start,
+//! counter and parallel-slot registry in a handle behind `self.rate_limits`. [`LocalRateLimits`]
+//! is a drop-in handle for a limiter without Redis: it stores the same values, with the same
+//! types, TTLs and increment rules as LiteLLM's own in-memory handle, so every method of
+//! LiteLLM's limiter (reservations, settlements, slot releases) runs unchanged on it. Its
+//! [`LocalRateLimits::should_rate_limit`] runs LiteLLM's in-memory `should_rate_limit` on the
+//! same entries under one lock, so the fast path and LiteLLM's own code always see one state.
+//!
+//! Anything the fast path does not reproduce (a non-str descriptor, a limit that is not an
+//! int, a stored value LiteLLM would choke on) returns `None` before any entry changes, and
+//! the patch layer hands the call to LiteLLM's own method.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use pyo3::exceptions::{PyOverflowError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::tokencount::Stats;
+
+/// Expired entries are swept once per this many writes.
+const SWEEP_EVERY: u64 = 4096;
+
+/// One stored value: LiteLLM's `LocalValue` (`int | float | str | dict[str, float]`).
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Slots(IndexMap<String, f64>),
+}
+
+impl Value {
+    fn extract(value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if value.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err(
+                "a rate-limit value must be an int, a float, a str or a dict of str to float, not bool",
+            ));
+        }
+        if let Ok(i) = value.cast::<PyInt>() {
+            return i.extract::<i64>().map(Value::Int).map_err(|_| {
+                PyTypeError::new_err(
+                    "a rate-limit int must fit in 64 bits (LiteLLM's store holds an i64)",
+                )
+            });
+        }
+        if let Ok(f) = value.cast::<PyFloat>() {
+            return Ok(Value::Float(f.value()));
+        }
+        if let Ok(s) = value.cast::<PyString>() {
+            return Ok(Value::Text(s.to_str()?.to_owned()));
+        }
+        if let Ok(d) = value.cast::<PyDict>() {
+            let mut slots = IndexMap::with_capacity(d.len());
+            for (k, v) in d.iter() {
+                let k = k.cast::<PyString>().map_err(|_| {
+                    PyTypeError::new_err("a parallel-slot registry maps str slot ids to timestamps")
+                })?;
+                let v = v.extract::<f64>().map_err(|_| {
+                    PyTypeError::new_err(
+                        "a parallel-slot registry maps slot ids to float timestamps",
+                    )
+                })?;
+                slots.insert(k.to_str()?.to_owned(), v);
+            }
+            return Ok(Value::Slots(slots));
+        }
+        Err(PyTypeError::new_err(format!(
+            "a rate-limit value must be an int, a float, a str or a dict of str to float, not {}",
+            value.get_type().name()?
+        )))
+    }
+
+    fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self {
+            Value::Int(i) => i.into_pyobject(py)?.into_any(),
+            Value::Float(f) => PyFloat::new(py, *f).into_any(),
+            Value::Text(s) => PyString::new(py, s).into_any(),
+            Value::Slots(slots) => {
+                let d = PyDict::new(py);
+                for (k, v) in slots {
+                    d.set_item(k, v)?;
+                }
+                d.into_any()
+            }
+        })
+    }
+
+    /// Python's `int(value)` where LiteLLM applies it to a counter or a window start; `None`
+    /// where Python would raise (or the fast path does not follow), so the call falls back.
+    fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Float(f) if f.is_finite() && f.abs() < 9.0e18 => Some(f.trunc() as i64),
+            Value::Text(s) => parse_python_int(s),
+            _ => None,
+        }
+    }
+}
+
+/// `int(s)` for the plain decimal strings LiteLLM writes (`str(now_int)`); anything fancier
+/// (underscores, non-ASCII digits) returns `None` and goes to LiteLLM.
+fn parse_python_int(s: &str) -> Option<i64> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Suffix {
+    Window,
+    Requests,
+    Tokens,
+    Gauge,
+}
+
+impl Suffix {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "window" => Suffix::Window,
+            "requests" => Suffix::Requests,
+            "tokens" => Suffix::Tokens,
+            "max_parallel_requests" => Suffix::Gauge,
+            _ => return None,
+        })
+    }
+}
+
+struct Entry {
+    value: Value,
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|at| at > now)
+    }
+}
+
+/// One `{key:value}` scope: its window start, its two counters and its slot registry.
+#[derive(Default)]
+struct Scope {
+    slots: [Option<Entry>; 4],
+}
+
+impl Scope {
+    fn entry(&mut self, suffix: Suffix) -> &mut Option<Entry> {
+        &mut self.slots[suffix as usize]
+    }
+}
+
+fn scope_key(key: &str, value: &str) -> String {
+    let mut out = String::with_capacity(key.len() + value.len() + 8);
+    out.push_str(&key.len().to_string());
+    out.push(':');
+    out.push_str(key);
+    out.push_str(value);
+    out
+}
+
+#[derive(Default)]
+struct Space {
+    scopes: HashMap<String, Scope>,
+    writes: u64,
+}
+
+impl Space {
+    fn get(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&Value> {
+        let slot = self.scopes.get_mut(scope)?.entry(suffix);
+        if slot.as_ref().is_some_and(|e| !e.live(now)) {
+            *slot = None;
+        }
+        slot.as_ref().map(|e| &e.value)
+    }
+
+    /// `set_local`: a positive TTL replaces the expiry; no TTL keeps the one the entry had.
+    fn set(
+        &mut self,
+        scope: &str,
+        suffix: Suffix,
+        value: Value,
+        ttl: Option<Duration>,
+        now: Instant,
+    ) {
+        self.writes += 1;
+        if self.writes % SWEEP_EVERY == 0 {
+            self.sweep(now);
+        }
+        let slot = match self.scopes.get_mut(scope) {
+            Some(s) => s.entry(suffix),
+            None => self
+                .scopes
+                .entry(scope.to_owned())
+                .or_default()
+                .entry(suffix),
+        };
+        let live = slot.as_ref().is_some_and(|e| e.live(now));
+        let expires = match ttl {
+            Some(ttl) if !ttl.is_zero() => Some(now + ttl),
+            // No TTL keeps a live entry's expiry; a new entry then never expires.
+            None => slot.as_ref().filter(|_| live).and_then(|e| e.expires),
+            // A TTL of zero or less updates a live entry in place and stores nothing new.
+            Some(_) if live => slot.as_ref().and_then(|e| e.expires),
+            Some(_) => {
+                *slot = None;
+                return;
+            }
+        };
+        *slot = Some(Entry { value, expires });
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        self.scopes.retain(|_, scope| {
+            for slot in &mut scope.slots {
+                if slot.as_ref().is_some_and(|e| !e.live(now)) {
+                    *slot = None;
+                }
+            }
+            scope.slots.iter().any(Option::is_some)
+        });
+    }
+}
+
+/// A TTL in seconds as LiteLLM's handle takes it: NaN and infinity are refused; zero or less
+/// becomes `Duration::ZERO`, which [`Space::set`] treats as LiteLLM's handle does.
+fn ttl_of(ttl: Option<f64>) -> PyResult<Option<Duration>> {
+    match ttl {
+        None => Ok(None),
+        Some(t) if t.is_nan() => Err(PyValueError::new_err("cannot convert float NaN to integer")),
+        Some(t) if t.is_infinite() => Err(PyOverflowError::new_err(
+            "cannot convert float infinity to integer",
+        )),
+        Some(t) if t <= 0.0 => Ok(Some(Duration::ZERO)),
+        Some(t) => Duration::try_from_secs_f64(t)
+            .map(Some)
+            .map_err(|_| PyOverflowError::new_err("ttl_seconds is too large")),
+    }
+}
+
+/// A finished awaitable: `await` gives its value at once, without a trip through the loop.
+#[pyclass(module = "fastllm_litellm._native")]
+pub struct Ready {
+    value: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let value = self.value.take().unwrap_or_else(|| py.None());
+        Err(PyStopIteration::new_err((value,)))
+    }
+}
+
+fn ready(py: Python<'_>, value: Py<PyAny>) -> Ready {
+    let _ = py;
+    Ready { value: Some(value) }
+}
+
+/// LiteLLM's in-memory rate-limit handle, held in Rust (see the module docs).
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct LocalRateLimits {
+    space: Mutex<Space>,
+    inner: Py<PyAny>,
+    stats: Option<Py<Stats>>,
+}
+
+/// The `(scope key, suffix)` of a LiteLLM `RateLimitWindow | RateLimitCounter | RateLimitGauge`.
+fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<(String, Suffix)> {
+    let py = entry.py();
+    let scope = entry.getattr(pyo3::intern!(py, "scope"))?;
+    let key = scope.getattr(pyo3::intern!(py, "descriptor_key"))?;
+    let value = scope.getattr(pyo3::intern!(py, "descriptor_value"))?;
+    let suffix = entry.getattr(pyo3::intern!(py, "suffix"))?;
+    let text = |v: &Bound<'_, PyAny>, what: &str| -> PyResult<String> {
+        v.cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("a rate-limit scope's {what} must be str")))?
+            .to_str()
+            .map(str::to_owned)
+    };
+    let suffix = text(&suffix, "suffix")?;
+    let suffix = Suffix::parse(&suffix).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown rate-limit entry suffix {suffix:?}"))
+    })?;
+    Ok((
+        scope_key(
+            &text(&key, "descriptor_key")?,
+            &text(&value, "descriptor_value")?,
+        ),
+        suffix,
+    ))
+}
+
+/// `increment`'s arithmetic: `None` where LiteLLM's handle refuses the entry (text, slots).
+fn add(current: Option<&Value>, amount: &Value) -> Option<Value> {
+    Some(match (current, amount) {
+        (None, a) => a.clone(),
+        (Some(Value::Int(c)), Value::Int(a)) => Value::Int(c.wrapping_add(*a)),
+        (Some(Value::Int(c)), Value::Float(a)) => Value::Float(*c as f64 + a),
+        (Some(Value::Float(c)), Value::Int(a)) => Value::Float(c + *a as f64),
+        (Some(Value::Float(c)), Value::Float(a)) => Value::Float(c + a),
+        _ => return None,
+    })
+}
+
+/// One parsed descriptor of a `should_rate_limit` call.
+struct Desc {
+    scope: String,
+    key: Py<PyAny>,
+    value: Py<PyAny>,
+    requests: Option<i64>,
+    tokens: Option<i64>,
+    parallel: Option<i64>,
+}
+
+/// `int(x)` for a limit: exact ints only; anything else goes to LiteLLM.
+fn limit_of(rate_limit: &Bound<'_, PyDict>, field: &str) -> Result<Option<i64>, ()> {
+    match rate_limit.get_item(field) {
+        Err(_) => Err(()),
+        Ok(None) => Ok(None),
+        Ok(Some(v)) if v.is_none() => Ok(None),
+        Ok(Some(v)) => {
+            if v.is_instance_of::<PyBool>() {
+                return Err(());
+            }
+            v.cast::<PyInt>()
+                .map_err(|_| ())?
+                .extract::<i64>()
+                .map(Some)
+                .map_err(|_| ())
+        }
+    }
+}
+
+fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
+    let d = d.cast::<PyDict>().map_err(|_| ())?;
+    let key = d.get_item("key").map_err(|_| ())?.ok_or(())?;
+    let value = d.get_item("value").map_err(|_| ())?.ok_or(())?;
+    let k = key
+        .cast::<PyString>()
+        .map_err(|_| ())?
+        .to_str()
+        .map_err(|_| ())?;
+    let v = value
+        .cast::<PyString>()
+        .map_err(|_| ())?
+        .to_str()
+        .map_err(|_| ())?;
+    let scope = scope_key(k, v);
+    let (mut requests, mut tokens, mut parallel) = (None, None, None);
+    if let Some(rl) = d.get_item("rate_limit").map_err(|_| ())? {
+        // `descriptor.get("rate_limit") or {}`: only a dict (empty or not) or None is followed.
+        if !rl.is_none() {
+            let rl = rl.cast::<PyDict>().map_err(|_| ())?;
+            requests = limit_of(rl, "requests_per_unit")?;
+            tokens = if skip_tpm {
+                None
+            } else {
+                limit_of(rl, "tokens_per_unit")?
+            };
+            parallel = limit_of(rl, "max_parallel_requests")?;
+            if requests.is_some() || tokens.is_some() {
+                // `int(window_size)` must not raise: an int, or a falsy value LiteLLM replaces.
+                match rl.get_item("window_size").map_err(|_| ())? {
+                    None => {}
+                    Some(w) if w.is_none() => {}
+                    Some(w) if w.is_instance_of::<PyInt>() && !w.is_instance_of::<PyBool>() => {}
+                    Some(_) => return Err(()),
+                }
+            }
+        }
+    }
+    Ok(Desc {
+        scope,
+        key: key.unbind(),
+        value: value.unbind(),
+        requests,
+        tokens,
+        parallel,
+    })
+}
+
+/// A windowed counter of the call: which descriptor's scope, and which kind.
+struct Counter {
+    desc: usize,
+    kind: Suffix,
+}
+
+/// One status row of LiteLLM's `RateLimitResponse`.
+struct Status {
+    over: bool,
+    limit: i64,
+    remaining: i64,
+    kind: Suffix,
+    desc: usize,
+    with_value: bool,
+}
+
+fn kind_name(kind: Suffix) -> &'static str {
+    match kind {
+        Suffix::Requests => "requests",
+        Suffix::Tokens => "tokens",
+        Suffix::Gauge => "max_parallel_requests",
+        Suffix::Window => "window",
+    }
+}
+
+/// `is_cache_list_over_limit`: `meta[scope]` is the last descriptor of that scope with a
+/// windowed limit, as LiteLLM's dict keyed by scope keeps it.
+fn over_limit(
+    descs: &[Desc],
+    meta: &HashMap<&str, usize>,
+    counters: &[Counter],
+    values: &[Option<i64>],
+    read_only: bool,
+) -> (bool, Vec<Status>) {
+    let pending = i64::from(read_only);
+    let mut over = false;
+    let mut statuses = Vec::with_capacity(counters.len());
+    for (c, v) in counters.iter().zip(values) {
+        let m = meta[descs[c.desc].scope.as_str()];
+        let limit = match c.kind {
+            Suffix::Requests => descs[m].requests,
+            _ => descs[m].tokens,
+        };
+        let Some(limit) = limit else { continue };
+        let item_over = v.is_some_and(|v| v.saturating_add(pending) > limit);
+        over |= item_over;
+        statuses.push(Status {
+            over: item_over,
+            limit,
+            remaining: v.map_or(limit, |v| limit.saturating_sub(v)),
+            kind: c.kind,
+            desc: m,
+            with_value: true,
+        });
+    }
+    (over, statuses)
+}
+
+fn response<'py>(
+    py: Python<'py>,
+    descs: &[Desc],
+    over: bool,
+    statuses: &[Status],
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item(
+        pyo3::intern!(py, "overall_code"),
+        if over { "OVER_LIMIT" } else { "OK" },
+    )?;
+    let list = PyList::empty(py);
+    for s in statuses {
+        let d = PyDict::new(py);
+        d.set_item(
+            pyo3::intern!(py, "code"),
+            if s.over { "OVER_LIMIT" } else { "OK" },
+        )?;
+        d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
+        d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
+        d.set_item(pyo3::intern!(py, "rate_limit_type"), kind_name(s.kind))?;
+        d.set_item(
+            pyo3::intern!(py, "descriptor_key"),
+            descs[s.desc].key.bind(py),
+        )?;
+        if s.with_value {
+            d.set_item(
+                pyo3::intern!(py, "descriptor_value"),
+                descs[s.desc].value.bind(py),
+            )?;
+        }
+        list.append(d)?;
+    }
+    out.set_item(pyo3::intern!(py, "statuses"), list)?;
+    Ok(out)
+}
+
+/// In-flight count of a gauge value: unexpired slots of a registry, or a mirrored count.
+fn in_flight(value: Option<&Value>, cutoff: f64) -> Option<i64> {
+    match value {
+        None => Some(0),
+        Some(Value::Slots(s)) => Some(s.values().filter(|ts| **ts >= cutoff).count() as i64),
+        Some(v) => v.as_int().map(|i| i.max(0)),
+    }
+}
+
+impl LocalRateLimits {
+    fn lock(&self) -> MutexGuard<'_, Space> {
+        // Every write replaces one entry whole, so a panic elsewhere cannot leave it torn.
+        self.space.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, py: Python<'_>, fallback: Option<&str>) {
+        if let Some(stats) = &self.stats {
+            match fallback {
+                None => stats.get().record_call(),
+                Some(reason) => stats.get().record_fallback(reason),
+            }
+        }
+        let _ = py;
+    }
+}
+
+#[pymethods]
+impl LocalRateLimits {
+    /// A handle in front of LiteLLM's own memory-only handle `inner`, which answers every
+    /// method this one does not define (the Redis scripts, `slot_groups`). `stats` counts the
+    /// calls and fallbacks of [`LocalRateLimits::should_rate_limit`].
+    #[new]
+    #[pyo3(signature = (inner, *, stats=None))]
+    fn py_new(inner: Py<PyAny>, stats: Option<Py<Stats>>) -> Self {
+        Self {
+            space: Mutex::new(Space::default()),
+            inner,
+            stats,
+        }
+    }
+
+    /// Always `False`: this handle is memory-only.
+    #[getter]
+    fn has_redis(&self) -> bool {
+        false
+    }
+
+    /// The value of a window, counter or gauge entry, or `None` (absent or expired).
+    fn get_local<'py>(
+        &self,
+        py: Python<'py>,
+        entry: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let (scope, suffix) = entry_key(entry)?;
+        let value = self.lock().get(&scope, suffix, Instant::now()).cloned();
+        value.map(|v| v.to_py(py)).transpose()
+    }
+
+    /// Stores `value` (int, float, str, or dict of str to float). A TTL (seconds) replaces the
+    /// expiry; `None` keeps the entry's current one.
+    #[pyo3(signature = (entry, value, ttl_seconds))]
+    fn set_local(
+        &self,
+        entry: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        ttl_seconds: Option<f64>,
+    ) -> PyResult<()> {
+        let (scope, suffix) = entry_key(entry)?;
+        let value = Value::extract(value)?;
+        let ttl = ttl_of(ttl_seconds)?;
+        self.lock().set(&scope, suffix, value, ttl, Instant::now());
+        Ok(())
+    }
+
+    /// `await handle.increment(CounterIncrement)`: the new value, or `None` when the entry
+    /// holds text or a slot registry (left unchanged). An entry keeps its expiry; a new one
+    /// takes the increment's TTL.
+    fn increment(&self, py: Python<'_>, increment: &Bound<'_, PyAny>) -> PyResult<Ready> {
+        let value = self.apply_increment(increment)?;
+        let value = match value {
+            Some(v) => v.to_py(py)?.unbind(),
+            None => py.None(),
+        };
+        Ok(ready(py, value))
+    }
+
+    /// `await handle.increment_many([CounterIncrement, ...])`, applied in order.
+    fn increment_many(&self, py: Python<'_>, increments: &Bound<'_, PyAny>) -> PyResult<Ready> {
+        for inc in increments.try_iter()? {
+            self.apply_increment(&inc?)?;
+        }
+        Ok(ready(py, PyTuple::empty(py).into_any().unbind()))
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        self.inner.getattr(py, name)
+    }
+
+    /// LiteLLM's in-memory `should_rate_limit` on this handle's entries, under one lock.
+    ///
+    /// `now` is the limiter's `time_provider()` timestamp, `window_size` its
+    /// `self.window_size`, `slot_ttl` its `PARALLEL_REQUEST_SLOT_TTL_SECONDS`. Returns the
+    /// `RateLimitResponse` dict, or `None` (with nothing changed) for an input this path does
+    /// not reproduce.
+    #[pyo3(signature = (descriptors, now, window_size, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check, slot_ttl))]
+    #[allow(clippy::too_many_arguments)]
+    fn should_rate_limit<'py>(
+        &self,
+        py: Python<'py>,
+        descriptors: &Bound<'py, PyAny>,
+        now: f64,
+        window_size: i64,
+        read_only: bool,
+        skip_tpm_check: bool,
+        parallel_slot_id: Option<&str>,
+        skip_parallel_check: bool,
+        slot_ttl: i64,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Ok(list) = descriptors.cast::<PyList>() else {
+            self.count(py, Some("descriptors is not a list"));
+            return Ok(None);
+        };
+        let mut descs = Vec::with_capacity(list.len());
+        for d in list.iter() {
+            match parse_descriptor(&d, skip_tpm_check) {
+                Ok(d) => descs.push(d),
+                Err(()) => {
+                    self.count(py, Some("a descriptor this path does not reproduce"));
+                    return Ok(None);
+                }
+            }
+        }
+        if !now.is_finite() || now.abs() >= 9.0e18 {
+            self.count(py, Some("a time outside the i64 range"));
+            return Ok(None);
+        }
+        let now_int = now.trunc() as i64;
+        let mut meta: HashMap<&str, usize> = HashMap::with_capacity(descs.len());
+        let mut counters = Vec::with_capacity(descs.len() * 2);
+        let mut gauges = Vec::new();
+        for (i, d) in descs.iter().enumerate() {
+            if d.parallel.is_some() {
+                gauges.push(i);
+            }
+            if d.requests.is_some() {
+                counters.push(Counter {
+                    desc: i,
+                    kind: Suffix::Requests,
+                });
+            }
+            if d.tokens.is_some() {
+                counters.push(Counter {
+                    desc: i,
+                    kind: Suffix::Tokens,
+                });
+            }
+            if d.requests.is_some() || d.tokens.is_some() {
+                meta.insert(d.scope.as_str(), i);
+            }
+        }
+        let clock = Instant::now();
+        let mut space = self.lock();
+        let space = &mut *space;
+
+        let mut statuses = Vec::new();
+        if !counters.is_empty() {
+            // The local pre-check: every window and counter must be a value `int()` takes.
+            let mut values = Vec::with_capacity(counters.len());
+            for c in &counters {
+                let scope = descs[c.desc].scope.as_str();
+                let window = space.get(scope, Suffix::Window, clock);
+                if matches!(window, Some(Value::Slots(_))) {
+                    self.count(py, Some("a window entry holds a slot registry"));
+                    return Ok(None);
+                }
+                let window = match window {
+                    None => None,
+                    Some(w) => match w.as_int() {
+                        Some(w) => Some(w),
+                        None => {
+                            self.count(py, Some("a window start int() does not take"));
+                            return Ok(None);
+                        }
+                    },
+                };
+                let value = match space.get(scope, c.kind, clock) {
+                    None => None,
+                    Some(v) => match v.as_int() {
+                        Some(v) => Some(v),
+                        None => {
+                            self.count(py, Some("a counter int() does not take"));
+                            return Ok(None);
+                        }
+                    },
+                };
+                values.push((window, value));
+            }
+            let counts: Vec<Option<i64>> = values.iter().map(|(_, v)| *v).collect();
+            let (over, local) = over_limit(&descs, &meta, &counters, &counts, read_only);
+            if over {
+                self.count(py, None);
+                return response(py, &descs, true, &local).map(Some);
+            }
+            let cache_values: Vec<Option<i64>> = if read_only {
+                counts
+            } else {
+                // The in-memory sliding window, one counter after another.
+                let ttl = Some(Duration::from_secs(window_size.max(0) as u64));
+                let mut out = Vec::with_capacity(counters.len());
+                for c in &counters {
+                    let scope = descs[c.desc].scope.as_str();
+                    let start = match space.get(scope, Suffix::Window, clock) {
+                        None => None,
+                        Some(Value::Slots(_)) => unreachable!("checked above"),
+                        Some(w) => w.as_int(),
+                    };
+                    if start.is_none_or(|s| now_int.saturating_sub(s) >= window_size) {
+                        space.set(scope, Suffix::Requests, Value::Int(0), ttl, clock);
+                        space.set(scope, Suffix::Tokens, Value::Int(0), ttl, clock);
+                        space.set(
+                            scope,
+                            Suffix::Window,
+                            Value::Text(now_int.to_string()),
+                            ttl,
+                            clock,
+                        );
+                        space.set(scope, c.kind, Value::Int(1), ttl, clock);
+                        out.push(Some(1));
+                    } else {
+                        let current = space
+                            .get(scope, c.kind, clock)
+                            .and_then(Value::as_int)
+                            .unwrap_or(0);
+                        let next = current.wrapping_add(1);
+                        space.set(scope, c.kind, Value::Int(next), ttl, clock);
+                        out.push(Some(next));
+                    }
+                }
+                out
+            };
+            let (over, windowed) = over_limit(&descs, &meta, &counters, &cache_values, read_only);
+            if over {
+                self.count(py, None);
+                return response(py, &descs, true, &windowed).map(Some);
+            }
+            statuses = windowed;
+        }
+        if gauges.is_empty() || skip_parallel_check {
+            self.count(py, None);
+            return response(py, &descs, false, &statuses).map(Some);
+        }
+
+        let cutoff = now - slot_ttl as f64;
+        let gauge_status = |g: usize, n: i64, over: bool| Status {
+            over,
+            limit: descs[g].parallel.unwrap_or(0),
+            remaining: (descs[g].parallel.unwrap_or(0).saturating_sub(n)).max(0),
+            kind: Suffix::Gauge,
+            desc: g,
+            with_value: false,
+        };
+        // Every gauge value is read before any is written, as LiteLLM reads them in one batch.
+        let mut current = Vec::with_capacity(gauges.len());
+        for &g in &gauges {
+            let value = space.get(&descs[g].scope, Suffix::Gauge, clock);
+            let Some(n) = in_flight(value, cutoff) else {
+                self.count(py, Some("a gauge int() does not take"));
+                return Ok(None);
+            };
+            current.push((value.cloned(), n));
+        }
+        if read_only {
+            let mut over = false;
+            for (&g, (_, n)) in gauges.iter().zip(&current) {
+                let o = *n >= descs[g].parallel.unwrap_or(0);
+                over |= o;
+                statuses.push(gauge_status(g, *n, o));
+            }
+            self.count(py, None);
+            return response(py, &descs, over, &statuses).map(Some);
+        }
+        for (&g, (_, n)) in gauges.iter().zip(&current) {
+            if *n >= descs[g].parallel.unwrap_or(0) {
+                // The windowed statuses, then the one gauge that refused.
+                statuses.push(gauge_status(g, *n, true));
+                self.count(py, None);
+                return response(py, &descs, true, &statuses).map(Some);
+            }
+        }
+        // `_acquire_parallel_slots_in_memory`: prune expired slots, all or nothing.
+        let mut states = Vec::with_capacity(gauges.len());
+        for (&g, (value, _)) in gauges.iter().zip(current) {
+            let (registry, n) = match value {
+                Some(Value::Slots(s)) => {
+                    let kept: IndexMap<String, f64> =
+                        s.into_iter().filter(|(_, ts)| *ts >= cutoff).collect();
+                    let n = kept.len() as i64;
+                    (Some(kept), n)
+                }
+                None => (Some(IndexMap::new()), 0),
+                Some(v) => (None, v.as_int().unwrap_or(0).max(0)),
+            };
+            if n.saturating_add(1) > descs[g].parallel.unwrap_or(0) {
+                statuses.push(gauge_status(g, n, true));
+                self.count(py, None);
+                return response(py, &descs, true, &statuses).map(Some);
+            }
+            states.push((registry, n));
+        }
+        let slot_id = match parallel_slot_id {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => fresh_slot_id(),
+        };
+        let ttl = Some(Duration::from_secs(slot_ttl.max(0) as u64));
+        for (&g, (registry, n)) in gauges.iter().zip(states) {
+            let value = match registry {
+                Some(mut r) => {
+                    r.insert(slot_id.clone(), now);
+                    Value::Slots(r)
+                }
+                None => Value::Int(n + 1),
+            };
+            space.set(&descs[g].scope, Suffix::Gauge, value, ttl, clock);
+            statuses.push(gauge_status(g, n + 1, false));
+        }
+        self.count(py, None);
+        response(py, &descs, false, &statuses).map(Some)
+    }
+
+    /// Entries held, expired ones included until they are swept.
+    fn __len__(&self) -> usize {
+        self.lock()
+            .scopes
+            .values()
+            .map(|s| s.slots.iter().filter(|e| e.is_some()).count())
+            .sum()
+    }
+}
+
+/// A 32-hex-digit slot id like `uuid.uuid4().hex`: a random per-process prefix and a
+/// sequence number, so ids never repeat within a process and rarely across processes.
+fn fresh_slot_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| RandomState::new().hash_one(std::process::id()));
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix:016x}{n:016x}")
+}
+
+impl LocalRateLimits {
+    fn apply_increment(&self, increment: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+        let py = increment.py();
+        let counter = increment.getattr(pyo3::intern!(py, "counter"))?;
+        let amount = Value::extract(&increment.getattr(pyo3::intern!(py, "amount"))?)?;
+        if !matches!(amount, Value::Int(_) | Value::Float(_)) {
+            return Err(PyTypeError::new_err(
+                "an increment's amount must be an int or a float",
+            ));
+        }
+        let ttl: Option<f64> = increment.getattr(pyo3::intern!(py, "ttl"))?.extract()?;
+        let ttl = ttl_of(ttl)?;
+        let (scope, suffix) = entry_key(&counter)?;
+        let now = Instant::now();
+        let mut space = self.lock();
+        let existed = space.get(&scope, suffix, now).is_some();
+        let Some(next) = add(space.get(&scope, suffix, now), &amount) else {
+            return Ok(None);
+        };
+        space.set(
+            &scope,
+            suffix,
+            next.clone(),
+            if existed { None } else { ttl },
+            now,
+        );
+        Ok(Some(next))
+    }
+}

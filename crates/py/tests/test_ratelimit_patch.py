@@ -1,0 +1,303 @@
+"""The ``rate_limit`` patch against LiteLLM's own v3 limiter, on the line that takes it (1.110).
+
+Two limiters of LiteLLM's own class run side by side under one fake clock: one built with
+LiteLLM's own in-memory handle injected (``rate_limit_store=``), which the patch leaves alone,
+so every call of it runs LiteLLM's own code; and one built while patched, whose keyspace lives
+in Rust and whose ``should_rate_limit`` is decided there. Traces mix checks, TPM reservations,
+refunds, slot releases and clock moves, driven through LiteLLM's own methods; every response
+and every stored entry must be equal after every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import random
+import threading
+
+import pytest
+
+import fastllm_litellm
+from fastllm_litellm import _native
+from conftest import patch_module
+
+v3 = pytest.importorskip("litellm.proxy.hooks.parallel_request_limiter_v3")
+if patch_module._rate_limit_mismatch(v3) is not None:  # the 1.109 line keeps its state in DualCache
+    pytest.skip(f"rate_limit does not apply: {patch_module._rate_limit_mismatch(v3)}", allow_module_level=True)
+
+from litellm.caching.dual_cache import DualCache  # noqa: E402
+from litellm.proxy.utils import InternalUsageCache  # noqa: E402
+from litellm.redis.stores.connection import connect  # noqa: E402
+from litellm.redis.stores.rate_limits import RateLimitScope, RateLimitStore  # noqa: E402
+
+Handler = v3._PROXY_MaxParallelRequestsHandler_v3
+START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+SCOPES = (("api_key", "k1"), ("user", "u1"), ("team", "t1"), ("end_user", "e1"))
+SUFFIXES = ("window", "requests", "tokens", "max_parallel_requests")
+
+
+@pytest.fixture
+def patched():
+    fastllm_litellm.reset_stats()
+    assert fastllm_litellm.patch(["rate_limit"])
+    yield
+    fastllm_litellm.unpatch(["rate_limit"])
+
+
+def _pair(now: list[datetime.datetime]):
+    theirs = Handler(
+        InternalUsageCache(DualCache()),
+        time_provider=lambda: now[0],
+        rate_limit_store=RateLimitStore(connect(None).rate_limits(None)),
+    )
+    ours = Handler(InternalUsageCache(DualCache()), time_provider=lambda: now[0])
+    assert type(theirs.rate_limits._handle) is not _native.LocalRateLimits
+    assert type(ours.rate_limits._handle) is _native.LocalRateLimits
+    return theirs, ours
+
+
+def _entries(scope: RateLimitScope):
+    return (scope.window, scope.counter("requests"), scope.counter("tokens"), scope.gauge)
+
+
+def _dump(handler) -> list[object]:
+    out = []
+    for key, value in SCOPES:
+        out.extend(handler.rate_limits.local(_entries(RateLimitScope(key, value))))
+    return out
+
+
+def _descriptors(rng: random.Random) -> list[dict]:
+    out = []
+    for key, value in rng.sample(SCOPES, rng.randint(1, len(SCOPES))):
+        out.append(
+            {
+                "key": key,
+                "value": value,
+                "rate_limit": {
+                    "requests_per_unit": rng.choice([None, 1, 2, 3, 5, 8]),
+                    "tokens_per_unit": rng.choice([None, None, 4, 10, 50]),
+                    "max_parallel_requests": rng.choice([None, None, 1, 2, 3]),
+                    "window_size": rng.choice([None, 60, 30]),
+                },
+            }
+        )
+    return out
+
+
+async def _replay(seed: int, steps: int = 80) -> dict[str, int]:
+    rng = random.Random(seed)
+    now = [START]
+    theirs, ours = _pair(now)
+    descriptors = _descriptors(rng)
+    held: list[str] = []
+    seen = {"check": 0, "over": 0, "reserve": 0, "refund": 0, "release": 0}
+    for step in range(steps):
+        roll = rng.random()
+        if roll < 0.15:
+            now[0] += datetime.timedelta(seconds=rng.choice([1, 5, 20, 31, 59, 60, 61, 125]))
+            continue
+        subset = rng.sample(descriptors, rng.randint(1, len(descriptors)))
+        if roll < 0.25:
+            n = rng.choice([1, 3, 7, 20])
+            a = await theirs.reserve_tpm_tokens([dict(d) for d in subset], n)
+            b = await ours.reserve_tpm_tokens([dict(d) for d in subset], n)
+            seen["reserve"] += 1
+        elif roll < 0.32:
+            scopes = [(d["key"], d["value"]) for d in subset]
+            n = rng.choice([1, 2, 5])
+            a = await theirs._refund_reserved_tokens(scopes, n)
+            b = await ours._refund_reserved_tokens(scopes, n)
+            seen["refund"] += 1
+        elif roll < 0.42 and held:
+            slot = held.pop(rng.randrange(len(held)))
+            gauges = tuple(RateLimitScope(k, v) for k, v in SCOPES)
+            a = await theirs._release_parallel_request_slots({"gauges": gauges, "slot_id": slot})
+            b = await ours._release_parallel_request_slots({"gauges": gauges, "slot_id": slot})
+            seen["release"] += 1
+        else:
+            kwargs = {
+                "read_only": rng.random() < 0.15,
+                "skip_tpm_check": rng.random() < 0.3,
+                "skip_parallel_check": rng.random() < 0.2,
+                "parallel_slot_id": f"slot-{seed}-{step}",
+            }
+            a = await theirs.should_rate_limit([dict(d) for d in subset], **kwargs)
+            b = await ours.should_rate_limit([dict(d) for d in subset], **kwargs)
+            seen["check"] += 1
+            seen["over"] += a["overall_code"] == "OVER_LIMIT"
+            if a["overall_code"] == "OK" and not kwargs["read_only"]:
+                held.append(kwargs["parallel_slot_id"])
+        assert b == a, f"seed {seed}, step {step}"
+        assert _dump(ours) == _dump(theirs), f"seed {seed}, step {step}: stored entries differ"
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_traces_through_litellms_limiter_match(patched, seed: int) -> None:
+    seen = asyncio.run(_replay(seed))
+    assert seen["check"] >= 30
+
+
+def test_traces_exercise_every_operation(patched) -> None:
+    totals: dict[str, int] = {}
+    for seed in range(30):
+        for name, n in asyncio.run(_replay(seed)).items():
+            totals[name] = totals.get(name, 0) + n
+    assert totals["over"] > 100 and totals["check"] - totals["over"] > 100
+    assert totals["reserve"] > 50 and totals["refund"] > 30 and totals["release"] > 30
+    stats = fastllm_litellm.status()["features"]["rate_limit"]
+    # Every check of the patched limiter was decided natively; the baseline's went to LiteLLM.
+    assert stats["calls"] >= totals["check"] * 2
+    assert stats["fallbacks"] == totals["check"]
+
+
+def test_handle_matches_litellms_own_handle() -> None:
+    """get/set/increment on random entries, values and TTLs: same values as LiteLLM's handle."""
+    from litellm.redis.stores.rate_limits import CounterIncrement
+
+    theirs = connect(None).rate_limits(None)
+    ours = _native.LocalRateLimits(connect(None).rate_limits(None))
+    rng = random.Random(7)
+    scopes = [RateLimitScope("api_key", f"k{i}") for i in range(3)]
+    values = [0, 1, -3, 2**40, 2.5, -0.5, "17", "x", {"a": 1.0, "b": 2.5}, {}]
+
+    async def run() -> None:
+        for step in range(3000):
+            entry = rng.choice(_entries(rng.choice(scopes)))
+            op = rng.random()
+            if op < 0.35:
+                value, ttl = rng.choice(values), rng.choice([None, 60, 3600, 0, -1])
+                theirs.set_local(entry, value, ttl)
+                ours.set_local(entry, value, ttl)
+            elif op < 0.7:
+                counter = rng.choice(scopes).counter(rng.choice(["requests", "tokens"]))
+                inc = CounterIncrement(counter, rng.choice([1, 5, 2.5, -1]), rng.choice([None, 60]))
+                if rng.random() < 0.5:
+                    assert await ours.increment(inc) == await theirs.increment(inc), step
+                else:
+                    assert await ours.increment_many([inc, inc]) == await theirs.increment_many([inc, inc]), step
+            assert ours.get_local(entry) == theirs.get_local(entry), step
+            got, want = ours.get_local(entry), theirs.get_local(entry)
+            assert type(got) is type(want), step
+
+    asyncio.run(run())
+
+
+def test_handle_refuses_what_litellms_handle_refuses() -> None:
+    ours = _native.LocalRateLimits(connect(None).rate_limits(None))
+    entry = RateLimitScope("api_key", "k").counter("requests")
+    for bad in (True, 10**30, [1], {"a": "x"}, {1: 2.0}, None):
+        with pytest.raises(TypeError):
+            ours.set_local(entry, bad, 60)
+    with pytest.raises(ValueError):
+        ours.set_local(entry, 1, float("nan"))
+    with pytest.raises(OverflowError):
+        ours.set_local(entry, 1, float("inf"))
+    with pytest.raises(AttributeError):
+        ours.get_local("not an entry")
+    assert ours.get_local(entry) is None  # nothing was stored by the refused calls
+    assert len(ours) == 0
+
+
+def test_patch_and_unpatch_restore_the_class_exactly() -> None:
+    before = dict(Handler.__dict__)
+    assert "rate_limit" in fastllm_litellm.patch(["rate_limit"])
+    assert Handler.__dict__["should_rate_limit"] is not before["should_rate_limit"]
+    assert Handler.__dict__["__init__"] is not before["__init__"]
+    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 2
+    fastllm_litellm.unpatch(["rate_limit"])
+    assert Handler.__dict__["should_rate_limit"] is before["should_rate_limit"]
+    assert Handler.__dict__["__init__"] is before["__init__"]
+    assert dict(Handler.__dict__) == before
+
+
+def test_a_limiter_built_while_patched_stays_exact_after_unpatch(patched) -> None:
+    """Its keyspace stays in Rust; LiteLLM's own code then runs on it and answers the same."""
+    now = [START]
+    theirs, ours = _pair(now)
+    fastllm_litellm.unpatch(["rate_limit"])
+    d = [{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2, "max_parallel_requests": 5}}]
+
+    async def run() -> None:
+        for i in range(4):
+            a = await theirs.should_rate_limit(d, parallel_slot_id=f"s{i}")
+            b = await ours.should_rate_limit(d, parallel_slot_id=f"s{i}")
+            assert a == b
+        assert _dump(ours) == _dump(theirs)
+
+    asyncio.run(run())
+
+
+def test_unsupported_input_falls_back_and_is_counted(patched) -> None:
+    now = [START]
+    theirs, ours = _pair(now)
+    weird = [
+        [{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2.0}}],  # a float limit
+        ({"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2}},),  # a tuple
+    ]
+
+    async def run() -> None:
+        for descriptors in weird:
+            fastllm_litellm.reset_stats()
+            assert await ours.should_rate_limit(descriptors) == await theirs.should_rate_limit(descriptors)
+            stats = fastllm_litellm.status()["features"]["rate_limit"]
+            assert stats["fallbacks"] == 2, descriptors  # ours handed it back, theirs is LiteLLM's
+            assert stats["last_fallback_reason"]
+        assert _dump(ours) == _dump(theirs)
+
+    asyncio.run(run())
+
+
+def test_bad_input_raises_litellms_errors(patched) -> None:
+    now = [START]
+    theirs, ours = _pair(now)
+
+    async def both(descriptors):
+        errors = []
+        for handler in (theirs, ours):
+            try:
+                await handler.should_rate_limit(descriptors)
+            except Exception as error:  # noqa: BLE001 - compared below
+                errors.append(type(error))
+            else:
+                errors.append(None)
+        return errors
+
+    for descriptors in (
+        [{"value": "v"}],
+        [{"key": "k", "value": "v", "rate_limit": {"requests_per_unit": "x"}}],
+        [{"key": "api_key", "value": 5, "rate_limit": {"requests_per_unit": 2}}],  # LiteLLM's handle takes str only
+        5,
+    ):
+        theirs_error, ours_error = asyncio.run(both(descriptors))
+        assert theirs_error is not None and ours_error is theirs_error
+
+
+def test_threads_never_over_admit(patched) -> None:
+    """8 Python threads, each with its own event loop, share one patched limiter."""
+    now = [START]
+    _, ours = _pair(now)
+    limit = 1000
+    d = [{"key": "api_key", "value": "hot", "rate_limit": {"requests_per_unit": limit}}]
+    admitted = []
+
+    def worker() -> None:
+        async def run() -> int:
+            n = 0
+            for _ in range(400):
+                r = await ours.should_rate_limit(d)
+                n += r["overall_code"] == "OK"
+            return n
+
+        admitted.append(asyncio.run(run()))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(admitted) == limit
+    # Like LiteLLM's: the first refusal passes the local pre-check and counts; the pre-check
+    # refuses every later one without counting it.
+    assert ours.rate_limits.local((RateLimitScope("api_key", "hot").counter("requests"),)) == (limit + 1,)
