@@ -15,8 +15,8 @@ venv_for = $(if $(filter $(1),$(DEFAULT_VERSION)),.venv,.venv-$(1))
 define ensure_venv
 venv=$(call venv_for,$(1)); \
 if [ ! -x $$venv/bin/python ]; then $(PYTHON) -m venv $$venv; fi; \
-if [ ! -f $$venv/.litellm-$(1)-proxy ]; then \
-  $$venv/bin/pip install -q --disable-pip-version-check "litellm==$(1)" "pytest>=8" $(PROXY_DEPS) && touch $$venv/.litellm-$(1)-proxy; \
+if [ ! -f $$venv/.litellm-$(1)-proxy-server ]; then \
+  $$venv/bin/pip install -q --disable-pip-version-check "litellm==$(1)" "pytest>=8" $(PROXY_DEPS) && touch $$venv/.litellm-$(1)-proxy-server; \
 fi; \
 $$venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/fastllm_litellm-*.whl
 endef
@@ -24,9 +24,11 @@ TOOLS_VENV := .venv-tools
 WHEEL_DIR := target/wheels
 FUZZ_SECONDS ?= 15
 TEST_ENV := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true
-# What LiteLLM's v3 rate limiter module imports: its `proxy` extra cannot be installed from
-# PyPI for 1.110.2, so the parity tests and the benchmark install these directly.
-PROXY_DEPS := fastapi orjson backoff redis
+# What LiteLLM's v3 rate limiter and its pre-call hook import (the hook reaches
+# litellm.proxy.proxy_server): the `proxy` extra cannot be installed from PyPI for 1.110.2,
+# so the parity tests and the benchmark install these directly.
+PROXY_DEPS := fastapi orjson backoff redis websockets apscheduler pyjwt semver python-multipart \
+  expression fastapi-sso mcp soundfile
 
 # Crates with loom models of their hand-written atomics (each run on its own, in its own
 # target dir: loom across the whole workspace breaks on dependencies).

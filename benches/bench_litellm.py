@@ -69,22 +69,25 @@ def compare(name: str, baseline: Callable[[], object], patched: Callable[[], obj
     return Row(name, statistics.median(base_times), statistics.median(patch_times), equal)
 
 
-def compare_async(name: str, baseline, patched, rounds: int, calls: int = 2000) -> Row:
+def compare_async(name: str, baseline, patched, rounds: int, calls: int = 2000, setup=None) -> Row:
     """``compare`` for coroutine functions: each round awaits ``calls`` calls of each side
-    inside one event loop; the last outputs of every round must agree."""
+    inside one event loop; the last outputs of every round must agree. ``setup(side)``, if
+    given, runs before each side's round ("baseline" or "patched")."""
 
     async def run() -> Row:
         base_times, patch_times, equal = [], [], True
         for r in range(rounds):
             outs = {}
-            order = (("b", baseline, base_times), ("p", patched, patch_times))
+            order = (("baseline", baseline, base_times), ("patched", patched, patch_times))
             for tag, fn, times in order if r % 2 == 0 else reversed(order):
+                if setup is not None:
+                    setup(tag)
                 start = time.perf_counter_ns()
                 for _ in range(calls):
                     out = await fn()
                 times.append((time.perf_counter_ns() - start) / calls / 1000)
                 outs[tag] = out
-            equal = equal and dict(outs["b"]) == dict(outs["p"])
+            equal = equal and outs["baseline"] == outs["patched"]
         return Row(name, statistics.median(base_times), statistics.median(patch_times), equal)
 
     import asyncio
@@ -92,15 +95,36 @@ def compare_async(name: str, baseline, patched, rounds: int, calls: int = 2000) 
     return asyncio.run(run())
 
 
-def rate_limit_rows(rounds: int) -> list[Row]:
-    """LiteLLM's v3 limiter vs fastllm's native limiter (the patch that routes LiteLLM's hook
-    through it is not written yet, so these rows compare the two limiters directly)."""
+def _v3_limiters(handler_cls, **kwargs):
+    """Two of LiteLLM's own v3 limiters: one built unpatched, one built patched."""
     from litellm.caching.dual_cache import DualCache
-    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3
     from litellm.proxy.utils import InternalUsageCache
+
+    fastllm_litellm.unpatch()
+    theirs = handler_cls(InternalUsageCache(DualCache()), **kwargs)
+    fastllm_litellm.patch(["token_counter", "rate_limit"])
+    ours = handler_cls(InternalUsageCache(DualCache()), **kwargs)
+    fastllm_litellm.unpatch()
+    return theirs, ours
+
+
+def _sides(side: str) -> None:
+    """Baseline rounds run LiteLLM as installed, patched rounds run it patched."""
+    if side == "baseline":
+        fastllm_litellm.unpatch()
+    else:
+        fastllm_litellm.patch(["token_counter", "rate_limit"])
+
+
+def rate_limit_rows(rounds: int) -> list[Row]:
+    """LiteLLM's v3 limiter as installed vs the same limiter patched (``rate_limit``)."""
+    import asyncio
+
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
 
     from fastllm_litellm import _native
 
+    patch_module = sys.modules["fastllm_litellm.patch"]
     big = 10**12
     one_key = [{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": big}}]
     three = [
@@ -108,18 +132,109 @@ def rate_limit_rows(rounds: int) -> list[Row]:
         {"key": "user", "value": "u1", "rate_limit": {"requests_per_unit": big, "tokens_per_unit": big}},
         {"key": "team", "value": "t1", "rate_limit": {"requests_per_unit": big, "tokens_per_unit": big}},
     ]
+    handler_cls = v3._PROXY_MaxParallelRequestsHandler_v3
     rows = []
+    if patch_module._rate_limit_mismatch(v3) is not None:
+        # This line keeps its limiter state in DualCache: no patch; compare the native limiter.
+        for name, descriptors in (("v3 should_rate_limit, 1 key rpm", one_key), ("v3 should_rate_limit, 3 descriptors rpm+tpm", three)):
+            theirs, _ = _v3_limiters(handler_cls)
+            ours = _native.RateLimiter(window_size=theirs.window_size)
+
+            async def baseline(theirs=theirs, descriptors=descriptors):
+                return await theirs.should_rate_limit(descriptors)
+
+            async def native(ours=ours, descriptors=descriptors):
+                return ours.should_rate_limit(descriptors)
+
+            rows.append(compare_async(name + " (native limiter, unpatched line)", baseline, native, rounds))
+        return rows
+
     for name, descriptors in (("v3 should_rate_limit, 1 key rpm", one_key), ("v3 should_rate_limit, 3 descriptors rpm+tpm", three)):
-        theirs = _PROXY_MaxParallelRequestsHandler_v3(InternalUsageCache(DualCache()))
-        ours = _native.RateLimiter(window_size=theirs.window_size)
+        theirs, ours = _v3_limiters(handler_cls)
+        rows.append(
+            compare_async(
+                name,
+                lambda theirs=theirs, descriptors=descriptors: theirs.should_rate_limit(descriptors),
+                lambda ours=ours, descriptors=descriptors: ours.should_rate_limit(descriptors),
+                rounds,
+                setup=_sides,
+            )
+        )
 
-        async def baseline(theirs=theirs, descriptors=descriptors):
-            return await theirs.should_rate_limit(descriptors)
+    # Checks per second with N asyncio tasks checking one key at once.
+    for tasks in (1, 10, 100):
+        theirs, ours = _v3_limiters(handler_cls)
+        per_task = max(1, 2000 // tasks)
 
-        async def native(ours=ours, descriptors=descriptors):
-            return ours.should_rate_limit(descriptors)
+        async def burst(handler, tasks=tasks, per_task=per_task):
+            async def worker():
+                ok = 0
+                for _ in range(per_task):
+                    r = await handler.should_rate_limit(one_key)
+                    ok += r["overall_code"] == "OK"
+                return ok
 
-        rows.append(compare_async(name + " (native limiter)", baseline, native, rounds))
+            return sum(await asyncio.gather(*(worker() for _ in range(tasks))))
+
+        row = compare_async(
+            f"checks/s, {tasks} asyncio task{'s' if tasks > 1 else ''} (per check)",
+            lambda theirs=theirs, burst=burst: burst(theirs),
+            lambda ours=ours, burst=burst: burst(ours),
+            rounds,
+            calls=1,
+            setup=_sides,
+        )
+        n = tasks * per_task
+        rows.append(Row(row.function, row.baseline_us / n, row.patched_us / n, row.equal))
+
+    # LiteLLM's whole pre-call hook: descriptors for key, user and team, the checks, and the
+    # TPM reservation of the request's token estimate.
+    try:
+        from litellm.proxy._types import UserAPIKeyAuth
+        import litellm.proxy.proxy_server  # noqa: F401 - the hook reads the proxy's router
+    except ImportError as error:
+        print(f"(pre-call hook row skipped: {error})")
+        return rows
+
+    async def no_tags(names):
+        return {}
+
+    resolvers = {
+        "tag_rate_limit_resolver": no_tags,
+        "model_group_resolver": lambda model: None,
+        "counted_models_resolver": lambda model, team: (model,),
+        "media_model_resolver": lambda model, team: (),
+        "ptu_team_ceiling_resolver": lambda team, group: None,
+        "fail_closed_resolver": lambda: False,
+        "force_hash_tag_grouping_resolver": lambda: False,
+    }
+    theirs, ours = _v3_limiters(handler_cls, **resolvers)
+    user = UserAPIKeyAuth(
+        api_key="sk-bench", user_id="u1", team_id="t1", rpm_limit=big, tpm_limit=big,
+        user_rpm_limit=big, user_tpm_limit=big, team_rpm_limit=big, team_tpm_limit=big,
+    )
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant for a rate-limited gateway."},
+        {"role": "user", "content": "How many tokens does this request reserve before it reaches the provider?"},
+    ]
+    from litellm.caching.dual_cache import DualCache
+
+    async def hook(handler):
+        data = {"model": MODEL, "messages": messages, "max_tokens": 256}
+        out = await handler.async_pre_call_hook(user, DualCache(), data, "completion")
+        return out is None or {k: v for k, v in out.items() if k != "metadata"}
+
+    rows.append(
+        compare_async(
+            "v3 async_pre_call_hook (key+user+team rpm/tpm, TPM reservation)",
+            lambda: hook(theirs),
+            lambda: hook(ours),
+            rounds,
+            calls=300,
+            setup=_sides,
+        )
+    )
+    fastllm_litellm.unpatch()
     return rows
 
 
@@ -250,6 +365,8 @@ def main() -> None:
         )
     tc = stats["features"]["token_counter"]
     print(f"\ntoken_counter: {tc['calls']} patched calls, {tc['fallbacks']} fallbacks")
+    rl = fastllm_litellm.status()["features"]["rate_limit"]
+    print(f"rate_limit: {rl['calls']} native checks, {rl['fallbacks']} fallbacks")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"litellm": stats["litellm_version"], "rows": [asdict(r) | {"speedup": r.speedup} for r in rows]}, f, indent=2)

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use pyo3::exceptions::{PyOverflowError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -158,9 +159,9 @@ impl Scope {
 }
 
 fn scope_key(key: &str, value: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(key.len() + value.len() + 8);
-    out.push_str(&key.len().to_string());
-    out.push(':');
+    let _ = write!(out, "{}:", key.len());
     out.push_str(key);
     out.push_str(value);
     out
@@ -168,7 +169,7 @@ fn scope_key(key: &str, value: &str) -> String {
 
 #[derive(Default)]
 struct Space {
-    scopes: HashMap<String, Scope>,
+    scopes: HashMap<String, Scope, foldhash::fast::RandomState>,
     writes: u64,
 }
 
@@ -179,6 +180,15 @@ impl Space {
             *slot = None;
         }
         slot.as_ref().map(|e| &e.value)
+    }
+
+    /// The live entry, to change in place.
+    fn live_mut(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&mut Entry> {
+        self.scopes
+            .get_mut(scope)?
+            .entry(suffix)
+            .as_mut()
+            .filter(|e| e.live(now))
     }
 
     /// `set_local`: a positive TTL replaces the expiry; no TTL keeps the one the entry had.
@@ -278,15 +288,16 @@ pub struct LocalRateLimits {
     space: Mutex<Space>,
     inner: Py<PyAny>,
     stats: Option<Py<Stats>>,
+    system_clock: Option<Py<PyAny>>,
 }
 
 /// The `(scope key, suffix)` of a LiteLLM `RateLimitWindow | RateLimitCounter | RateLimitGauge`.
 fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<(String, Suffix)> {
     let py = entry.py();
-    let scope = entry.getattr(pyo3::intern!(py, "scope"))?;
-    let key = scope.getattr(pyo3::intern!(py, "descriptor_key"))?;
-    let value = scope.getattr(pyo3::intern!(py, "descriptor_value"))?;
-    let suffix = entry.getattr(pyo3::intern!(py, "suffix"))?;
+    let scope = entry.getattr(intern!(py, "scope"))?;
+    let key = scope.getattr(intern!(py, "descriptor_key"))?;
+    let value = scope.getattr(intern!(py, "descriptor_value"))?;
+    let suffix = entry.getattr(intern!(py, "suffix"))?;
     let text = |v: &Bound<'_, PyAny>, what: &str| -> PyResult<String> {
         v.cast::<PyString>()
             .map_err(|_| PyTypeError::new_err(format!("a rate-limit scope's {what} must be str")))?
@@ -329,7 +340,10 @@ struct Desc {
 }
 
 /// `int(x)` for a limit: exact ints only; anything else goes to LiteLLM.
-fn limit_of(rate_limit: &Bound<'_, PyDict>, field: &str) -> Result<Option<i64>, ()> {
+fn limit_of(
+    rate_limit: &Bound<'_, PyDict>,
+    field: &Bound<'_, PyString>,
+) -> Result<Option<i64>, ()> {
     match rate_limit.get_item(field) {
         Err(_) => Err(()),
         Ok(None) => Ok(None),
@@ -348,9 +362,13 @@ fn limit_of(rate_limit: &Bound<'_, PyDict>, field: &str) -> Result<Option<i64>, 
 }
 
 fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
+    let py = d.py();
     let d = d.cast::<PyDict>().map_err(|_| ())?;
-    let key = d.get_item("key").map_err(|_| ())?.ok_or(())?;
-    let value = d.get_item("value").map_err(|_| ())?.ok_or(())?;
+    let key = d.get_item(intern!(py, "key")).map_err(|_| ())?.ok_or(())?;
+    let value = d
+        .get_item(intern!(py, "value"))
+        .map_err(|_| ())?
+        .ok_or(())?;
     let k = key
         .cast::<PyString>()
         .map_err(|_| ())?
@@ -363,20 +381,20 @@ fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
         .map_err(|_| ())?;
     let scope = scope_key(k, v);
     let (mut requests, mut tokens, mut parallel) = (None, None, None);
-    if let Some(rl) = d.get_item("rate_limit").map_err(|_| ())? {
+    if let Some(rl) = d.get_item(intern!(py, "rate_limit")).map_err(|_| ())? {
         // `descriptor.get("rate_limit") or {}`: only a dict (empty or not) or None is followed.
         if !rl.is_none() {
             let rl = rl.cast::<PyDict>().map_err(|_| ())?;
-            requests = limit_of(rl, "requests_per_unit")?;
+            requests = limit_of(rl, intern!(py, "requests_per_unit"))?;
             tokens = if skip_tpm {
                 None
             } else {
-                limit_of(rl, "tokens_per_unit")?
+                limit_of(rl, intern!(py, "tokens_per_unit"))?
             };
-            parallel = limit_of(rl, "max_parallel_requests")?;
+            parallel = limit_of(rl, intern!(py, "max_parallel_requests"))?;
             if requests.is_some() || tokens.is_some() {
                 // `int(window_size)` must not raise: an int, or a falsy value LiteLLM replaces.
-                match rl.get_item("window_size").map_err(|_| ())? {
+                match rl.get_item(intern!(py, "window_size")).map_err(|_| ())? {
                     None => {}
                     Some(w) if w.is_none() => {}
                     Some(w) if w.is_instance_of::<PyInt>() && !w.is_instance_of::<PyBool>() => {}
@@ -395,10 +413,13 @@ fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
     })
 }
 
-/// A windowed counter of the call: which descriptor's scope, and which kind.
+/// A windowed counter of the call: which descriptor's scope, which kind, and which descriptor
+/// holds its scope's limits (the last one of that scope with a windowed limit, as LiteLLM's
+/// metadata dict keyed by scope keeps it).
 struct Counter {
     desc: usize,
     kind: Suffix,
+    meta: usize,
 }
 
 /// One status row of LiteLLM's `RateLimitResponse`.
@@ -411,12 +432,20 @@ struct Status {
     with_value: bool,
 }
 
-fn kind_name(kind: Suffix) -> &'static str {
+fn kind_name(py: Python<'_>, kind: Suffix) -> &Bound<'_, PyString> {
     match kind {
-        Suffix::Requests => "requests",
-        Suffix::Tokens => "tokens",
-        Suffix::Gauge => "max_parallel_requests",
-        Suffix::Window => "window",
+        Suffix::Requests => intern!(py, "requests"),
+        Suffix::Tokens => intern!(py, "tokens"),
+        Suffix::Gauge => intern!(py, "max_parallel_requests"),
+        Suffix::Window => intern!(py, "window"),
+    }
+}
+
+fn code(py: Python<'_>, over: bool) -> &Bound<'_, PyString> {
+    if over {
+        intern!(py, "OVER_LIMIT")
+    } else {
+        intern!(py, "OK")
     }
 }
 
@@ -424,7 +453,6 @@ fn kind_name(kind: Suffix) -> &'static str {
 /// windowed limit, as LiteLLM's dict keyed by scope keeps it.
 fn over_limit(
     descs: &[Desc],
-    meta: &HashMap<&str, usize>,
     counters: &[Counter],
     values: &[Option<i64>],
     read_only: bool,
@@ -433,7 +461,7 @@ fn over_limit(
     let mut over = false;
     let mut statuses = Vec::with_capacity(counters.len());
     for (c, v) in counters.iter().zip(values) {
-        let m = meta[descs[c.desc].scope.as_str()];
+        let m = c.meta;
         let limit = match c.kind {
             Suffix::Requests => descs[m].requests,
             _ => descs[m].tokens,
@@ -460,33 +488,24 @@ fn response<'py>(
     statuses: &[Status],
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
-    out.set_item(
-        pyo3::intern!(py, "overall_code"),
-        if over { "OVER_LIMIT" } else { "OK" },
-    )?;
+    out.set_item(intern!(py, "overall_code"), code(py, over))?;
     let list = PyList::empty(py);
     for s in statuses {
         let d = PyDict::new(py);
-        d.set_item(
-            pyo3::intern!(py, "code"),
-            if s.over { "OVER_LIMIT" } else { "OK" },
-        )?;
-        d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
-        d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
-        d.set_item(pyo3::intern!(py, "rate_limit_type"), kind_name(s.kind))?;
-        d.set_item(
-            pyo3::intern!(py, "descriptor_key"),
-            descs[s.desc].key.bind(py),
-        )?;
+        d.set_item(intern!(py, "code"), code(py, s.over))?;
+        d.set_item(intern!(py, "current_limit"), s.limit)?;
+        d.set_item(intern!(py, "limit_remaining"), s.remaining)?;
+        d.set_item(intern!(py, "rate_limit_type"), kind_name(py, s.kind))?;
+        d.set_item(intern!(py, "descriptor_key"), descs[s.desc].key.bind(py))?;
         if s.with_value {
             d.set_item(
-                pyo3::intern!(py, "descriptor_value"),
+                intern!(py, "descriptor_value"),
                 descs[s.desc].value.bind(py),
             )?;
         }
         list.append(d)?;
     }
-    out.set_item(pyo3::intern!(py, "statuses"), list)?;
+    out.set_item(intern!(py, "statuses"), list)?;
     Ok(out)
 }
 
@@ -520,15 +539,23 @@ impl LocalRateLimits {
 impl LocalRateLimits {
     /// A handle in front of LiteLLM's own memory-only handle `inner`, which answers every
     /// method this one does not define (the Redis scripts, `slot_groups`). `stats` counts the
-    /// calls and fallbacks of [`LocalRateLimits::should_rate_limit`].
+    /// calls and fallbacks of [`LocalRateLimits::should_rate_limit`]. `system_clock` is the
+    /// limiter's `datetime.now` time provider, kept so the patch can tell it is still in use.
     #[new]
-    #[pyo3(signature = (inner, *, stats=None))]
-    fn py_new(inner: Py<PyAny>, stats: Option<Py<Stats>>) -> Self {
+    #[pyo3(signature = (inner, *, stats=None, system_clock=None))]
+    fn py_new(inner: Py<PyAny>, stats: Option<Py<Stats>>, system_clock: Option<Py<PyAny>>) -> Self {
         Self {
             space: Mutex::new(Space::default()),
             inner,
             stats,
+            system_clock,
         }
+    }
+
+    /// The `datetime.now` provider given at construction, or `None`.
+    #[getter]
+    fn system_clock(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.system_clock.as_ref().map(|c| c.clone_ref(py))
     }
 
     /// Always `False`: this handle is memory-only.
@@ -590,7 +617,8 @@ impl LocalRateLimits {
 
     /// LiteLLM's in-memory `should_rate_limit` on this handle's entries, under one lock.
     ///
-    /// `now` is the limiter's `time_provider()` timestamp, `window_size` its
+    /// `now` is the limiter's `time_provider()` timestamp (`None` reads the system clock, for
+    /// a limiter on `datetime.now`), `window_size` its
     /// `self.window_size`, `slot_ttl` its `PARALLEL_REQUEST_SLOT_TTL_SECONDS`. Returns the
     /// `RateLimitResponse` dict, or `None` (with nothing changed) for an input this path does
     /// not reproduce.
@@ -600,7 +628,7 @@ impl LocalRateLimits {
         &self,
         py: Python<'py>,
         descriptors: &Bound<'py, PyAny>,
-        now: f64,
+        now: Option<f64>,
         window_size: i64,
         read_only: bool,
         skip_tpm_check: bool,
@@ -622,32 +650,44 @@ impl LocalRateLimits {
                 }
             }
         }
+        // `None`: the limiter's clock is `datetime.now`, read here without a trip to Python.
+        let now = now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        });
         if !now.is_finite() || now.abs() >= 9.0e18 {
             self.count(py, Some("a time outside the i64 range"));
             return Ok(None);
         }
         let now_int = now.trunc() as i64;
-        let mut meta: HashMap<&str, usize> = HashMap::with_capacity(descs.len());
+        let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
         let mut counters = Vec::with_capacity(descs.len() * 2);
         let mut gauges = Vec::new();
         for (i, d) in descs.iter().enumerate() {
             if d.parallel.is_some() {
                 gauges.push(i);
             }
+            if !windowed(d) {
+                continue;
+            }
+            let meta = descs
+                .iter()
+                .rposition(|o| windowed(o) && o.scope == d.scope)
+                .unwrap_or(i);
             if d.requests.is_some() {
                 counters.push(Counter {
                     desc: i,
                     kind: Suffix::Requests,
+                    meta,
                 });
             }
             if d.tokens.is_some() {
                 counters.push(Counter {
                     desc: i,
                     kind: Suffix::Tokens,
+                    meta,
                 });
-            }
-            if d.requests.is_some() || d.tokens.is_some() {
-                meta.insert(d.scope.as_str(), i);
             }
         }
         let clock = Instant::now();
@@ -688,7 +728,7 @@ impl LocalRateLimits {
                 values.push((window, value));
             }
             let counts: Vec<Option<i64>> = values.iter().map(|(_, v)| *v).collect();
-            let (over, local) = over_limit(&descs, &meta, &counters, &counts, read_only);
+            let (over, local) = over_limit(&descs, &counters, &counts, read_only);
             if over {
                 self.count(py, None);
                 return response(py, &descs, true, &local).map(Some);
@@ -730,7 +770,7 @@ impl LocalRateLimits {
                 }
                 out
             };
-            let (over, windowed) = over_limit(&descs, &meta, &counters, &cache_values, read_only);
+            let (over, windowed) = over_limit(&descs, &counters, &cache_values, read_only);
             if over {
                 self.count(py, None);
                 return response(py, &descs, true, &windowed).map(Some);
@@ -751,7 +791,8 @@ impl LocalRateLimits {
             desc: g,
             with_value: false,
         };
-        // Every gauge value is read before any is written, as LiteLLM reads them in one batch.
+        // Every gauge value is read before any is written, as LiteLLM reads them in one batch:
+        // (in-flight count, whether the value is a slot registry or absent).
         let mut current = Vec::with_capacity(gauges.len());
         for &g in &gauges {
             let value = space.get(&descs[g].scope, Suffix::Gauge, clock);
@@ -759,60 +800,57 @@ impl LocalRateLimits {
                 self.count(py, Some("a gauge int() does not take"));
                 return Ok(None);
             };
-            current.push((value.cloned(), n));
+            current.push((n, matches!(value, None | Some(Value::Slots(_)))));
         }
         if read_only {
             let mut over = false;
-            for (&g, (_, n)) in gauges.iter().zip(&current) {
-                let o = *n >= descs[g].parallel.unwrap_or(0);
+            for (&g, &(n, _)) in gauges.iter().zip(&current) {
+                let o = n >= descs[g].parallel.unwrap_or(0);
                 over |= o;
-                statuses.push(gauge_status(g, *n, o));
+                statuses.push(gauge_status(g, n, o));
             }
             self.count(py, None);
             return response(py, &descs, over, &statuses).map(Some);
         }
-        for (&g, (_, n)) in gauges.iter().zip(&current) {
-            if *n >= descs[g].parallel.unwrap_or(0) {
+        // The local pre-check, then `_acquire_parallel_slots_in_memory`'s all-or-nothing check
+        // (`in_flight + 1 > limit` over the same unexpired slots, so the same condition).
+        for (&g, &(n, _)) in gauges.iter().zip(&current) {
+            if n >= descs[g].parallel.unwrap_or(0) {
                 // The windowed statuses, then the one gauge that refused.
-                statuses.push(gauge_status(g, *n, true));
-                self.count(py, None);
-                return response(py, &descs, true, &statuses).map(Some);
-            }
-        }
-        // `_acquire_parallel_slots_in_memory`: prune expired slots, all or nothing.
-        let mut states = Vec::with_capacity(gauges.len());
-        for (&g, (value, _)) in gauges.iter().zip(current) {
-            let (registry, n) = match value {
-                Some(Value::Slots(s)) => {
-                    let kept: IndexMap<String, f64> =
-                        s.into_iter().filter(|(_, ts)| *ts >= cutoff).collect();
-                    let n = kept.len() as i64;
-                    (Some(kept), n)
-                }
-                None => (Some(IndexMap::new()), 0),
-                Some(v) => (None, v.as_int().unwrap_or(0).max(0)),
-            };
-            if n.saturating_add(1) > descs[g].parallel.unwrap_or(0) {
                 statuses.push(gauge_status(g, n, true));
                 self.count(py, None);
                 return response(py, &descs, true, &statuses).map(Some);
             }
-            states.push((registry, n));
         }
         let slot_id = match parallel_slot_id {
             Some(id) if !id.is_empty() => id.to_owned(),
             _ => fresh_slot_id(),
         };
-        let ttl = Some(Duration::from_secs(slot_ttl.max(0) as u64));
-        for (&g, (registry, n)) in gauges.iter().zip(states) {
-            let value = match registry {
-                Some(mut r) => {
-                    r.insert(slot_id.clone(), now);
-                    Value::Slots(r)
+        let ttl = Duration::from_secs(slot_ttl.max(0) as u64);
+        for (&g, &(n, registry)) in gauges.iter().zip(&current) {
+            let scope = descs[g].scope.as_str();
+            if !registry {
+                // A count mirrored from Redis: carried forward as a count.
+                space.set(scope, Suffix::Gauge, Value::Int(n + 1), Some(ttl), clock);
+            } else {
+                // The registry without its expired slots, plus this one: pruned in place.
+                let entry = space.live_mut(scope, Suffix::Gauge, clock);
+                match entry {
+                    Some(Entry {
+                        value: Value::Slots(slots),
+                        expires,
+                    }) => {
+                        slots.retain(|_, ts| *ts >= cutoff);
+                        slots.insert(slot_id.clone(), now);
+                        *expires = (!ttl.is_zero()).then(|| clock + ttl).or(*expires);
+                    }
+                    _ => {
+                        let mut slots = IndexMap::with_capacity(1);
+                        slots.insert(slot_id.clone(), now);
+                        space.set(scope, Suffix::Gauge, Value::Slots(slots), Some(ttl), clock);
+                    }
                 }
-                None => Value::Int(n + 1),
-            };
-            space.set(&descs[g].scope, Suffix::Gauge, value, ttl, clock);
+            }
             statuses.push(gauge_status(g, n + 1, false));
         }
         self.count(py, None);
@@ -845,14 +883,14 @@ fn fresh_slot_id() -> String {
 impl LocalRateLimits {
     fn apply_increment(&self, increment: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
         let py = increment.py();
-        let counter = increment.getattr(pyo3::intern!(py, "counter"))?;
-        let amount = Value::extract(&increment.getattr(pyo3::intern!(py, "amount"))?)?;
+        let counter = increment.getattr(intern!(py, "counter"))?;
+        let amount = Value::extract(&increment.getattr(intern!(py, "amount"))?)?;
         if !matches!(amount, Value::Int(_) | Value::Float(_)) {
             return Err(PyTypeError::new_err(
                 "an increment's amount must be an int or a float",
             ));
         }
-        let ttl: Option<f64> = increment.getattr(pyo3::intern!(py, "ttl"))?.extract()?;
+        let ttl: Option<f64> = increment.getattr(intern!(py, "ttl"))?.extract()?;
         let ttl = ttl_of(ttl)?;
         let (scope, suffix) = entry_key(&counter)?;
         let now = Instant::now();

@@ -205,7 +205,7 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert "rate_limit" in fastllm_litellm.patch(["rate_limit"])
     assert Handler.__dict__["should_rate_limit"] is not before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is not before["__init__"]
-    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 2
+    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 3
     fastllm_litellm.unpatch(["rate_limit"])
     assert Handler.__dict__["should_rate_limit"] is before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is before["__init__"]
@@ -301,3 +301,75 @@ def test_threads_never_over_admit(patched) -> None:
     # Like LiteLLM's: the first refusal passes the local pre-check and counts; the pre-check
     # refuses every later one without counting it.
     assert ours.rate_limits.local((RateLimitScope("api_key", "hot").counter("requests"),)) == (limit + 1,)
+
+
+async def _no_tags(names):
+    return {}
+
+
+_RESOLVERS = {
+    "tag_rate_limit_resolver": _no_tags,
+    "model_group_resolver": lambda model: None,
+    "counted_models_resolver": lambda model, team: (model,),
+    "media_model_resolver": lambda model, team: (),
+    "ptu_team_ceiling_resolver": lambda team, group: None,
+    "fail_closed_resolver": lambda: False,
+    "force_hash_tag_grouping_resolver": lambda: False,
+}
+
+
+async def _hook(handler, user, data):
+    from litellm.caching.dual_cache import DualCache as Cache
+
+    try:
+        out = await handler.async_pre_call_hook(user, Cache(), data, "completion")
+    except Exception as error:  # noqa: BLE001 - compared between the two limiters
+        return ("raise", type(error).__name__, getattr(error, "status_code", None), str(getattr(error, "detail", error)))
+    return ("ok", out if not isinstance(out, dict) else {k: v for k, v in out.items() if k != "metadata"})
+
+
+def test_pre_call_hook_matches_litellm(patched) -> None:
+    """LiteLLM's whole pre-call hook (descriptors, checks, TPM reservation with the token
+    estimate) on both limiters: the same outcome for every request, the same stored state."""
+    pytest.importorskip("litellm.proxy.proxy_server")
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    fastllm_litellm.patch(["token_counter", "rate_limit"])
+    try:
+        now = [START]
+        theirs = Handler(
+            InternalUsageCache(DualCache()),
+            time_provider=lambda: now[0],
+            rate_limit_store=RateLimitStore(connect(None).rate_limits(None)),
+            **_RESOLVERS,
+        )
+        ours = Handler(InternalUsageCache(DualCache()), time_provider=lambda: now[0], **_RESOLVERS)
+        assert type(ours.rate_limits._handle) is _native.LocalRateLimits
+        rng = random.Random(3)
+        user = UserAPIKeyAuth(
+            api_key="sk-hook", user_id="u1", team_id="t1", rpm_limit=40, tpm_limit=3000,
+            max_parallel_requests=1000, user_rpm_limit=30, team_tpm_limit=5000,
+        )
+        outcomes, stored = [], 0
+        for step in range(120):
+            if rng.random() < 0.1:
+                now[0] += datetime.timedelta(seconds=rng.choice([5, 30, 61]))
+            words = " ".join(rng.choice(["hello", "rate", "limit", "token", "ünïcode", "東京", "🚀"]) for _ in range(rng.randint(1, 60)))
+            data = {"model": "gpt-4o", "messages": [{"role": "user", "content": words}]}
+            if rng.random() < 0.3:
+                data["max_tokens"] = rng.choice([16, 256, 2048])
+            a = asyncio.run(_hook(theirs, user, dict(data)))
+            b = asyncio.run(_hook(ours, user, dict(data)))
+            assert b == a, f"step {step}"
+            outcomes.append(a[0])
+            scopes = [("api_key", user.api_key), ("user", "u1"), ("team", "t1")]
+            for key, value in scopes:
+                entries = _entries(RateLimitScope(key, value))
+                mine = ours.rate_limits.local(entries[:3])
+                assert mine == theirs.rate_limits.local(entries[:3]), f"step {step}"
+                stored += sum(v is not None for v in mine)
+        assert outcomes.count("raise") > 10 and outcomes.count("ok") > 10, outcomes
+        assert stored > 300  # the compared entries are the ones the hook writes
+        assert fastllm_litellm.status()["features"]["rate_limit"]["calls"] >= 120
+    finally:
+        fastllm_litellm.unpatch(["token_counter"])

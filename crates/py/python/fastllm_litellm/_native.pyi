@@ -92,9 +92,13 @@ class LocalRateLimits:
     call. Methods it does not define are answered by ``inner``, LiteLLM's own handle.
     """
 
-    def __new__(cls, inner: Any, *, stats: Stats | None = None) -> LocalRateLimits: ...
+    def __new__(
+        cls, inner: Any, *, stats: Stats | None = None, system_clock: Any | None = None
+    ) -> LocalRateLimits: ...
     @property
     def has_redis(self) -> bool: ...
+    @property
+    def system_clock(self) -> Any | None: ...
     def get_local(self, entry: Any) -> int | float | str | dict[str, float] | None: ...
     def set_local(self, entry: Any, value: int | float | str | dict[str, float], ttl_seconds: float | None) -> None: ...
     def increment(self, increment: Any) -> Ready: ...
@@ -102,7 +106,7 @@ class LocalRateLimits:
     def should_rate_limit(
         self,
         descriptors: list[dict[str, Any]],
-        now: float,
+        now: float | None,
         window_size: int,
         read_only: bool,
         skip_tpm_check: bool,

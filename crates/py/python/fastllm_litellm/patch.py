@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
@@ -394,6 +395,7 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
     store_type = v3.RateLimitStore
     slot_ttl = v3.PARALLEL_REQUEST_SLOT_TTL_SECONDS
     local_type = _native.LocalRateLimits
+    now_of = cls._get_current_time
 
     @functools.wraps(original_init)
     def __init__(self, *args, **kwargs):
@@ -406,7 +408,9 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         handle = getattr(store, "_handle", None)
         # Only LiteLLM's own memory-only store moves to Rust; an injected store is the caller's.
         if injected is None and handle is not None and not store.has_redis and type(handle) is not local_type:
-            self.rate_limits = store_type(local_type(handle, stats=stats))
+            provider = getattr(self, "_time_provider", None)
+            clock = provider if provider is not None and provider == datetime.now else None
+            self.rate_limits = store_type(local_type(handle, stats=stats, system_clock=clock))
 
     @functools.wraps(original_check)
     async def should_rate_limit(
@@ -421,9 +425,14 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         handle = getattr(getattr(self, "rate_limits", None), "_handle", None)
         if type(handle) is local_type:
             try:
+                clock = handle.system_clock
+                if clock is None or self._time_provider is not clock or type(self)._get_current_time is not now_of:
+                    now = self._get_current_time().timestamp()
+                else:
+                    now = None  # `datetime.now().timestamp()`, read in Rust
                 response = handle.should_rate_limit(
                     descriptors,
-                    self._get_current_time().timestamp(),
+                    now,
                     self.window_size,
                     read_only,
                     skip_tpm_check,
@@ -449,7 +458,30 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
     ):
         feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
         setattr(cls, name, replacement)
+    offload = v3.__dict__.get("offload_token_count")
+    if callable(offload):
+        feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))
+        v3.offload_token_count = _make_inline_offload(offload)
     return feature
+
+
+def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The limiter's ``offload_token_count``: while token_counter is patched, the estimate runs
+    inline on the event loop instead of hopping to a worker thread and back, which costs more
+    than the native count itself. The same function gets the same arguments and its result
+    or exception is the awaited one; without the token_counter patch, LiteLLM's hop stays."""
+
+    @functools.wraps(original)
+    def offload_token_count(function):
+        if "token_counter" not in _patched:
+            return original(function)
+
+        async def inline(*args, **kwargs):
+            return function(*args, **kwargs)
+
+        return inline
+
+    return offload_token_count
 
 
 _PATCHERS: dict[str, Callable[[ModuleType, bool], _Feature | None]] = {
