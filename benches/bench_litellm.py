@@ -137,7 +137,10 @@ def rate_limit_rows(rounds: int) -> list[Row]:
     if patch_module._rate_limit_mismatch(v3) is not None:
         # This line keeps its limiter state in DualCache: no patch; compare the native limiter.
         for name, descriptors in (("v3 should_rate_limit, 1 key rpm", one_key), ("v3 should_rate_limit, 3 descriptors rpm+tpm", three)):
-            theirs, _ = _v3_limiters(handler_cls)
+            from litellm.caching.dual_cache import DualCache
+            from litellm.proxy.utils import InternalUsageCache
+
+            theirs = handler_cls(InternalUsageCache(DualCache()))
             ours = _native.RateLimiter(window_size=theirs.window_size)
 
             async def baseline(theirs=theirs, descriptors=descriptors):

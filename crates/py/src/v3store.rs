@@ -857,6 +857,210 @@ impl LocalRateLimits {
         response(py, &descs, false, &statuses).map(Some)
     }
 
+    /// LiteLLM's `_atomic_check_and_increment_in_memory(per_counter_meta)` on this handle's
+    /// entries, under one lock: all counters admit their increment or none changes. `meta` is
+    /// LiteLLM's list of `AtomicCounterMeta` dicts, `now_int` its `int(now)`. Returns the
+    /// `RateLimitResponse` dict (with `reservation_windows` when admitted), or `None` (with
+    /// nothing changed) for an input this path does not reproduce.
+    fn atomic_check_and_increment<'py>(
+        &self,
+        py: Python<'py>,
+        meta: &Bound<'py, PyAny>,
+        now_int: i64,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        struct Item<'py> {
+            meta: Bound<'py, PyDict>,
+            counter: Bound<'py, PyAny>,
+            scope: String,
+            kind: Suffix,
+            window_size: i64,
+            increment: i64,
+            limit: i64,
+            ttl: i64,
+        }
+        let Ok(list) = meta.cast::<PyList>() else {
+            self.count(py, Some("per_counter_meta is not a list"));
+            return Ok(None);
+        };
+        let int_of = |d: &Bound<'py, PyDict>, k: &Bound<'py, PyString>| -> Option<i64> {
+            let v = d.get_item(k).ok()??;
+            if v.is_instance_of::<PyBool>() {
+                return None;
+            }
+            v.cast::<PyInt>().ok()?.extract::<i64>().ok()
+        };
+        let mut items = Vec::with_capacity(list.len());
+        for m in list.iter() {
+            let parsed = (|| -> Option<Item<'py>> {
+                let d = m.cast::<PyDict>().ok()?.clone();
+                let counter = d.get_item(intern!(py, "counter")).ok()??;
+                let (scope, kind) = entry_key(&counter).ok()?;
+                if !matches!(kind, Suffix::Requests | Suffix::Tokens) {
+                    return None;
+                }
+                for field in ["rate_limit_type", "descriptor_key", "descriptor_value"] {
+                    if !d.contains(field).ok()? {
+                        return None;
+                    }
+                }
+                Some(Item {
+                    window_size: int_of(&d, intern!(py, "window_size"))?,
+                    increment: int_of(&d, intern!(py, "increment"))?,
+                    limit: int_of(&d, intern!(py, "current_limit"))?,
+                    ttl: int_of(&d, intern!(py, "ttl"))?,
+                    meta: d,
+                    counter,
+                    scope,
+                    kind,
+                })
+            })();
+            match parsed {
+                Some(item) => items.push(item),
+                None => {
+                    self.count(py, Some("a counter meta this path does not reproduce"));
+                    return Ok(None);
+                }
+            }
+        }
+        let status = |item: &Item<'py>, over: bool, count: i64| -> PyResult<Bound<'py, PyDict>> {
+            let d = PyDict::new(py);
+            d.set_item(intern!(py, "code"), code(py, over))?;
+            d.set_item(intern!(py, "current_limit"), item.limit)?;
+            d.set_item(
+                intern!(py, "limit_remaining"),
+                item.limit.saturating_sub(count).max(0),
+            )?;
+            for field in [
+                intern!(py, "rate_limit_type"),
+                intern!(py, "descriptor_key"),
+                intern!(py, "descriptor_value"),
+            ] {
+                match item.meta.get_item(field)? {
+                    Some(v) => d.set_item(field, v)?,
+                    None => return Err(PyTypeError::new_err("a counter meta lacks a field")),
+                }
+            }
+            Ok(d)
+        };
+        let clock = Instant::now();
+        let mut space = self.lock();
+        let space = &mut *space;
+        // Pass 1: read and validate; nothing changes before every counter admits.
+        let mut states = Vec::with_capacity(items.len());
+        for item in &items {
+            let start = match space.get(&item.scope, Suffix::Window, clock) {
+                None => None,
+                Some(Value::Slots(_)) => {
+                    self.count(py, Some("a window entry holds a slot registry"));
+                    return Ok(None);
+                }
+                Some(w) => match w.as_int() {
+                    Some(w) => Some(w),
+                    None => {
+                        self.count(py, Some("a window start int() does not take"));
+                        return Ok(None);
+                    }
+                },
+            };
+            let expired = start.is_none_or(|s| now_int.saturating_sub(s) >= item.window_size);
+            let current = if expired {
+                0
+            } else {
+                match space.get(&item.scope, item.kind, clock) {
+                    None => 0,
+                    Some(v) => match v.as_int() {
+                        Some(v) => v,
+                        None => {
+                            self.count(py, Some("a counter int() does not take"));
+                            return Ok(None);
+                        }
+                    },
+                }
+            };
+            let over = if item.increment > 0 {
+                current.saturating_add(item.increment) > item.limit
+            } else {
+                current >= item.limit
+            };
+            if over {
+                let out = PyDict::new(py);
+                out.set_item(intern!(py, "overall_code"), code(py, true))?;
+                out.set_item(
+                    intern!(py, "statuses"),
+                    PyList::new(py, [status(item, true, current)?])?,
+                )?;
+                self.count(py, None);
+                return Ok(Some(out));
+            }
+            let window_start = match start {
+                Some(s) if !expired => s,
+                _ => now_int,
+            };
+            states.push((expired, current, window_start));
+        }
+        // Pass 2: reset the expired windows' siblings (each scope once, with the window size
+        // of its last expired counter, as LiteLLM's dict keeps it), then apply.
+        let mut expired_scopes: Vec<(&str, i64)> = Vec::new();
+        for (item, (expired, _, _)) in items.iter().zip(&states) {
+            if *expired {
+                match expired_scopes.iter_mut().find(|(s, _)| *s == item.scope) {
+                    Some(e) => e.1 = item.window_size,
+                    None => expired_scopes.push((&item.scope, item.window_size)),
+                }
+            }
+        }
+        let secs = |t: i64| Some(Duration::from_secs(t.max(0) as u64));
+        for (scope, window_size) in &expired_scopes {
+            for sibling in [Suffix::Requests, Suffix::Tokens] {
+                space.set(scope, sibling, Value::Int(0), secs(*window_size), clock);
+            }
+        }
+        let statuses = PyList::empty(py);
+        let windows = Vec::with_capacity(items.len());
+        let mut windows = windows;
+        for (item, &(expired, current, window_start)) in items.iter().zip(&states) {
+            let next = if expired {
+                item.increment
+            } else {
+                current.wrapping_add(item.increment)
+            };
+            if expired {
+                space.set(
+                    &item.scope,
+                    Suffix::Window,
+                    Value::Text(now_int.to_string()),
+                    secs(item.window_size),
+                    clock,
+                );
+            }
+            space.set(
+                &item.scope,
+                item.kind,
+                Value::Int(next),
+                secs(item.ttl),
+                clock,
+            );
+            statuses.append(status(item, false, next)?)?;
+            windows.push(PyTuple::new(
+                py,
+                [
+                    item.counter.clone(),
+                    PyString::new(py, &window_start.to_string()).into_any(),
+                    intern!(py, "local").clone().into_any(),
+                ],
+            )?);
+        }
+        let out = PyDict::new(py);
+        out.set_item(intern!(py, "overall_code"), code(py, false))?;
+        out.set_item(intern!(py, "statuses"), statuses)?;
+        out.set_item(
+            intern!(py, "reservation_windows"),
+            pyo3::types::PyFrozenSet::new(py, &windows)?,
+        )?;
+        self.count(py, None);
+        Ok(Some(out))
+    }
+
     /// Entries held, expired ones included until they are swept.
     fn __len__(&self) -> usize {
         self.lock()

@@ -6,8 +6,9 @@ to see what is patched and how often a call was handed back to LiteLLM's own cod
 
     import fastllm_litellm
 
-    fastllm_litellm.patch()                     # or patch(features=["token_counter"])
-    ...                                         # litellm.token_counter & co. now count in Rust
+    fastllm_litellm.patch()                     # or patch(features=["token_counter", "rate_limit"])
+    ...                                         # litellm.token_counter & co. now count in Rust,
+                                                # the proxy's v3 limiter decides in Rust
     fastllm_litellm.status()["features"]["token_counter"]["calls"]
     fastllm_litellm.unpatch()
 """

@@ -360,7 +360,12 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
         return "the v3 limiter's constructor takes no rate_limit_store"
     if not isinstance(getattr(v3, "PARALLEL_REQUEST_SLOT_TTL_SECONDS", None), int):
         return "PARALLEL_REQUEST_SLOT_TTL_SECONDS is missing"
-    for name in ("_get_current_time", "_in_memory_cache_sliding_window", "_acquire_parallel_slots_in_memory"):
+    for name in (
+        "_get_current_time",
+        "_in_memory_cache_sliding_window",
+        "_acquire_parallel_slots_in_memory",
+        "_atomic_check_and_increment_in_memory",
+    ):
         if not callable(getattr(cls, name, None)):
             return f"the v3 limiter has no {name}"
     return None
@@ -451,10 +456,30 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
             self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
         )
 
+    original_atomic = cls.__dict__["_atomic_check_and_increment_in_memory"]
+
+    @functools.wraps(original_atomic)
+    def _atomic_check_and_increment_in_memory(self, per_counter_meta):
+        handle = getattr(getattr(self, "rate_limits", None), "_handle", None)
+        if type(handle) is local_type:
+            try:
+                response = handle.atomic_check_and_increment(
+                    per_counter_meta, int(self._get_current_time().timestamp())
+                )
+            except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
+                stats.record_fallback(f"{type(error).__name__}: {error}")
+            else:
+                if response is not None:
+                    return response
+        else:
+            stats.record_fallback("a limiter with Redis, an injected store, or built before patch()")
+        return original_atomic(self, per_counter_meta)
+
     feature = _Feature()
     for name, original, replacement in (
         ("__init__", original_init, __init__),
         ("should_rate_limit", original_check, should_rate_limit),
+        ("_atomic_check_and_increment_in_memory", original_atomic, _atomic_check_and_increment_in_memory),
     ):
         feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
         setattr(cls, name, replacement)
