@@ -17,7 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use pyo3::exceptions::{PyOverflowError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyOverflowError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError,
+};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -255,10 +257,32 @@ fn ttl_of(ttl: Option<f64>) -> PyResult<Option<Duration>> {
     }
 }
 
-/// A finished awaitable: `await` gives its value at once, without a trip through the loop.
+/// A finished coroutine: `await` (or `send(None)`) gives its value at once, without a trip
+/// through the event loop. It has a coroutine's `send`, `throw` and `close`, so
+/// `asyncio.create_task`, `gather` and `wait_for` take it as they take a coroutine; like one,
+/// it cannot be awaited twice.
 #[pyclass(module = "fastllm_litellm._native")]
 pub struct Ready {
     value: Option<Py<PyAny>>,
+    done: bool,
+}
+
+impl Ready {
+    fn new(value: Py<PyAny>) -> Self {
+        Self {
+            value: Some(value),
+            done: false,
+        }
+    }
+
+    fn finish(&mut self, py: Python<'_>) -> PyErr {
+        if self.done {
+            return PyRuntimeError::new_err("cannot reuse already awaited coroutine");
+        }
+        self.done = true;
+        let value = self.value.take().unwrap_or_else(|| py.None());
+        PyStopIteration::new_err((value,))
+    }
 }
 
 #[pymethods]
@@ -272,14 +296,51 @@ impl Ready {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let value = self.value.take().unwrap_or_else(|| py.None());
-        Err(PyStopIteration::new_err((value,)))
+        Err(self.finish(py))
+    }
+
+    /// `send(None)` finishes with the value; anything else is refused, as by a coroutine
+    /// that has not started.
+    fn send(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if !value.is_none() && !self.done {
+            return Err(PyTypeError::new_err(
+                "can't send non-None value to a just-started coroutine",
+            ));
+        }
+        Err(self.finish(py))
+    }
+
+    /// Raises the exception thrown in, and ends, as a coroutine that has not started does.
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        &mut self,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = tb;
+        self.done = true;
+        self.value = None;
+        if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Err(PyErr::from_value(typ.clone()));
+        }
+        let exc = match val {
+            Some(v) if v.is_instance_of::<pyo3::exceptions::PyBaseException>() => v.clone(),
+            Some(v) if !v.is_none() => typ.call1((v,))?,
+            _ => typ.call0()?,
+        };
+        Err(PyErr::from_value(exc))
+    }
+
+    fn close(&mut self) {
+        self.done = true;
+        self.value = None;
     }
 }
 
 fn ready(py: Python<'_>, value: Py<PyAny>) -> Ready {
     let _ = py;
-    Ready { value: Some(value) }
+    Ready::new(value)
 }
 
 /// LiteLLM's in-memory rate-limit handle, held in Rust (see the module docs).
@@ -289,6 +350,8 @@ pub struct LocalRateLimits {
     inner: Py<PyAny>,
     stats: Option<Py<Stats>>,
     system_clock: Option<Py<PyAny>>,
+    current_time: Option<Py<PyAny>>,
+    slot_ttl: i64,
 }
 
 /// The `(scope key, suffix)` of a LiteLLM `RateLimitWindow | RateLimitCounter | RateLimitGauge`.
@@ -540,16 +603,76 @@ impl LocalRateLimits {
     /// A handle in front of LiteLLM's own memory-only handle `inner`, which answers every
     /// method this one does not define (the Redis scripts, `slot_groups`). `stats` counts the
     /// calls and fallbacks of [`LocalRateLimits::should_rate_limit`]. `system_clock` is the
-    /// limiter's `datetime.now` time provider, kept so the patch can tell it is still in use.
+    /// limiter's `datetime.now` time provider and `current_time` its class's
+    /// `_get_current_time`, kept so [`LocalRateLimits::check`] can tell they are still the
+    /// limiter's clock; `slot_ttl` is LiteLLM's `PARALLEL_REQUEST_SLOT_TTL_SECONDS`.
     #[new]
-    #[pyo3(signature = (inner, *, stats=None, system_clock=None))]
-    fn py_new(inner: Py<PyAny>, stats: Option<Py<Stats>>, system_clock: Option<Py<PyAny>>) -> Self {
+    #[pyo3(signature = (inner, *, stats=None, system_clock=None, current_time=None, slot_ttl=3600))]
+    fn py_new(
+        inner: Py<PyAny>,
+        stats: Option<Py<Stats>>,
+        system_clock: Option<Py<PyAny>>,
+        current_time: Option<Py<PyAny>>,
+        slot_ttl: i64,
+    ) -> Self {
         Self {
             space: Mutex::new(Space::default()),
             inner,
             stats,
             system_clock,
+            current_time,
+            slot_ttl,
         }
+    }
+
+    /// The limiter's `should_rate_limit(...)` for `handler` (LiteLLM's v3 limiter), as a
+    /// finished coroutine, or `None` (nothing changed) for input LiteLLM must decide. Reads
+    /// the handler's clock (`datetime.now` without a trip to Python when that is its clock)
+    /// and its `window_size`.
+    #[pyo3(signature = (handler, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check))]
+    fn check<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: bool,
+        skip_tpm_check: bool,
+        parallel_slot_id: Option<&str>,
+        skip_parallel_check: bool,
+    ) -> PyResult<Option<Ready>> {
+        let py = handler.py();
+        let system = match (&self.system_clock, &self.current_time) {
+            (Some(clock), Some(current_time)) => {
+                handler.getattr(intern!(py, "_time_provider"))?.is(clock)
+                    && handler
+                        .get_type()
+                        .getattr(intern!(py, "_get_current_time"))?
+                        .is(current_time)
+            }
+            _ => false,
+        };
+        let now = if system {
+            None
+        } else {
+            Some(
+                handler
+                    .call_method0(intern!(py, "_get_current_time"))?
+                    .call_method0(intern!(py, "timestamp"))?
+                    .extract::<f64>()?,
+            )
+        };
+        let window_size: i64 = handler.getattr(intern!(py, "window_size"))?.extract()?;
+        let response = self.should_rate_limit(
+            py,
+            descriptors,
+            now,
+            window_size,
+            read_only,
+            skip_tpm_check,
+            parallel_slot_id,
+            skip_parallel_check,
+            self.slot_ttl,
+        )?;
+        Ok(response.map(|r| Ready::new(r.into_any().unbind())))
     }
 
     /// The `datetime.now` provider given at construction, or `None`.

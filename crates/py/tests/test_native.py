@@ -246,3 +246,42 @@ def test_error_classes():
     assert issubclass(fastllm_litellm.UnknownFeatureError, ValueError)
     assert issubclass(fastllm_litellm.UnknownFeatureError, fastllm_litellm.FastLLMError)
     assert isinstance(_native.__version__, str) and _native.__version__
+
+
+def _ready(value_list=None):
+    """A finished native coroutine, from the rate-limit handle's `increment_many`."""
+    return _native.LocalRateLimits(object()).increment_many(value_list or [])
+
+
+def test_ready_is_a_finished_coroutine_for_asyncio():
+    import asyncio
+    import collections.abc
+
+    async def main():
+        assert await _ready() == ()
+        assert await asyncio.create_task(_ready()) == ()
+        assert await asyncio.gather(_ready(), _ready()) == [(), ()]
+        assert await asyncio.wait_for(_ready(), 1) == ()
+
+    asyncio.run(main())
+    assert isinstance(_ready(), collections.abc.Coroutine)
+    assert asyncio.iscoroutine(_ready())
+
+
+def test_ready_behaves_like_an_unstarted_coroutine():
+    done = _ready()
+    with pytest.raises(StopIteration) as stop:
+        done.send(None)
+    assert stop.value.value == ()
+    with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+        done.send(None)
+    with pytest.raises(TypeError, match="non-None value"):
+        _ready().send(1)
+    with pytest.raises(KeyError):
+        _ready().throw(KeyError("k"))
+    with pytest.raises(ValueError, match="v"):
+        _ready().throw(ValueError, "v")
+    closed = _ready()
+    closed.close()
+    with pytest.raises(RuntimeError):
+        closed.send(None)

@@ -208,6 +208,8 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert Handler.__dict__["should_rate_limit"] is not before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is not before["__init__"]
     assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 4
+    # The patched method returns a finished native coroutine; asyncio still sees a coroutine function.
+    assert asyncio.iscoroutinefunction(Handler.should_rate_limit)
     fastllm_litellm.unpatch(["rate_limit"])
     assert Handler.__dict__["should_rate_limit"] is before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is before["__init__"]

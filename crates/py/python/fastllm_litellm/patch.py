@@ -415,10 +415,12 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         if injected is None and handle is not None and not store.has_redis and type(handle) is not local_type:
             provider = getattr(self, "_time_provider", None)
             clock = provider if provider is not None and provider == datetime.now else None
-            self.rate_limits = store_type(local_type(handle, stats=stats, system_clock=clock))
+            self.rate_limits = store_type(
+                local_type(handle, stats=stats, system_clock=clock, current_time=now_of, slot_ttl=slot_ttl)
+            )
 
     @functools.wraps(original_check)
-    async def should_rate_limit(
+    def should_rate_limit(
         self,
         descriptors,
         parent_otel_span=None,
@@ -427,34 +429,24 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         parallel_slot_id=None,
         skip_parallel_check=False,
     ):
+        # Returns an awaitable: a finished native coroutine when decided in Rust, else
+        # LiteLLM's own coroutine. Both are taken by `await`, `create_task` and `gather`.
         handle = getattr(getattr(self, "rate_limits", None), "_handle", None)
         if type(handle) is local_type:
             try:
-                clock = handle.system_clock
-                if clock is None or self._time_provider is not clock or type(self)._get_current_time is not now_of:
-                    now = self._get_current_time().timestamp()
-                else:
-                    now = None  # `datetime.now().timestamp()`, read in Rust
-                response = handle.should_rate_limit(
-                    descriptors,
-                    now,
-                    self.window_size,
-                    read_only,
-                    skip_tpm_check,
-                    parallel_slot_id,
-                    skip_parallel_check,
-                    slot_ttl,
-                )
+                done = handle.check(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
             except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
                 stats.record_fallback(f"{type(error).__name__}: {error}")
             else:
-                if response is not None:
-                    return response
+                if done is not None:
+                    return done
         else:
             stats.record_fallback("a limiter with Redis, an injected store, or built before patch()")
-        return await original_check(
+        return original_check(
             self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
         )
+
+    _mark_coroutine_function(should_rate_limit)
 
     original_atomic = cls.__dict__["_atomic_check_and_increment_in_memory"]
 
@@ -488,6 +480,18 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))
         v3.offload_token_count = _make_inline_offload(offload)
     return feature
+
+
+def _mark_coroutine_function(function: Callable[..., Any]) -> None:
+    """Make ``asyncio.iscoroutinefunction`` (and, on 3.12+, ``inspect``) see ``function``,
+    a plain function returning an awaitable, as the coroutine function it replaces."""
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:
+        mark(function)
+    else:
+        import asyncio.coroutines
+
+        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
 
 
 def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
