@@ -12,7 +12,6 @@
 //! int, a stored value LiteLLM would choke on) returns `None` before any entry changes, and
 //! the patch layer hands the call to LiteLLM's own method.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use pyo3::exceptions::{
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use smallvec::SmallVec;
 
 use crate::tokencount::Stats;
 
@@ -155,29 +155,8 @@ struct Scope {
 }
 
 impl Scope {
-    fn entry(&mut self, suffix: Suffix) -> &mut Option<Entry> {
-        &mut self.slots[suffix as usize]
-    }
-}
-
-fn scope_key(key: &str, value: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(key.len() + value.len() + 8);
-    let _ = write!(out, "{}:", key.len());
-    out.push_str(key);
-    out.push_str(value);
-    out
-}
-
-#[derive(Default)]
-struct Space {
-    scopes: HashMap<String, Scope, foldhash::fast::RandomState>,
-    writes: u64,
-}
-
-impl Space {
-    fn get(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&Value> {
-        let slot = self.scopes.get_mut(scope)?.entry(suffix);
+    fn get(&mut self, suffix: Suffix, now: Instant) -> Option<&Value> {
+        let slot = &mut self.slots[suffix as usize];
         if slot.as_ref().is_some_and(|e| !e.live(now)) {
             *slot = None;
         }
@@ -185,35 +164,13 @@ impl Space {
     }
 
     /// The live entry, to change in place.
-    fn live_mut(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&mut Entry> {
-        self.scopes
-            .get_mut(scope)?
-            .entry(suffix)
-            .as_mut()
-            .filter(|e| e.live(now))
+    fn live_mut(&mut self, suffix: Suffix, now: Instant) -> Option<&mut Entry> {
+        self.slots[suffix as usize].as_mut().filter(|e| e.live(now))
     }
 
     /// `set_local`: a positive TTL replaces the expiry; no TTL keeps the one the entry had.
-    fn set(
-        &mut self,
-        scope: &str,
-        suffix: Suffix,
-        value: Value,
-        ttl: Option<Duration>,
-        now: Instant,
-    ) {
-        self.writes += 1;
-        if self.writes % SWEEP_EVERY == 0 {
-            self.sweep(now);
-        }
-        let slot = match self.scopes.get_mut(scope) {
-            Some(s) => s.entry(suffix),
-            None => self
-                .scopes
-                .entry(scope.to_owned())
-                .or_default()
-                .entry(suffix),
-        };
+    fn set(&mut self, suffix: Suffix, value: Value, ttl: Option<Duration>, now: Instant) {
+        let slot = &mut self.slots[suffix as usize];
         let live = slot.as_ref().is_some_and(|e| e.live(now));
         let expires = match ttl {
             Some(ttl) if !ttl.is_zero() => Some(now + ttl),
@@ -227,6 +184,59 @@ impl Space {
             }
         };
         *slot = Some(Entry { value, expires });
+    }
+}
+
+/// The key of a scope: the descriptor key's length, `:`, the key, then the value (so no two
+/// (key, value) pairs share one).
+fn scope_key(key: &str, value: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(key.len() + value.len() + 8);
+    let _ = write!(out, "{}:", key.len());
+    out.push_str(key);
+    out.push_str(value);
+    out
+}
+
+#[derive(Default)]
+struct Space {
+    scopes: hashbrown::HashMap<String, Scope, foldhash::fast::RandomState>,
+    writes: u64,
+}
+
+impl Space {
+    /// An existing scope (a read creates nothing).
+    fn scope(&mut self, scope: &str) -> Option<&mut Scope> {
+        self.scopes.get_mut(scope)
+    }
+
+    /// A scope to write to, created when absent; every so many writes, expired entries go.
+    fn scope_for_write(&mut self, scope: &str, now: Instant) -> &mut Scope {
+        self.writes += 1;
+        if self.writes % SWEEP_EVERY == 0 {
+            self.sweep(now);
+        }
+        self.scopes.entry_ref(scope).or_default()
+    }
+
+    fn get(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&Value> {
+        self.scope(scope)?.get(suffix, now)
+    }
+
+    fn live_mut(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&mut Entry> {
+        self.scope(scope)?.live_mut(suffix, now)
+    }
+
+    fn set(
+        &mut self,
+        scope: &str,
+        suffix: Suffix,
+        value: Value,
+        ttl: Option<Duration>,
+        now: Instant,
+    ) {
+        self.scope_for_write(scope, now)
+            .set(suffix, value, ttl, now);
     }
 
     fn sweep(&mut self, now: Instant) {
@@ -519,10 +529,10 @@ fn over_limit(
     counters: &[Counter],
     values: &[Option<i64>],
     read_only: bool,
-) -> (bool, Vec<Status>) {
+) -> (bool, SmallVec<[Status; 8]>) {
     let pending = i64::from(read_only);
     let mut over = false;
-    let mut statuses = Vec::with_capacity(counters.len());
+    let mut statuses = SmallVec::new();
     for (c, v) in counters.iter().zip(values) {
         let m = c.meta;
         let limit = match c.kind {
@@ -763,7 +773,7 @@ impl LocalRateLimits {
             self.count(py, Some("descriptors is not a list"));
             return Ok(None);
         };
-        let mut descs = Vec::with_capacity(list.len());
+        let mut descs: SmallVec<[Desc; 4]> = SmallVec::new();
         for d in list.iter() {
             match parse_descriptor(&d, skip_tpm_check) {
                 Ok(d) => descs.push(d),
@@ -785,8 +795,8 @@ impl LocalRateLimits {
         }
         let now_int = now.trunc() as i64;
         let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
-        let mut counters = Vec::with_capacity(descs.len() * 2);
-        let mut gauges = Vec::new();
+        let mut counters: SmallVec<[Counter; 8]> = SmallVec::new();
+        let mut gauges: SmallVec<[usize; 4]> = SmallVec::new();
         for (i, d) in descs.iter().enumerate() {
             if d.parallel.is_some() {
                 gauges.push(i);
@@ -817,13 +827,15 @@ impl LocalRateLimits {
         let mut space = self.lock();
         let space = &mut *space;
 
-        let mut statuses = Vec::new();
+        let mut statuses: SmallVec<[Status; 8]> = SmallVec::new();
         if !counters.is_empty() {
             // The local pre-check: every window and counter must be a value `int()` takes.
-            let mut values = Vec::with_capacity(counters.len());
+            let mut values: SmallVec<[(Option<i64>, Option<i64>); 8]> = SmallVec::new();
             for c in &counters {
-                let scope = descs[c.desc].scope.as_str();
-                let window = space.get(scope, Suffix::Window, clock);
+                let mut sc = space.scope(descs[c.desc].scope.as_str());
+                let window = sc
+                    .as_deref_mut()
+                    .and_then(|sc| sc.get(Suffix::Window, clock));
                 if matches!(window, Some(Value::Slots(_))) {
                     self.count(py, Some("a window entry holds a slot registry"));
                     return Ok(None);
@@ -838,7 +850,7 @@ impl LocalRateLimits {
                         }
                     },
                 };
-                let value = match space.get(scope, c.kind, clock) {
+                let value = match sc.and_then(|sc| sc.get(c.kind, clock)) {
                     None => None,
                     Some(v) => match v.as_int() {
                         Some(v) => Some(v),
@@ -850,44 +862,32 @@ impl LocalRateLimits {
                 };
                 values.push((window, value));
             }
-            let counts: Vec<Option<i64>> = values.iter().map(|(_, v)| *v).collect();
+            let counts: SmallVec<[Option<i64>; 8]> = values.iter().map(|(_, v)| *v).collect();
             let (over, local) = over_limit(&descs, &counters, &counts, read_only);
             if over {
                 self.count(py, None);
                 return response(py, &descs, true, &local).map(Some);
             }
-            let cache_values: Vec<Option<i64>> = if read_only {
+            let cache_values: SmallVec<[Option<i64>; 8]> = if read_only {
                 counts
             } else {
                 // The in-memory sliding window, one counter after another.
                 let ttl = Some(Duration::from_secs(window_size.max(0) as u64));
-                let mut out = Vec::with_capacity(counters.len());
+                let mut out = SmallVec::new();
                 for c in &counters {
-                    let scope = descs[c.desc].scope.as_str();
-                    let start = match space.get(scope, Suffix::Window, clock) {
-                        None => None,
-                        Some(Value::Slots(_)) => unreachable!("checked above"),
-                        Some(w) => w.as_int(),
-                    };
+                    let sc = space.scope_for_write(descs[c.desc].scope.as_str(), clock);
+                    // Every window start passed `int()` above, and this loop writes only ints.
+                    let start = sc.get(Suffix::Window, clock).and_then(Value::as_int);
                     if start.is_none_or(|s| now_int.saturating_sub(s) >= window_size) {
-                        space.set(scope, Suffix::Requests, Value::Int(0), ttl, clock);
-                        space.set(scope, Suffix::Tokens, Value::Int(0), ttl, clock);
-                        space.set(
-                            scope,
-                            Suffix::Window,
-                            Value::Text(now_int.to_string()),
-                            ttl,
-                            clock,
-                        );
-                        space.set(scope, c.kind, Value::Int(1), ttl, clock);
+                        sc.set(Suffix::Requests, Value::Int(0), ttl, clock);
+                        sc.set(Suffix::Tokens, Value::Int(0), ttl, clock);
+                        sc.set(Suffix::Window, Value::Text(now_int.to_string()), ttl, clock);
+                        sc.set(c.kind, Value::Int(1), ttl, clock);
                         out.push(Some(1));
                     } else {
-                        let current = space
-                            .get(scope, c.kind, clock)
-                            .and_then(Value::as_int)
-                            .unwrap_or(0);
+                        let current = sc.get(c.kind, clock).and_then(Value::as_int).unwrap_or(0);
                         let next = current.wrapping_add(1);
-                        space.set(scope, c.kind, Value::Int(next), ttl, clock);
+                        sc.set(c.kind, Value::Int(next), ttl, clock);
                         out.push(Some(next));
                     }
                 }
@@ -916,7 +916,7 @@ impl LocalRateLimits {
         };
         // Every gauge value is read before any is written, as LiteLLM reads them in one batch:
         // (in-flight count, whether the value is a slot registry or absent).
-        let mut current = Vec::with_capacity(gauges.len());
+        let mut current: SmallVec<[(i64, bool); 4]> = SmallVec::new();
         for &g in &gauges {
             let value = space.get(&descs[g].scope, Suffix::Gauge, clock);
             let Some(n) = in_flight(value, cutoff) else {
