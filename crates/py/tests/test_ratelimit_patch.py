@@ -75,13 +75,28 @@ def _descriptors(rng: random.Random) -> list[dict]:
                 "key": key,
                 "value": value,
                 "rate_limit": {
-                    "requests_per_unit": rng.choice([None, 1, 2, 3, 5, 8]),
+                    "requests_per_unit": rng.choice([None, 0, 1, 2, 3, 5, 8]),
                     "tokens_per_unit": rng.choice([None, None, 4, 10, 50]),
-                    "max_parallel_requests": rng.choice([None, None, 1, 2, 3]),
-                    "window_size": rng.choice([None, 60, 30]),
+                    "max_parallel_requests": rng.choice([None, None, 0, 1, 2, 3]),
+                    "window_size": rng.choice([None, 0, 60, 30]),
                 },
             }
         )
+    # Edge shapes LiteLLM accepts: no limits at all, an empty or missing rate_limit, and a
+    # second descriptor for a scope already listed (LiteLLM keeps the later one's limits).
+    roll = rng.random()
+    if roll < 0.15:
+        out.append({"key": "api_key", "value": "k1", "rate_limit": rng.choice([None, {}])})
+    elif roll < 0.25:
+        out.append({"key": "team", "value": "t1"})
+    elif roll < 0.45:
+        dup = dict(rng.choice(out))
+        dup["rate_limit"] = {
+            "requests_per_unit": rng.choice([None, 1, 4]),
+            "tokens_per_unit": rng.choice([None, 7]),
+            "max_parallel_requests": rng.choice([None, 2]),
+        }
+        out.append(dup)
     return out
 
 
@@ -133,7 +148,7 @@ async def _replay(seed: int, steps: int = 80) -> dict[str, int]:
     return seen
 
 
-@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("seed", range(60))
 def test_traces_through_litellms_limiter_match(patched, seed: int) -> None:
     seen = asyncio.run(_replay(seed))
     assert seen["check"] >= 30
@@ -141,7 +156,7 @@ def test_traces_through_litellms_limiter_match(patched, seed: int) -> None:
 
 def test_traces_exercise_every_operation(patched) -> None:
     totals: dict[str, int] = {}
-    for seed in range(30):
+    for seed in range(60):
         for name, n in asyncio.run(_replay(seed)).items():
             totals[name] = totals.get(name, 0) + n
     assert totals["over"] > 100 and totals["check"] - totals["over"] > 100
