@@ -34,3 +34,9 @@ pub(crate) fn type_error(argument: &str, expected: &str, got: &Bound<'_, PyAny>)
         .unwrap_or_else(|_| "?".to_owned());
     PyTypeError::new_err(format!("{argument} must be {expected}, not {got}"))
 }
+
+/// A Redis the limiter could not use: `FastLLMError`, with the store's message (the URL's
+/// password redacted).
+pub(crate) fn backend_error(error: &fastllm_ratelimit::BackendError) -> PyErr {
+    FastLLMError::new_err(error.to_string())
+}

@@ -22,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tokencount::Counter>()?;
     m.add_class::<tokencount::Stats>()?;
     m.add_class::<ratelimit::RateLimiter>()?;
+    m.add_class::<ratelimit::RedisRateLimiter>()?;
     m.add_class::<v3store::LocalRateLimits>()?;
     m.add_class::<v3store::Ready>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -1,10 +1,12 @@
-//! Bindings of `fastllm-ratelimit`: LiteLLM's v3 limiter decisions in memory.
+//! Bindings of `fastllm-ratelimit`: LiteLLM's v3 limiter decisions in memory and on Redis.
 
 use std::time::Duration;
 
+use fastllm_connpool::PoolConfig;
+use fastllm_connpool::redis::RedisPool;
 use fastllm_ratelimit::{
-    CheckOptions, Clock, Code, Config, Descriptor, FakeClock, KeyTtl, Limits, MemoryStore,
-    MonotonicClock, Response, SlotId,
+    CheckOptions, Clock, Code, Config, Descriptor, FailMode, FakeClock, KeyTtl, Limits,
+    MemoryStore, MonotonicClock, RedisConfig, RedisStore, Response, SlotAcquisition, SlotId,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -213,5 +215,135 @@ impl RateLimiter {
                 "this RateLimiter runs on the monotonic clock; pass fake_clock_start",
             )
         })
+    }
+}
+
+/// The limiter on a Redis shared with LiteLLM proxies: `fastllm_ratelimit::RedisStore`, with
+/// LiteLLM's keys and scripts' semantics. Calls block the calling thread (with the GIL
+/// released) on a small private tokio runtime.
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct RedisRateLimiter {
+    store: RedisStore,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn parse_descriptors(descriptors: &Bound<'_, PyAny>) -> PyResult<Vec<Descriptor>> {
+    let list = descriptors
+        .cast::<PyList>()
+        .map_err(|_| type_error("descriptors", "a list of dicts", descriptors))?;
+    list.iter().map(|d| descriptor(&d)).collect()
+}
+
+/// A response dict, with `"unverified"` (why Redis did not answer) when the fail mode decided.
+fn checked_dict<'py>(
+    py: Python<'py>,
+    response: &Response,
+    unverified: Option<&fastllm_ratelimit::Unverified>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = response_dict(py, response)?;
+    if let Some(u) = unverified {
+        out.set_item("unverified", format!("{u}: {}", u.error))?;
+    }
+    Ok(out)
+}
+
+#[pymethods]
+impl RedisRateLimiter {
+    /// A limiter on the Redis at `url` (`redis://[:password@]host:port/db`). `window_size`
+    /// and `slot_ttl` (seconds) must match every LiteLLM process on that Redis;
+    /// `fail_closed` refuses checks Redis cannot answer (LiteLLM's
+    /// `fail_closed_rate_limit_enforcement`). Answers as one LiteLLM process would, memory
+    /// mirror included (`RedisStore::with_litellm_mirror`). No connection opens until the
+    /// first call.
+    #[new]
+    #[pyo3(signature = (url, *, window_size=60, slot_ttl=3600, fail_closed=false))]
+    fn py_new(url: &str, window_size: i64, slot_ttl: i64, fail_closed: bool) -> PyResult<Self> {
+        let positive = |value: i64, what: &str| {
+            u64::try_from(value).ok().filter(|v| *v > 0).ok_or_else(|| {
+                PyValueError::new_err(format!("{what} must be a positive int, got {value}"))
+            })
+        };
+        let config = RedisConfig {
+            window_size_secs: positive(window_size, "window_size")?,
+            slot_ttl_secs: positive(slot_ttl, "slot_ttl")?,
+            fail_mode: if fail_closed {
+                FailMode::Closed
+            } else {
+                FailMode::Open
+            },
+        };
+        let pool = RedisPool::from_url(url, PoolConfig::default())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let store = RedisStore::new(pool, config)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .with_litellm_mirror();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fastllm-redis")
+            .enable_all()
+            .build()
+            .map_err(|e| PyValueError::new_err(format!("cannot start the Redis runtime: {e}")))?;
+        Ok(Self { store, runtime })
+    }
+
+    /// LiteLLM's `should_rate_limit` on Redis, in one script call; the response dict.
+    #[pyo3(signature = (descriptors, read_only=false, skip_tpm_check=false, parallel_slot_id=None, skip_parallel_check=false))]
+    fn should_rate_limit<'py>(
+        &self,
+        py: Python<'py>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: bool,
+        skip_tpm_check: bool,
+        parallel_slot_id: Option<&str>,
+        skip_parallel_check: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let parsed = parse_descriptors(descriptors)?;
+        let options = CheckOptions {
+            read_only,
+            skip_tpm_check,
+            skip_parallel_check,
+            slot_id: parallel_slot_id.map(SlotId::new),
+        };
+        let checked = py.detach(|| {
+            self.runtime
+                .block_on(self.store.should_rate_limit(&parsed, &options))
+        });
+        checked_dict(py, &checked.value.response, checked.unverified.as_ref())
+    }
+
+    /// LiteLLM's `reserve_tpm_tokens(descriptors, estimated_tokens)` on Redis: the response dict.
+    fn reserve_tpm_tokens<'py>(
+        &self,
+        py: Python<'py>,
+        descriptors: &Bound<'py, PyAny>,
+        estimated_tokens: i64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let parsed = parse_descriptors(descriptors)?;
+        let checked = py.detach(|| {
+            self.runtime.block_on(
+                self.store
+                    .reserve_tpm_tokens(&parsed, estimated_tokens, &[]),
+            )
+        });
+        checked_dict(py, &checked.value.response, checked.unverified.as_ref())
+    }
+
+    /// Gives back slot `slot_id` on the gauges of `scopes` (`[(key, value), ...]`); each
+    /// gauge's remaining in-flight count.
+    fn release_slots(
+        &self,
+        py: Python<'_>,
+        slot_id: &str,
+        scopes: Vec<(String, String)>,
+    ) -> PyResult<Vec<i64>> {
+        let slot = SlotAcquisition {
+            slot_id: SlotId::new(slot_id),
+            scopes: scopes
+                .iter()
+                .map(|(k, v)| std::sync::Arc::from(format!("{{{k}:{v}}}")))
+                .collect(),
+        };
+        py.detach(|| self.runtime.block_on(self.store.release_slots(&slot)))
+            .map_err(|e| crate::errors::backend_error(&e))
     }
 }

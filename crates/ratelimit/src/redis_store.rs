@@ -12,10 +12,11 @@
 //! instead. Both are UNIX seconds, so the window starts they write mean the same thing; the
 //! server clock just keeps skew between hosts out of this store's windows.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fastllm_connpool::redis::{RedisPool, Script, ScriptInvocation, cmd};
 
@@ -258,7 +259,50 @@ pub struct RedisStore {
     pool: RedisPool,
     config: RedisConfig,
     slots: Arc<SlotIds>,
+    mirror: Option<Arc<Mirror>>,
 }
+
+/// LiteLLM's per-process memory mirror of the Redis counts (see
+/// [`RedisStore::with_litellm_mirror`]): the last count each script returned, per key, with
+/// LiteLLM's TTLs (the window for counters, the slot TTL for gauges).
+#[derive(Default)]
+struct Mirror {
+    values: Mutex<HashMap<String, (i64, Instant)>>,
+}
+
+impl Mirror {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Instant)>> {
+        // Each entry is replaced whole, so a panic elsewhere cannot leave one torn.
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<i64> {
+        let now = Instant::now();
+        let mut values = self.lock();
+        match values.get(key) {
+            Some(&(value, expires)) if expires > now => Some(value),
+            Some(_) => {
+                values.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn set(&self, entries: impl IntoIterator<Item = (String, i64)>, ttl: Duration) {
+        let now = Instant::now();
+        let mut values = self.lock();
+        if values.len() > MIRROR_SWEEP_AT {
+            values.retain(|_, (_, expires)| *expires > now);
+        }
+        for (key, value) in entries {
+            values.insert(key, (value, now + ttl));
+        }
+    }
+}
+
+/// The mirror drops its expired entries once it holds more than this many.
+const MIRROR_SWEEP_AT: usize = 65_536;
 
 struct SlotIds {
     salt: u64,
@@ -293,7 +337,25 @@ impl RedisStore {
                 salt,
                 seq: AtomicU64::new(0),
             }),
+            mirror: None,
         })
+    }
+
+    /// This store, answering exactly as one LiteLLM proxy process would, including its
+    /// per-process memory mirror of the Redis counts.
+    ///
+    /// LiteLLM's v3 limiter pre-checks a request against the counts its own earlier checks
+    /// read back from Redis (kept for the window; gauges for the slot TTL), refusing without
+    /// touching Redis when that mirror is already over; only then does it run the scripts,
+    /// which count without a pre-check of their own. Its TPM reservations do not update the
+    /// mirror. Without this mode the store pre-checks against Redis itself, which refuses the
+    /// same requests when one process owns the keys but, across processes, sees the others'
+    /// counts at once. Use this mode where answers must match LiteLLM's, as in the
+    /// `fastllm_litellm` patch.
+    #[must_use]
+    pub fn with_litellm_mirror(mut self) -> Self {
+        self.mirror = Some(Arc::new(Mirror::default()));
+        self
     }
 
     /// The store's settings.
@@ -374,6 +436,68 @@ impl RedisStore {
                 slot: None,
             });
         }
+        // LiteLLM's pre-checks on its memory mirror: the counters (all at once), and, before
+        // the gauge script, each gauge in turn.
+        let mut plan = plan;
+        let mut mirrored_full_gauge = None;
+        let mirror = self.mirror.as_deref();
+        if let Some(mirror) = mirror {
+            let values: Vec<Option<i64>> = plan
+                .counters
+                .iter()
+                .map(|c| {
+                    let d = &descriptors[c.descriptor];
+                    mirror.get(&format!("{}:{}", d.scope(), c.kind.as_str()))
+                })
+                .collect();
+            let judged =
+                over_limit_response(descriptors, &plan, &values, options.read_only, skip_tpm);
+            if judged.overall == Code::OverLimit {
+                return Checked::verified(Admission {
+                    response: judged,
+                    slot: None,
+                });
+            }
+            // A read-only check counts the gauges on Redis, past the mirror.
+            let gauges_to_precheck = if options.read_only {
+                &[][..]
+            } else {
+                &plan.gauges[..]
+            };
+            for (j, g) in gauges_to_precheck.iter().enumerate() {
+                let d = &descriptors[g.descriptor];
+                let in_flight = mirror
+                    .get(&format!("{}:max_parallel_requests", d.scope()))
+                    .unwrap_or(0)
+                    .max(0);
+                if in_flight >= g.limit {
+                    mirrored_full_gauge = Some((j, in_flight));
+                    break;
+                }
+            }
+            if let Some((j, in_flight)) = mirrored_full_gauge {
+                // The counters are still counted on Redis; no gauge script runs.
+                plan.gauges.clear();
+                if plan.counters.is_empty() {
+                    let g = gauges(descriptors)
+                        .nth(j)
+                        .expect("the refused gauge is one of the request's");
+                    return Checked::verified(Admission {
+                        response: Response {
+                            overall: Code::OverLimit,
+                            statuses: vec![gauge_status(
+                                &descriptors[g.descriptor],
+                                g.limit,
+                                in_flight,
+                                Code::OverLimit,
+                            )],
+                            ..Response::default()
+                        },
+                        slot: None,
+                    });
+                }
+            }
+        }
         let slot_id = match (
             &options.slot_id,
             options.read_only || plan.gauges.is_empty(),
@@ -403,7 +527,8 @@ impl RedisStore {
             .arg(plan.counters.len())
             .arg(plan.gauges.len())
             .arg(self.config.slot_ttl_secs)
-            .arg(slot_id.as_ref().map_or("", SlotId::as_str));
+            .arg(slot_id.as_ref().map_or("", SlotId::as_str))
+            .arg(if mirror.is_some() { "1" } else { "0" }); // read-only judges on Redis anyway
         for c in &plan.counters {
             let limit = judged_limit(descriptors, *c, skip_tpm);
             invocation.arg(limit.map_or(-1, limit_i64));
@@ -416,9 +541,67 @@ impl RedisStore {
             Ok(reply) => reply,
             Err(error) => return self.fail_admission(error),
         };
-        match decode_check(descriptors, options, &plan, &reply, slot_id) {
-            Ok(admission) => Checked::verified(admission),
-            Err(detail) => self.fail_admission(BackendError::reply(OP, detail)),
+        let mut admission = match decode_check(descriptors, options, &plan, &reply, slot_id) {
+            Ok(admission) => admission,
+            Err(detail) => return self.fail_admission(BackendError::reply(OP, detail)),
+        };
+        if let Some(mirror) = mirror.filter(|_| !options.read_only) {
+            self.update_mirror(mirror, descriptors, &plan, &reply);
+            if let Some((j, in_flight)) = mirrored_full_gauge {
+                if admission.response.overall != Code::OverLimit {
+                    // LiteLLM's gauge pre-check refused: the windowed statuses, then that gauge.
+                    let g = gauges(descriptors)
+                        .nth(j)
+                        .expect("the refused gauge is one of the request's");
+                    admission.response.statuses.push(gauge_status(
+                        &descriptors[g.descriptor],
+                        g.limit,
+                        in_flight,
+                        Code::OverLimit,
+                    ));
+                    admission.response.overall = Code::OverLimit;
+                    admission.slot = None;
+                }
+            }
+        }
+        Checked::verified(admission)
+    }
+
+    /// After a counting script: the counts it returned (and, when it took the slots, each
+    /// gauge's in-flight count) go to the mirror, as LiteLLM writes them to its memory.
+    fn update_mirror(
+        &self,
+        mirror: &Mirror,
+        descriptors: &[Descriptor],
+        plan: &WindowedPlan,
+        reply: &[Option<i64>],
+    ) {
+        let n = plan.counters.len();
+        let code = reply.first().copied().flatten();
+        if matches!(code, Some(0 | 2 | 3)) {
+            let counts = plan
+                .counters
+                .iter()
+                .zip(reply.iter().skip(1))
+                .filter_map(|(c, v)| {
+                    let d = &descriptors[c.descriptor];
+                    v.map(|v| (format!("{}:{}", d.scope(), c.kind.as_str()), v))
+                });
+            mirror.set(counts, Duration::from_secs(self.config.window_size_secs));
+        }
+        if code == Some(0) && !plan.gauges.is_empty() {
+            let in_flight = plan
+                .gauges
+                .iter()
+                .zip(reply.iter().skip(n + 1))
+                .map(|(g, v)| {
+                    let d = &descriptors[g.descriptor];
+                    (
+                        format!("{}:max_parallel_requests", d.scope()),
+                        v.unwrap_or(0),
+                    )
+                });
+            mirror.set(in_flight, Duration::from_secs(self.config.slot_ttl_secs));
         }
     }
 
@@ -457,7 +640,17 @@ impl RedisStore {
                 .key(format!("{scope}:max_parallel_requests"))
                 .arg(slot.slot_id.as_str());
         }
-        self.invoke("release_slots", &invocation).await
+        let remaining: Vec<i64> = self.invoke("release_slots", &invocation).await?;
+        if let Some(mirror) = &self.mirror {
+            // LiteLLM mirrors each gauge's remaining count.
+            let entries = slot
+                .scopes
+                .iter()
+                .zip(&remaining)
+                .map(|(scope, n)| (format!("{scope}:max_parallel_requests"), (*n).max(0)));
+            mirror.set(entries, Duration::from_secs(self.config.slot_ttl_secs));
+        }
+        Ok(remaining)
     }
 
     /// LiteLLM's `atomic_check_and_increment_by_n` on Redis: add `increments[i]` to descriptor

@@ -1320,3 +1320,81 @@ async fn shared_limit_with_litellm() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// LiteLLM's per-process mirror
+// ---------------------------------------------------------------------------------------------
+
+/// `with_litellm_mirror`: a TPM reservation does not reach the mirror, so a pre-check that
+/// refuses answers with the counts the last check read back (as one LiteLLM process does),
+/// where the plain store answers with Redis's own counts. Both refuse the same request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn litellm_mirror_prechecks_on_the_last_counts_read() {
+    let server = RedisServer::start();
+    bounded(async {
+        let plain = store(&server, long_window());
+        let mirrored = store(&server, long_window()).with_litellm_mirror();
+        let tokens_remaining = |r: &Response| {
+            r.statuses
+                .iter()
+                .find(|s| s.rate_limit_type == RateLimitType::Tokens)
+                .map(|s| s.limit_remaining)
+        };
+        let mut answers = Vec::new();
+        for (s, value) in [(&plain, "plain"), (&mirrored, "mirrored")] {
+            let req = [d("api_key", value, Limits::new().requests(1).tokens(5))];
+            let first = s.should_rate_limit(&req, &CheckOptions::default()).await;
+            assert_eq!(first.decision(), Decision::Admitted);
+            // Counted on Redis, then over: requests 2/1, tokens 2/5.
+            let second = s.should_rate_limit(&req, &CheckOptions::default()).await;
+            assert_eq!(second.decision(), Decision::OverLimit);
+            assert_eq!(tokens_remaining(&second.value.response), Some(3));
+            // Tokens 5/5 on Redis.
+            let reserved = s.reserve_tpm_tokens(&req, 3, &[]).await;
+            assert!(reserved.value.response.overall == Code::Ok, "{reserved:?}");
+            let third = s.should_rate_limit(&req, &CheckOptions::default()).await;
+            assert_eq!(third.decision(), Decision::OverLimit);
+            answers.push(tokens_remaining(&third.value.response));
+        }
+        // Plain: Redis's 5 tokens. Mirrored: the 2 the second check read back.
+        assert_eq!(answers, [Some(0), Some(3)]);
+    })
+    .await;
+}
+
+/// With the mirror full for a gauge, the windowed counters are still counted on Redis and no
+/// slot is taken, as LiteLLM's gauge pre-check runs after its counting script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn litellm_mirror_gauge_precheck_counts_the_window_first() {
+    let server = RedisServer::start();
+    bounded(async {
+        let s = store(&server, long_window()).with_litellm_mirror();
+        let req = [d("user", "g", Limits::new().requests(100).max_parallel(1))];
+        let first = s.should_rate_limit(&req, &CheckOptions::default()).await;
+        assert_eq!(first.decision(), Decision::Admitted);
+        let slot = first.value.slot.clone().expect("a slot");
+        let second = s.should_rate_limit(&req, &CheckOptions::default()).await;
+        assert_eq!(second.decision(), Decision::OverLimit);
+        let statuses = &second.value.response.statuses;
+        assert_eq!(
+            statuses.len(),
+            2,
+            "the windowed status, then the full gauge"
+        );
+        assert_eq!(
+            statuses[0].limit_remaining, 98,
+            "the refused request was counted"
+        );
+        assert_eq!(
+            statuses[1].rate_limit_type,
+            RateLimitType::MaxParallelRequests
+        );
+        assert_eq!(statuses[1].code, Code::OverLimit);
+        assert!(second.value.slot.is_none());
+        // Releasing updates the mirror: the next request gets the slot.
+        assert_eq!(s.release_slots(&slot).await.expect("release"), vec![0]);
+        let third = s.should_rate_limit(&req, &CheckOptions::default()).await;
+        assert_eq!(third.decision(), Decision::Admitted);
+    })
+    .await;
+}

@@ -9,6 +9,8 @@
 --       then one gauge key per `max_parallel_requests` descriptor.
 -- ARGV: [1] '1' = read only, '0' = count   [2] the limiter's window (s)
 --       [3] number of counters   [4] number of gauges   [5] slot TTL (s)   [6] slot id
+--       [7] '1' = no pre-check when counting (the caller pre-checked its own mirror, as a
+--       LiteLLM process does), '0' = pre-check here
 --       then one limit per counter (-1: the counter is not judged), then one per gauge.
 -- Uses `number_at` from prelude.lua, which is prepended when the script is built.
 -- Reply: { code, one value per counter (false = no key), ... }
@@ -26,9 +28,11 @@ local n = tonumber(ARGV[3])
 local g = tonumber(ARGV[4])
 local slot_ttl = tonumber(ARGV[5])
 local slot_id = ARGV[6]
+local prechecked = ARGV[7] == '1' and not (ARGV[1] == '1')
 local now = tonumber(redis.call('TIME')[1])
 
--- 1. Judge the counts as they are: refuse, writing nothing, if one is already over.
+-- 1. Judge the counts as they are: refuse, writing nothing, if one is already over (unless the
+--    caller pre-checked its mirror instead).
 local pending = 0
 if read_only then
     pending = 1
@@ -38,8 +42,8 @@ local over = false
 for i = 1, n do
     local value = number_at(KEYS[2 * i])
     reply[i + 1] = value
-    local limit = tonumber(ARGV[6 + i])
-    if value and limit >= 0 and value + pending > limit then
+    local limit = tonumber(ARGV[7 + i])
+    if value and limit >= 0 and value + pending > limit and not prechecked then
         over = true
     end
 end
@@ -69,7 +73,7 @@ if not read_only then
             end
         end
         reply[i + 1] = count
-        local limit = tonumber(ARGV[6 + i])
+        local limit = tonumber(ARGV[7 + i])
         if limit >= 0 and count > limit then
             over = true
         end
@@ -87,7 +91,7 @@ for j = 1, g do
     local key = KEYS[2 * n + j]
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - slot_ttl)
     local count = redis.call('ZCARD', key)
-    if (not read_only) and count + 1 > tonumber(ARGV[6 + n + j]) then
+    if (not read_only) and count + 1 > tonumber(ARGV[7 + n + j]) then
         reply[1] = 3
         reply[n + 2] = j
         reply[n + 3] = count
