@@ -31,14 +31,17 @@ from litellm.proxy.utils import InternalUsageCache  # noqa: E402
 SCOPES = (("api_key", "k1"), ("user", "u1"), ("team", "t1"))
 
 
-@pytest.fixture(scope="module")
-def redis_url():
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_redis(port: int) -> subprocess.Popen:
+    """A throwaway redis-server on loopback ``port``, answering PING."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (make test's CI installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     server = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -50,14 +53,26 @@ def redis_url():
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as c:
                 c.sendall(b"PING\r\n")
                 if c.recv(16).startswith(b"+PONG"):
-                    break
+                    return server
         except OSError:
             pass
-        assert time.monotonic() < deadline, "redis-server did not start"
+        if time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError("redis-server did not start")
         time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
-    server.terminate()
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.kill()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    port = _free_port()
+    server = _start_redis(port)
+    yield f"redis://127.0.0.1:{port}"
+    _stop(server)
 
 
 def _limiter(url: str, monkeypatch):
@@ -190,11 +205,99 @@ def test_redis_limiter_rejects_bad_settings() -> None:
 
 def test_redis_down_fails_open_or_closed() -> None:
     """Nothing listens on the port: fail open admits with the reason, fail closed refuses."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     d = [{"key": "api_key", "value": "down", "rate_limit": {"requests_per_unit": 1}}]
     open_ = _native.RedisRateLimiter(f"redis://127.0.0.1:{port}/0").should_rate_limit(d)
     assert open_["overall_code"] == "OK" and "unverified" in open_
     closed = _native.RedisRateLimiter(f"redis://127.0.0.1:{port}/0", fail_closed=True).should_rate_limit(d)
     assert closed["overall_code"] == "OVER_LIMIT" and closed["statuses"] == [] and "unverified" in closed
+
+
+def test_two_limiters_on_one_redis_admit_exactly_the_limit(redis_url) -> None:
+    """Two limiters (two processes' worth of mirrors) on one Redis, 4 threads each, 2,000
+    checks per thread on one key with limit 500: 500 admitted in all."""
+    import threading
+
+    limiters = [_native.RedisRateLimiter(f"{redis_url}/2", window_size=3600) for _ in range(2)]
+    d = [{"key": "api_key", "value": "shared-two", "rate_limit": {"requests_per_unit": 500}}]
+    admitted = []
+
+    def worker(limiter) -> None:
+        admitted.append(sum(limiter.should_rate_limit(d)["overall_code"] == "OK" for _ in range(2000)))
+
+    threads = [threading.Thread(target=worker, args=(lim,)) for lim in limiters for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(admitted) == 500
+
+
+def test_redis_killed_mid_load_then_restarted() -> None:
+    """Kill redis-server under load: fail open keeps admitting (unverified), fail closed
+    refuses; a restarted server on the same port is used again without a new limiter."""
+    import threading
+
+    port = _free_port()
+    server = _start_redis(port)
+    url = f"redis://127.0.0.1:{port}/0"
+    opened = _native.RedisRateLimiter(url, window_size=3600)
+    closed = _native.RedisRateLimiter(url, window_size=3600, fail_closed=True)
+    d = [{"key": "api_key", "value": "fault", "rate_limit": {"requests_per_unit": 10**9, "max_parallel_requests": 10**6}}]
+    stop = threading.Event()
+    seen = {"open_unverified": 0, "closed_refused": 0, "verified": 0, "errors": 0}
+
+    def load(limiter, fail_closed: bool) -> None:
+        while not stop.is_set():
+            try:
+                r = limiter.should_rate_limit(d)
+            except Exception:  # noqa: BLE001 - counted: the limiter must never raise here
+                seen["errors"] += 1
+                continue
+            if "unverified" not in r:
+                seen["verified"] += 1
+            elif fail_closed:
+                assert r["overall_code"] == "OVER_LIMIT"
+                seen["closed_refused"] += 1
+            else:
+                assert r["overall_code"] == "OK"
+                seen["open_unverified"] += 1
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=load, args=(lim, fc)) for lim, fc in ((opened, False), (closed, True))]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        assert seen["verified"] > 0
+        _stop(server)
+        deadline = time.monotonic() + 15
+        while seen["open_unverified"] < 5 or seen["closed_refused"] < 5:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+        server = _start_redis(port)
+        before = seen["verified"]
+        deadline = time.monotonic() + 15
+        while seen["verified"] < before + 10:
+            assert time.monotonic() < deadline, f"no recovery after the restart: {seen}"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        _stop(server)
+    assert seen["errors"] == 0
+
+
+def test_redis_limiter_bad_input() -> None:
+    limiter = _native.RedisRateLimiter("redis://127.0.0.1:1/0")
+    with pytest.raises(TypeError):
+        limiter.should_rate_limit("not a list")
+    with pytest.raises(TypeError):
+        limiter.should_rate_limit([{"key": 1, "value": "v"}])
+    with pytest.raises(ValueError):
+        limiter.should_rate_limit([{"key": "k", "value": "v", "rate_limit": {"requests_per_unit": -1}}])
+    with pytest.raises(ValueError):
+        limiter.should_rate_limit([{"key": "k", "value": "v", "rate_limit": {"window_size": 10**12}}])
+    with pytest.raises(ValueError):
+        _native.RedisRateLimiter("redis://127.0.0.1:1/0", window_size=10**12)
