@@ -154,6 +154,17 @@ def test_traces_through_litellms_limiter_match(patched, seed: int) -> None:
     assert seen["check"] >= 30
 
 
+@pytest.mark.parametrize("window", ["7", "30"])
+def test_traces_honour_the_window_size_setting(patched, monkeypatch, window: str) -> None:
+    """LITELLM_RATE_LIMIT_WINDOW_SIZE, read by LiteLLM's constructor, drives the native path
+    too (the traces move the clock by 1 to 125 s, so short windows roll over often)."""
+    monkeypatch.setenv("LITELLM_RATE_LIMIT_WINDOW_SIZE", window)
+    for seed in range(200, 210):
+        asyncio.run(_replay(seed))
+    _, ours = _pair([START])
+    assert ours.window_size == int(window)
+
+
 def test_traces_exercise_every_operation(patched) -> None:
     totals: dict[str, int] = {}
     for seed in range(60):

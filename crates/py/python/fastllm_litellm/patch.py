@@ -431,7 +431,10 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
     ):
         # Returns an awaitable: a finished native coroutine when decided in Rust, else
         # LiteLLM's own coroutine. Both are taken by `await`, `create_task` and `gather`.
-        handle = getattr(getattr(self, "rate_limits", None), "_handle", None)
+        try:
+            handle = self.rate_limits._handle
+        except AttributeError:
+            handle = None
         if type(handle) is local_type:
             try:
                 done = handle.check(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
