@@ -169,19 +169,13 @@ impl RateLimiter {
         parallel_slot_id: Option<&str>,
         skip_parallel_check: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let list = descriptors
-            .cast::<PyList>()
-            .map_err(|_| type_error("descriptors", "a list of dicts", descriptors))?;
-        let parsed = list
-            .iter()
-            .map(|d| descriptor(&d))
-            .collect::<PyResult<Vec<_>>>()?;
-        let options = CheckOptions {
+        let parsed = parse_descriptors(descriptors)?;
+        let options = check_options(
             read_only,
             skip_tpm_check,
+            parallel_slot_id,
             skip_parallel_check,
-            slot_id: parallel_slot_id.map(SlotId::new),
-        };
+        );
         let admission = self.store.should_rate_limit(&parsed, &options);
         response_dict(py, &admission.response)
     }
@@ -227,6 +221,22 @@ pub struct RedisRateLimiter {
     runtime: tokio::runtime::Runtime,
 }
 
+/// `should_rate_limit`'s keyword arguments as the crate's options.
+fn check_options(
+    read_only: bool,
+    skip_tpm_check: bool,
+    parallel_slot_id: Option<&str>,
+    skip_parallel_check: bool,
+) -> CheckOptions {
+    CheckOptions {
+        read_only,
+        skip_tpm_check,
+        skip_parallel_check,
+        slot_id: parallel_slot_id.map(SlotId::new),
+    }
+}
+
+/// A list of LiteLLM `RateLimitDescriptor` dicts → descriptors.
 fn parse_descriptors(descriptors: &Bound<'_, PyAny>) -> PyResult<Vec<Descriptor>> {
     let list = descriptors
         .cast::<PyList>()
@@ -298,12 +308,12 @@ impl RedisRateLimiter {
         skip_parallel_check: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let parsed = parse_descriptors(descriptors)?;
-        let options = CheckOptions {
+        let options = check_options(
             read_only,
             skip_tpm_check,
+            parallel_slot_id,
             skip_parallel_check,
-            slot_id: parallel_slot_id.map(SlotId::new),
-        };
+        );
         let checked = py.detach(|| {
             self.runtime
                 .block_on(self.store.should_rate_limit(&parsed, &options))

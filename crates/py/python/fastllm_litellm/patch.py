@@ -455,20 +455,26 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
 
     @functools.wraps(original_atomic)
     def _atomic_check_and_increment_in_memory(self, per_counter_meta):
+        response = _on_native_keyspace(
+            self,
+            lambda handle: handle.atomic_check_and_increment(
+                per_counter_meta, int(self._get_current_time().timestamp())
+            ),
+        )
+        return original_atomic(self, per_counter_meta) if response is None else response
+
+    def _on_native_keyspace(self, decide):
+        """``decide(handle)`` for a limiter whose keyspace is in Rust, else None; every None
+        (not ours, unsupported input, an error of ours) is counted as a fallback."""
         handle = getattr(getattr(self, "rate_limits", None), "_handle", None)
-        if type(handle) is local_type:
-            try:
-                response = handle.atomic_check_and_increment(
-                    per_counter_meta, int(self._get_current_time().timestamp())
-                )
-            except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
-                stats.record_fallback(f"{type(error).__name__}: {error}")
-            else:
-                if response is not None:
-                    return response
-        else:
+        if type(handle) is not local_type:
             stats.record_fallback("a limiter with Redis, an injected store, or built before patch()")
-        return original_atomic(self, per_counter_meta)
+            return None
+        try:
+            return decide(handle)
+        except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
+            stats.record_fallback(f"{type(error).__name__}: {error}")
+            return None
 
     feature = _Feature()
     for name, original, replacement in (
