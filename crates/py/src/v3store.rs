@@ -1194,17 +1194,13 @@ impl LocalRateLimits {
     }
 }
 
-/// A 32-hex-digit slot id like `uuid.uuid4().hex`: a random per-process prefix and a
-/// sequence number, so ids never repeat within a process and rarely across processes.
+/// A fresh slot id, as LiteLLM's `uuid.uuid4().hex` gives one (from the crate's generator).
 fn fresh_slot_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| RandomState::new().hash_one(std::process::id()));
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}")
+    static IDS: std::sync::OnceLock<fastllm_ratelimit::SlotIds> = std::sync::OnceLock::new();
+    IDS.get_or_init(fastllm_ratelimit::SlotIds::new)
+        .next_id()
+        .as_str()
+        .to_owned()
 }
 
 impl LocalRateLimits {

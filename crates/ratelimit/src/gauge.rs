@@ -55,6 +55,44 @@ impl From<String> for SlotId {
     }
 }
 
+/// Generates slot ids: 32 hex digits like LiteLLM's `uuid4().hex`, a random salt per
+/// generator then a sequence number, so ids never repeat within one generator and, with
+/// overwhelming probability, across generators and processes.
+#[derive(Debug)]
+pub struct SlotIds {
+    salt: u64,
+    seq: crate::sync::AtomicU64,
+}
+
+impl SlotIds {
+    /// A generator with a fresh random salt.
+    #[must_use]
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self {
+            salt: RandomState::new().hash_one((nanos, std::process::id())),
+            seq: crate::sync::AtomicU64::new(0),
+        }
+    }
+
+    /// The next id.
+    pub fn next_id(&self) -> SlotId {
+        // Uniqueness needs only that no two calls get the same sequence number, which
+        // `fetch_add` gives at any ordering.
+        let seq = self.seq.fetch_add(1, crate::sync::Ordering::Relaxed);
+        SlotId::new(format!("{:016x}{seq:016x}", self.salt))
+    }
+}
+
+impl Default for SlotIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A slot held on some gauges: LiteLLM's `ParallelSlotAcquisition`. Give it back with
 /// [`MemoryStore::release_slots`](crate::MemoryStore::release_slots), or hold it in a
 /// [`SlotGuard`](crate::SlotGuard).

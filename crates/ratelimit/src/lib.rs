@@ -27,7 +27,7 @@ pub use descriptor::{
 #[cfg(all(feature = "redis", not(loom)))]
 pub use error::BackendError;
 pub use error::{Error, Result};
-pub use gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId};
+pub use gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId, SlotIds};
 pub use gcra::{GcraOutcome, KeyedGcra};
 pub use headers::{Rejection, format_utc, ratelimit_headers, rejection};
 pub use memory::{Admission, CheckOptions, Config, MemoryStore, SlotGuard};

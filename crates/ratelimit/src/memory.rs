@@ -7,7 +7,6 @@
 //! no-Redis path; where LiteLLM splits a call into steps that other requests may interleave
 //! with, this store runs the steps back to back, which is one of the orders LiteLLM allows.
 
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use crate::clock::{Clock, MonotonicClock};
@@ -15,11 +14,11 @@ use crate::descriptor::{
     CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, ScopeId, validate_window,
 };
 use crate::error::{Error, Result};
-use crate::gauge::{DEFAULT_SLOT_TTL, Registry, SlotAcquisition, SlotId};
+use crate::gauge::{DEFAULT_SLOT_TTL, Registry, SlotAcquisition, SlotId, SlotIds};
 use crate::map::KeyMap;
 use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
 use crate::store::{KeyTtl, ScopeState};
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, lock};
+use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, lock};
 use crate::window::{
     AtomicPlan, Code, CounterRef, CounterState, GaugeRef, Increment, ReservationWindow, Response,
     atomic_metas, atomic_plan, collect_windowed, counter_status, gauge_status, gauges, limit_i64,
@@ -131,8 +130,7 @@ pub struct MemoryStore<C: Clock = MonotonicClock> {
     clock: C,
     config: Config,
     map: KeyMap<Arc<Mutex<ScopeState>>>,
-    slot_salt: u64,
-    slot_seq: AtomicU64,
+    slot_ids: SlotIds,
     inserts_since_sweep: AtomicUsize,
     sweep_at: AtomicUsize,
 }
@@ -190,8 +188,7 @@ impl<C: Clock> MemoryStore<C> {
             clock,
             config,
             map: KeyMap::new(),
-            slot_salt: RandomState::new().hash_one(0x5107_u64),
-            slot_seq: AtomicU64::new(0),
+            slot_ids: SlotIds::new(),
             inserts_since_sweep: AtomicUsize::new(0),
             sweep_at: AtomicUsize::new(sweep),
         }
@@ -220,8 +217,7 @@ impl<C: Clock> MemoryStore<C> {
     /// A fresh slot id, unique within this store (and, with overwhelming probability, across
     /// processes): 32 hex digits, like the uuid hex LiteLLM uses.
     pub fn generate_slot_id(&self) -> SlotId {
-        let seq = self.slot_seq.fetch_add(1, Ordering::Relaxed);
-        SlotId::new(format!("{:016x}{seq:016x}", self.slot_salt))
+        self.slot_ids.next_id()
     }
 
     fn entry(&self, scope: &str) -> Arc<Mutex<ScopeState>> {

@@ -13,10 +13,8 @@
 //! server clock just keeps skew between hosts out of this store's windows.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use fastllm_connpool::redis::{RedisPool, Script, ScriptInvocation, cmd};
 
@@ -24,7 +22,7 @@ use crate::descriptor::{
     CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, ScopeId, validate_window,
 };
 use crate::error::{BackendError, Error, Result};
-use crate::gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId};
+use crate::gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId, SlotIds};
 use crate::memory::{Admission, CheckOptions};
 use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
 use crate::window::{
@@ -304,11 +302,6 @@ impl Mirror {
 /// The mirror drops its expired entries once it holds more than this many.
 const MIRROR_SWEEP_AT: usize = 65_536;
 
-struct SlotIds {
-    salt: u64,
-    seq: AtomicU64,
-}
-
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
@@ -326,17 +319,10 @@ impl RedisStore {
     /// As [`RedisConfig::validate`].
     pub fn new(pool: RedisPool, config: RedisConfig) -> Result<Self> {
         config.validate()?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let salt = RandomState::new().hash_one((nanos, std::process::id()));
         Ok(Self {
             pool,
             config,
-            slots: Arc::new(SlotIds {
-                salt,
-                seq: AtomicU64::new(0),
-            }),
+            slots: Arc::new(SlotIds::new()),
             mirror: None,
         })
     }
@@ -371,8 +357,7 @@ impl RedisStore {
     /// A fresh slot id: 32 hex digits like LiteLLM's `uuid4().hex`, unique within this store
     /// and, with overwhelming probability, across processes.
     pub fn generate_slot_id(&self) -> SlotId {
-        let seq = self.slots.seq.fetch_add(1, Ordering::Relaxed);
-        SlotId::new(format!("{:016x}{seq:016x}", self.slots.salt))
+        self.slots.next_id()
     }
 
     async fn invoke<T: fastllm_connpool::redis::FromRedisValue>(

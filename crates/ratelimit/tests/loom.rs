@@ -172,3 +172,17 @@ fn generated_slot_ids_are_unique() {
         assert_ne!(mine, t.join().unwrap());
     });
 }
+
+#[test]
+fn slot_id_generator_never_repeats_across_threads() {
+    model(|| {
+        let ids = Arc::new(fastllm_ratelimit::SlotIds::new());
+        let t = {
+            let ids = ids.clone();
+            thread::spawn(move || (ids.next_id(), ids.next_id()))
+        };
+        let mine = ids.next_id();
+        let (a, b) = t.join().unwrap();
+        assert!(mine != a && mine != b && a != b);
+    });
+}
