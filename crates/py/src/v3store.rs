@@ -1184,8 +1184,9 @@ impl LocalRateLimits {
         Ok(Some(out))
     }
 
-    /// Entries held, expired ones included until they are swept.
-    fn __len__(&self) -> usize {
+    /// Entries held, expired ones included until they are swept. (A method, not `__len__`:
+    /// an empty handle must stay truthy, as LiteLLM's own handle is.)
+    fn entry_count(&self) -> usize {
         self.lock()
             .scopes
             .values()
