@@ -991,48 +991,31 @@ impl LocalRateLimits {
         meta: &Bound<'py, PyAny>,
         now_int: i64,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        struct Item<'py> {
-            meta: Bound<'py, PyDict>,
-            counter: Bound<'py, PyAny>,
-            scope: String,
-            kind: Suffix,
-            window_size: i64,
-            increment: i64,
-            limit: i64,
-            ttl: i64,
-        }
         let Ok(list) = meta.cast::<PyList>() else {
             self.count(py, Some("per_counter_meta is not a list"));
             return Ok(None);
         };
         let int_of = |d: &Bound<'py, PyDict>, k: &Bound<'py, PyString>| -> Option<i64> {
-            let v = d.get_item(k).ok()??;
-            if v.is_instance_of::<PyBool>() {
-                return None;
-            }
-            v.cast::<PyInt>().ok()?.extract::<i64>().ok()
+            exact_int(&d.get_item(k).ok()??)
         };
         let mut items = Vec::with_capacity(list.len());
         for m in list.iter() {
-            let parsed = (|| -> Option<Item<'py>> {
-                let d = m.cast::<PyDict>().ok()?.clone();
+            let parsed = (|| -> Option<AtomicItem<'py>> {
+                let d = m.cast::<PyDict>().ok()?;
                 let counter = d.get_item(intern!(py, "counter")).ok()??;
                 let (scope, kind) = entry_key(&counter).ok()?;
                 if !matches!(kind, Suffix::Requests | Suffix::Tokens) {
                     return None;
                 }
-                for field in ["rate_limit_type", "descriptor_key", "descriptor_value"] {
-                    if !d.contains(field).ok()? {
-                        return None;
-                    }
-                }
-                Some(Item {
-                    window_size: int_of(&d, intern!(py, "window_size"))?,
-                    increment: int_of(&d, intern!(py, "increment"))?,
-                    limit: int_of(&d, intern!(py, "current_limit"))?,
-                    ttl: int_of(&d, intern!(py, "ttl"))?,
-                    meta: d,
-                    counter,
+                Some(AtomicItem {
+                    window_size: int_of(d, intern!(py, "window_size"))?,
+                    increment: int_of(d, intern!(py, "increment"))?,
+                    limit: int_of(d, intern!(py, "current_limit"))?,
+                    ttl: int_of(d, intern!(py, "ttl"))?,
+                    rate_limit_type: d.get_item(intern!(py, "rate_limit_type")).ok()??,
+                    descriptor_key: d.get_item(intern!(py, "descriptor_key")).ok()??,
+                    descriptor_value: d.get_item(intern!(py, "descriptor_value")).ok()??,
+                    counter: CounterObject::Given(counter),
                     scope,
                     kind,
                 })
@@ -1045,32 +1028,200 @@ impl LocalRateLimits {
                 }
             }
         }
-        let status = |item: &Item<'py>, over: bool, count: i64| -> PyResult<Bound<'py, PyDict>> {
-            let d = PyDict::new(py);
-            d.set_item(intern!(py, "code"), code(py, over))?;
-            d.set_item(intern!(py, "current_limit"), item.limit)?;
-            d.set_item(
-                intern!(py, "limit_remaining"),
-                item.limit.saturating_sub(count).max(0),
-            )?;
-            for field in [
-                intern!(py, "rate_limit_type"),
-                intern!(py, "descriptor_key"),
-                intern!(py, "descriptor_value"),
-            ] {
-                match item.meta.get_item(field)? {
-                    Some(v) => d.set_item(field, v)?,
-                    None => return Err(PyTypeError::new_err("a counter meta lacks a field")),
-                }
-            }
-            Ok(d)
+        self.atomic_apply(py, &items, now_int)
+    }
+
+    /// LiteLLM's in-memory `atomic_check_and_increment_by_n(descriptors, increments)`: the
+    /// per-counter payload (`_build_descriptor_atomic_payload`) built here, then the same
+    /// all-or-nothing check and increment. `window_size` is the limiter's, `scope_type`
+    /// LiteLLM's `RateLimitScope` (for the counters in `reservation_windows`). `None` (with
+    /// nothing changed) for an input this path does not reproduce.
+    fn atomic_check_and_increment_by_n<'py>(
+        &self,
+        py: Python<'py>,
+        descriptors: &Bound<'py, PyAny>,
+        increments: &Bound<'py, PyAny>,
+        window_size: i64,
+        now_int: i64,
+        scope_type: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let (Ok(descriptors), Ok(increments)) =
+            (descriptors.cast::<PyList>(), increments.cast::<PyList>())
+        else {
+            self.count(py, Some("descriptors or increments is not a list"));
+            return Ok(None);
         };
+        if descriptors.len() != increments.len() {
+            self.count(py, Some("descriptors and increments differ in length"));
+            return Ok(None);
+        }
+        let mut items = Vec::with_capacity(descriptors.len() * 2);
+        for (d, inc) in descriptors.iter().zip(increments.iter()) {
+            if !atomic_payload(py, &d, &inc, window_size, scope_type, &mut items) {
+                self.count(
+                    py,
+                    Some("a descriptor or increment this path does not reproduce"),
+                );
+                return Ok(None);
+            }
+        }
+        if items.is_empty() {
+            let out = PyDict::new(py);
+            out.set_item(intern!(py, "overall_code"), code(py, false))?;
+            out.set_item(intern!(py, "statuses"), PyList::empty(py))?;
+            self.count(py, None);
+            return Ok(Some(out));
+        }
+        self.atomic_apply(py, &items, now_int)
+    }
+
+    /// Entries held, expired ones included until they are swept. (A method, not `__len__`:
+    /// an empty handle must stay truthy, as LiteLLM's own handle is.)
+    fn entry_count(&self) -> usize {
+        self.lock()
+            .scopes
+            .values()
+            .map(|s| s.slots.iter().filter(|e| e.is_some()).count())
+            .sum()
+    }
+}
+
+/// Where a reservation window's counter object comes from: LiteLLM's payload, or made here
+/// from `RateLimitScope(key, value).counter(kind)` once the request is admitted.
+enum CounterObject<'py> {
+    Given(Bound<'py, PyAny>),
+    Make(Bound<'py, PyAny>),
+}
+
+/// One counter of an atomic check-and-increment (LiteLLM's `AtomicCounterMeta`).
+struct AtomicItem<'py> {
+    counter: CounterObject<'py>,
+    scope: String,
+    kind: Suffix,
+    window_size: i64,
+    increment: i64,
+    limit: i64,
+    ttl: i64,
+    rate_limit_type: Bound<'py, PyAny>,
+    descriptor_key: Bound<'py, PyAny>,
+    descriptor_value: Bound<'py, PyAny>,
+}
+
+/// An `int` (not a `bool`) that fits in 64 bits.
+fn exact_int(v: &Bound<'_, PyAny>) -> Option<i64> {
+    if v.is_instance_of::<PyBool>() {
+        return None;
+    }
+    v.cast::<PyInt>().ok()?.extract::<i64>().ok()
+}
+
+/// LiteLLM's `_build_descriptor_atomic_payload` for one descriptor: its counters, in
+/// `("requests", "tokens")` order, pushed to `items`. `false` for a shape this path does not
+/// reproduce (nothing is pushed then that matters: the caller gives up).
+fn atomic_payload<'py>(
+    py: Python<'py>,
+    descriptor: &Bound<'py, PyAny>,
+    increment: &Bound<'py, PyAny>,
+    default_window: i64,
+    scope_type: &Bound<'py, PyAny>,
+    items: &mut Vec<AtomicItem<'py>>,
+) -> bool {
+    (|| -> Option<()> {
+        let d = descriptor.cast::<PyDict>().ok()?;
+        let inc = increment.cast::<PyDict>().ok()?;
+        let key = d.get_item(intern!(py, "key")).ok()??;
+        let value = d.get_item(intern!(py, "value")).ok()??;
+        let k = key.cast::<PyString>().ok()?.to_str().ok()?;
+        let v = value.cast::<PyString>().ok()?.to_str().ok()?;
+        let rl = match d.get_item(intern!(py, "rate_limit")).ok()? {
+            None => None,
+            Some(r) if r.is_none() => None,
+            Some(r) => Some(r.cast::<PyDict>().ok()?.clone()),
+        };
+        // `rate_limit.get("window_size") or self.window_size`, then `int(...)`.
+        let window = match rl.as_ref().map(|r| r.get_item(intern!(py, "window_size"))) {
+            None | Some(Ok(None)) => default_window,
+            Some(Ok(Some(w))) if w.is_none() => default_window,
+            Some(Ok(Some(w))) => match exact_int(&w)? {
+                0 => default_window,
+                w => w,
+            },
+            Some(Err(_)) => return None,
+        };
+        for (kind, limit_field, name) in [
+            (
+                Suffix::Requests,
+                intern!(py, "requests_per_unit"),
+                intern!(py, "requests"),
+            ),
+            (
+                Suffix::Tokens,
+                intern!(py, "tokens_per_unit"),
+                intern!(py, "tokens"),
+            ),
+        ] {
+            let limit = match rl.as_ref().map(|r| r.get_item(limit_field)) {
+                None | Some(Ok(None)) => None,
+                Some(Ok(Some(l))) if l.is_none() => None,
+                Some(Ok(Some(l))) => Some(exact_int(&l)?),
+                Some(Err(_)) => return None,
+            };
+            // `int(increment_amounts.get(kind, 0) or 0)`.
+            let amount = match inc.get_item(name).ok()? {
+                None => 0,
+                Some(a) if a.is_none() => 0,
+                Some(a) => exact_int(&a)?,
+            };
+            let Some(limit) = limit else { continue };
+            if amount < 0 {
+                continue;
+            }
+            items.push(AtomicItem {
+                counter: CounterObject::Make(scope_type.clone()),
+                scope: scope_key(k, v),
+                kind,
+                window_size: window,
+                increment: amount,
+                limit,
+                ttl: window,
+                rate_limit_type: name.clone().into_any(),
+                descriptor_key: key.clone(),
+                descriptor_value: value.clone(),
+            });
+        }
+        Some(())
+    })()
+    .is_some()
+}
+
+impl LocalRateLimits {
+    /// LiteLLM's `_atomic_check_and_increment_in_memory` over prepared counters.
+    fn atomic_apply<'py>(
+        &self,
+        py: Python<'py>,
+        items: &[AtomicItem<'py>],
+        now_int: i64,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let status =
+            |item: &AtomicItem<'py>, over: bool, count: i64| -> PyResult<Bound<'py, PyDict>> {
+                let d = PyDict::new(py);
+                d.set_item(intern!(py, "code"), code(py, over))?;
+                d.set_item(intern!(py, "current_limit"), item.limit)?;
+                d.set_item(
+                    intern!(py, "limit_remaining"),
+                    item.limit.saturating_sub(count).max(0),
+                )?;
+                d.set_item(intern!(py, "rate_limit_type"), &item.rate_limit_type)?;
+                d.set_item(intern!(py, "descriptor_key"), &item.descriptor_key)?;
+                d.set_item(intern!(py, "descriptor_value"), &item.descriptor_value)?;
+                Ok(d)
+            };
         let clock = Instant::now();
         let mut space = self.lock();
         let space = &mut *space;
         // Pass 1: read and validate; nothing changes before every counter admits.
         let mut states = Vec::with_capacity(items.len());
-        for item in &items {
+        for item in items {
             let start = match space.get(&item.scope, Suffix::Window, clock) {
                 None => None,
                 Some(Value::Slots(_)) => {
@@ -1121,6 +1272,46 @@ impl LocalRateLimits {
             };
             states.push((expired, current, window_start));
         }
+        // Everything that can fail in Python happens before the first write.
+        let mut counters = Vec::with_capacity(items.len());
+        for item in items {
+            counters.push(match &item.counter {
+                CounterObject::Given(c) => c.clone(),
+                CounterObject::Make(scope_type) => {
+                    let (key, value) = (&item.descriptor_key, &item.descriptor_value);
+                    scope_type
+                        .call1((key, value))?
+                        .call_method1(intern!(py, "counter"), (&item.rate_limit_type,))?
+                }
+            });
+        }
+        let mut statuses = Vec::with_capacity(items.len());
+        let mut windows = Vec::with_capacity(items.len());
+        for ((item, &(expired, current, window_start)), counter) in
+            items.iter().zip(&states).zip(counters)
+        {
+            let next = if expired {
+                item.increment
+            } else {
+                current.wrapping_add(item.increment)
+            };
+            statuses.push(status(item, false, next)?);
+            windows.push(PyTuple::new(
+                py,
+                [
+                    counter,
+                    PyString::new(py, &window_start.to_string()).into_any(),
+                    intern!(py, "local").clone().into_any(),
+                ],
+            )?);
+        }
+        let out = PyDict::new(py);
+        out.set_item(intern!(py, "overall_code"), code(py, false))?;
+        out.set_item(intern!(py, "statuses"), PyList::new(py, statuses)?)?;
+        out.set_item(
+            intern!(py, "reservation_windows"),
+            pyo3::types::PyFrozenSet::new(py, &windows)?,
+        )?;
         // Pass 2: reset the expired windows' siblings (each scope once, with the window size
         // of its last expired counter, as LiteLLM's dict keeps it), then apply.
         let mut expired_scopes: Vec<(&str, i64)> = Vec::new();
@@ -1138,10 +1329,7 @@ impl LocalRateLimits {
                 space.set(scope, sibling, Value::Int(0), secs(*window_size), clock);
             }
         }
-        let statuses = PyList::empty(py);
-        let windows = Vec::with_capacity(items.len());
-        let mut windows = windows;
-        for (item, &(expired, current, window_start)) in items.iter().zip(&states) {
+        for (item, &(expired, current, _)) in items.iter().zip(&states) {
             let next = if expired {
                 item.increment
             } else {
@@ -1163,35 +1351,9 @@ impl LocalRateLimits {
                 secs(item.ttl),
                 clock,
             );
-            statuses.append(status(item, false, next)?)?;
-            windows.push(PyTuple::new(
-                py,
-                [
-                    item.counter.clone(),
-                    PyString::new(py, &window_start.to_string()).into_any(),
-                    intern!(py, "local").clone().into_any(),
-                ],
-            )?);
         }
-        let out = PyDict::new(py);
-        out.set_item(intern!(py, "overall_code"), code(py, false))?;
-        out.set_item(intern!(py, "statuses"), statuses)?;
-        out.set_item(
-            intern!(py, "reservation_windows"),
-            pyo3::types::PyFrozenSet::new(py, &windows)?,
-        )?;
         self.count(py, None);
         Ok(Some(out))
-    }
-
-    /// Entries held, expired ones included until they are swept. (A method, not `__len__`:
-    /// an empty handle must stay truthy, as LiteLLM's own handle is.)
-    fn entry_count(&self) -> usize {
-        self.lock()
-            .scopes
-            .values()
-            .map(|s| s.slots.iter().filter(|e| e.is_some()).count())
-            .sum()
     }
 }
 

@@ -358,6 +358,8 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
         return f"should_rate_limit's parameters are {found}, expected {_SHOULD_RATE_LIMIT_PARAMETERS}"
     if "rate_limit_store" not in inspect.signature(cls.__init__).parameters:
         return "the v3 limiter's constructor takes no rate_limit_store"
+    if not isinstance(getattr(v3, "RateLimitScope", None), type):
+        return "the v3 limiter module has no RateLimitScope"
     if not isinstance(getattr(v3, "PARALLEL_REQUEST_SLOT_TTL_SECONDS", None), int):
         return "PARALLEL_REQUEST_SLOT_TTL_SECONDS is missing"
     for name in (
@@ -365,6 +367,7 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
         "_in_memory_cache_sliding_window",
         "_acquire_parallel_slots_in_memory",
         "_atomic_check_and_increment_in_memory",
+        "atomic_check_and_increment_by_n",
     ):
         if not callable(getattr(cls, name, None)):
             return f"the v3 limiter has no {name}"
@@ -463,6 +466,21 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         )
         return original_atomic(self, per_counter_meta) if response is None else response
 
+    original_by_n = cls.__dict__["atomic_check_and_increment_by_n"]
+    scope_type = v3.RateLimitScope
+
+    @functools.wraps(original_by_n)
+    async def atomic_check_and_increment_by_n(self, descriptors, increments, parent_otel_span=None):
+        response = _on_native_keyspace(
+            self,
+            lambda handle: handle.atomic_check_and_increment_by_n(
+                descriptors, increments, self.window_size, int(self._get_current_time().timestamp()), scope_type
+            ),
+        )
+        if response is None:
+            return await original_by_n(self, descriptors, increments, parent_otel_span)
+        return response
+
     def _on_native_keyspace(self, decide):
         """``decide(handle)`` for a limiter whose keyspace is in Rust, else None; every None
         (not ours, unsupported input, an error of ours) is counted as a fallback."""
@@ -481,6 +499,7 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         ("__init__", original_init, __init__),
         ("should_rate_limit", original_check, should_rate_limit),
         ("_atomic_check_and_increment_in_memory", original_atomic, _atomic_check_and_increment_in_memory),
+        ("atomic_check_and_increment_by_n", original_by_n, atomic_check_and_increment_by_n),
     ):
         feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
         setattr(cls, name, replacement)
