@@ -348,11 +348,6 @@ impl Ready {
     }
 }
 
-fn ready(py: Python<'_>, value: Py<PyAny>) -> Ready {
-    let _ = py;
-    Ready::new(value)
-}
-
 /// LiteLLM's in-memory rate-limit handle, held in Rust (see the module docs).
 #[pyclass(frozen, module = "fastllm_litellm._native")]
 pub struct LocalRateLimits {
@@ -597,14 +592,243 @@ impl LocalRateLimits {
         self.space.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn count(&self, py: Python<'_>, fallback: Option<&str>) {
+    fn count(&self, fallback: Option<&str>) {
         if let Some(stats) = &self.stats {
             match fallback {
                 None => stats.get().record_call(),
                 Some(reason) => stats.get().record_fallback(reason),
             }
         }
-        let _ = py;
+    }
+
+    /// LiteLLM's in-memory `should_rate_limit` on this handle's entries, under one lock.
+    ///
+    /// `now` is the limiter's `time_provider()` timestamp (`None` reads the system clock, for
+    /// a limiter on `datetime.now`), `window_size` its `self.window_size`. Returns the
+    /// `RateLimitResponse` dict, or `None` (with nothing changed) for an input this path does
+    /// not reproduce.
+    #[allow(clippy::too_many_arguments)]
+    fn should_rate_limit<'py>(
+        &self,
+        py: Python<'py>,
+        descriptors: &Bound<'py, PyAny>,
+        now: Option<f64>,
+        window_size: i64,
+        read_only: bool,
+        skip_tpm_check: bool,
+        parallel_slot_id: Option<&str>,
+        skip_parallel_check: bool,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let slot_ttl = self.slot_ttl;
+        let Ok(list) = descriptors.cast::<PyList>() else {
+            self.count(Some("descriptors is not a list"));
+            return Ok(None);
+        };
+        let mut descs: SmallVec<[Desc; 4]> = SmallVec::new();
+        for d in list.iter() {
+            match parse_descriptor(&d, skip_tpm_check) {
+                Ok(d) => descs.push(d),
+                Err(()) => {
+                    self.count(Some("a descriptor this path does not reproduce"));
+                    return Ok(None);
+                }
+            }
+        }
+        // `None`: the limiter's clock is `datetime.now`, read here without a trip to Python.
+        let now = now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        });
+        if !now.is_finite() || now.abs() >= 9.0e18 {
+            self.count(Some("a time outside the i64 range"));
+            return Ok(None);
+        }
+        let now_int = now.trunc() as i64;
+        let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
+        let mut counters: SmallVec<[Counter; 8]> = SmallVec::new();
+        let mut gauges: SmallVec<[usize; 4]> = SmallVec::new();
+        for (i, d) in descs.iter().enumerate() {
+            if d.parallel.is_some() {
+                gauges.push(i);
+            }
+            if !windowed(d) {
+                continue;
+            }
+            let meta = descs
+                .iter()
+                .rposition(|o| windowed(o) && o.scope == d.scope)
+                .unwrap_or(i);
+            if d.requests.is_some() {
+                counters.push(Counter {
+                    desc: i,
+                    kind: Suffix::Requests,
+                    meta,
+                });
+            }
+            if d.tokens.is_some() {
+                counters.push(Counter {
+                    desc: i,
+                    kind: Suffix::Tokens,
+                    meta,
+                });
+            }
+        }
+        let clock = Instant::now();
+        let mut space = self.lock();
+        let space = &mut *space;
+
+        let mut statuses: SmallVec<[Status; 8]> = SmallVec::new();
+        if !counters.is_empty() {
+            // The local pre-check: every window and counter must be a value `int()` takes.
+            let mut values: SmallVec<[(Option<i64>, Option<i64>); 8]> = SmallVec::new();
+            for c in &counters {
+                let mut sc = space.scope(descs[c.desc].scope.as_str());
+                let window = sc
+                    .as_deref_mut()
+                    .and_then(|sc| sc.get(Suffix::Window, clock));
+                if matches!(window, Some(Value::Slots(_))) {
+                    self.count(Some("a window entry holds a slot registry"));
+                    return Ok(None);
+                }
+                let window = match window {
+                    None => None,
+                    Some(w) => match w.as_int() {
+                        Some(w) => Some(w),
+                        None => {
+                            self.count(Some("a window start int() does not take"));
+                            return Ok(None);
+                        }
+                    },
+                };
+                let value = match sc.and_then(|sc| sc.get(c.kind, clock)) {
+                    None => None,
+                    Some(v) => match v.as_int() {
+                        Some(v) => Some(v),
+                        None => {
+                            self.count(Some("a counter int() does not take"));
+                            return Ok(None);
+                        }
+                    },
+                };
+                values.push((window, value));
+            }
+            let counts: SmallVec<[Option<i64>; 8]> = values.iter().map(|(_, v)| *v).collect();
+            let (over, local) = over_limit(&descs, &counters, &counts, read_only);
+            if over {
+                self.count(None);
+                return response(py, &descs, true, &local).map(Some);
+            }
+            let cache_values: SmallVec<[Option<i64>; 8]> = if read_only {
+                counts
+            } else {
+                // The in-memory sliding window, one counter after another.
+                let ttl = Some(Duration::from_secs(window_size.max(0) as u64));
+                let mut out = SmallVec::new();
+                for c in &counters {
+                    let sc = space.scope_for_write(descs[c.desc].scope.as_str(), clock);
+                    // Every window start passed `int()` above, and this loop writes only ints.
+                    let start = sc.get(Suffix::Window, clock).and_then(Value::as_int);
+                    if start.is_none_or(|s| now_int.saturating_sub(s) >= window_size) {
+                        sc.set(Suffix::Requests, Value::Int(0), ttl, clock);
+                        sc.set(Suffix::Tokens, Value::Int(0), ttl, clock);
+                        sc.set(Suffix::Window, Value::Text(now_int.to_string()), ttl, clock);
+                        sc.set(c.kind, Value::Int(1), ttl, clock);
+                        out.push(Some(1));
+                    } else {
+                        let current = sc.get(c.kind, clock).and_then(Value::as_int).unwrap_or(0);
+                        let next = current.wrapping_add(1);
+                        sc.set(c.kind, Value::Int(next), ttl, clock);
+                        out.push(Some(next));
+                    }
+                }
+                out
+            };
+            let (over, windowed) = over_limit(&descs, &counters, &cache_values, read_only);
+            if over {
+                self.count(None);
+                return response(py, &descs, true, &windowed).map(Some);
+            }
+            statuses = windowed;
+        }
+        if gauges.is_empty() || skip_parallel_check {
+            self.count(None);
+            return response(py, &descs, false, &statuses).map(Some);
+        }
+
+        let cutoff = now - slot_ttl as f64;
+        let gauge_status = |g: usize, n: i64, over: bool| Status {
+            over,
+            limit: descs[g].parallel.unwrap_or(0),
+            remaining: (descs[g].parallel.unwrap_or(0).saturating_sub(n)).max(0),
+            kind: Suffix::Gauge,
+            desc: g,
+            with_value: false,
+        };
+        // Every gauge value is read before any is written, as LiteLLM reads them in one batch:
+        // (in-flight count, whether the value is a slot registry or absent).
+        let mut current: SmallVec<[(i64, bool); 4]> = SmallVec::new();
+        for &g in &gauges {
+            let value = space.get(&descs[g].scope, Suffix::Gauge, clock);
+            let Some(n) = in_flight(value, cutoff) else {
+                self.count(Some("a gauge int() does not take"));
+                return Ok(None);
+            };
+            current.push((n, matches!(value, None | Some(Value::Slots(_)))));
+        }
+        if read_only {
+            let mut over = false;
+            for (&g, &(n, _)) in gauges.iter().zip(&current) {
+                let o = n >= descs[g].parallel.unwrap_or(0);
+                over |= o;
+                statuses.push(gauge_status(g, n, o));
+            }
+            self.count(None);
+            return response(py, &descs, over, &statuses).map(Some);
+        }
+        // The local pre-check, then `_acquire_parallel_slots_in_memory`'s all-or-nothing check
+        // (`in_flight + 1 > limit` over the same unexpired slots, so the same condition).
+        for (&g, &(n, _)) in gauges.iter().zip(&current) {
+            if n >= descs[g].parallel.unwrap_or(0) {
+                // The windowed statuses, then the one gauge that refused.
+                statuses.push(gauge_status(g, n, true));
+                self.count(None);
+                return response(py, &descs, true, &statuses).map(Some);
+            }
+        }
+        let slot_id = match parallel_slot_id {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => fresh_slot_id(),
+        };
+        let ttl = Duration::from_secs(slot_ttl.max(0) as u64);
+        for (&g, &(n, registry)) in gauges.iter().zip(&current) {
+            let scope = descs[g].scope.as_str();
+            if !registry {
+                // A count mirrored from Redis: carried forward as a count.
+                space.set(scope, Suffix::Gauge, Value::Int(n + 1), Some(ttl), clock);
+            } else {
+                // The registry without its expired slots, plus this one: pruned in place.
+                let entry = space.live_mut(scope, Suffix::Gauge, clock);
+                match entry {
+                    Some(Entry {
+                        value: Value::Slots(slots),
+                        expires,
+                    }) => {
+                        slots.retain(|_, ts| *ts >= cutoff);
+                        slots.insert(slot_id.clone(), now);
+                        *expires = (!ttl.is_zero()).then(|| clock + ttl).or(*expires);
+                    }
+                    _ => {
+                        let mut slots = IndexMap::with_capacity(1);
+                        slots.insert(slot_id.clone(), now);
+                        space.set(scope, Suffix::Gauge, Value::Slots(slots), Some(ttl), clock);
+                    }
+                }
+            }
+            statuses.push(gauge_status(g, n + 1, false));
+        }
+        self.count(None);
+        response(py, &descs, false, &statuses).map(Some)
     }
 }
 
@@ -680,7 +904,6 @@ impl LocalRateLimits {
             skip_tpm_check,
             parallel_slot_id,
             skip_parallel_check,
-            self.slot_ttl,
         )?;
         Ok(response.map(|r| Ready::new(r.into_any().unbind())))
     }
@@ -733,7 +956,7 @@ impl LocalRateLimits {
             Some(v) => v.to_py(py)?.unbind(),
             None => py.None(),
         };
-        Ok(ready(py, value))
+        Ok(Ready::new(value))
     }
 
     /// `await handle.increment_many([CounterIncrement, ...])`, applied in order.
@@ -741,243 +964,11 @@ impl LocalRateLimits {
         for inc in increments.try_iter()? {
             self.apply_increment(&inc?)?;
         }
-        Ok(ready(py, PyTuple::empty(py).into_any().unbind()))
+        Ok(Ready::new(PyTuple::empty(py).into_any().unbind()))
     }
 
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         self.inner.getattr(py, name)
-    }
-
-    /// LiteLLM's in-memory `should_rate_limit` on this handle's entries, under one lock.
-    ///
-    /// `now` is the limiter's `time_provider()` timestamp (`None` reads the system clock, for
-    /// a limiter on `datetime.now`), `window_size` its
-    /// `self.window_size`, `slot_ttl` its `PARALLEL_REQUEST_SLOT_TTL_SECONDS`. Returns the
-    /// `RateLimitResponse` dict, or `None` (with nothing changed) for an input this path does
-    /// not reproduce.
-    #[pyo3(signature = (descriptors, now, window_size, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check, slot_ttl))]
-    #[allow(clippy::too_many_arguments)]
-    fn should_rate_limit<'py>(
-        &self,
-        py: Python<'py>,
-        descriptors: &Bound<'py, PyAny>,
-        now: Option<f64>,
-        window_size: i64,
-        read_only: bool,
-        skip_tpm_check: bool,
-        parallel_slot_id: Option<&str>,
-        skip_parallel_check: bool,
-        slot_ttl: i64,
-    ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Ok(list) = descriptors.cast::<PyList>() else {
-            self.count(py, Some("descriptors is not a list"));
-            return Ok(None);
-        };
-        let mut descs: SmallVec<[Desc; 4]> = SmallVec::new();
-        for d in list.iter() {
-            match parse_descriptor(&d, skip_tpm_check) {
-                Ok(d) => descs.push(d),
-                Err(()) => {
-                    self.count(py, Some("a descriptor this path does not reproduce"));
-                    return Ok(None);
-                }
-            }
-        }
-        // `None`: the limiter's clock is `datetime.now`, read here without a trip to Python.
-        let now = now.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64())
-        });
-        if !now.is_finite() || now.abs() >= 9.0e18 {
-            self.count(py, Some("a time outside the i64 range"));
-            return Ok(None);
-        }
-        let now_int = now.trunc() as i64;
-        let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
-        let mut counters: SmallVec<[Counter; 8]> = SmallVec::new();
-        let mut gauges: SmallVec<[usize; 4]> = SmallVec::new();
-        for (i, d) in descs.iter().enumerate() {
-            if d.parallel.is_some() {
-                gauges.push(i);
-            }
-            if !windowed(d) {
-                continue;
-            }
-            let meta = descs
-                .iter()
-                .rposition(|o| windowed(o) && o.scope == d.scope)
-                .unwrap_or(i);
-            if d.requests.is_some() {
-                counters.push(Counter {
-                    desc: i,
-                    kind: Suffix::Requests,
-                    meta,
-                });
-            }
-            if d.tokens.is_some() {
-                counters.push(Counter {
-                    desc: i,
-                    kind: Suffix::Tokens,
-                    meta,
-                });
-            }
-        }
-        let clock = Instant::now();
-        let mut space = self.lock();
-        let space = &mut *space;
-
-        let mut statuses: SmallVec<[Status; 8]> = SmallVec::new();
-        if !counters.is_empty() {
-            // The local pre-check: every window and counter must be a value `int()` takes.
-            let mut values: SmallVec<[(Option<i64>, Option<i64>); 8]> = SmallVec::new();
-            for c in &counters {
-                let mut sc = space.scope(descs[c.desc].scope.as_str());
-                let window = sc
-                    .as_deref_mut()
-                    .and_then(|sc| sc.get(Suffix::Window, clock));
-                if matches!(window, Some(Value::Slots(_))) {
-                    self.count(py, Some("a window entry holds a slot registry"));
-                    return Ok(None);
-                }
-                let window = match window {
-                    None => None,
-                    Some(w) => match w.as_int() {
-                        Some(w) => Some(w),
-                        None => {
-                            self.count(py, Some("a window start int() does not take"));
-                            return Ok(None);
-                        }
-                    },
-                };
-                let value = match sc.and_then(|sc| sc.get(c.kind, clock)) {
-                    None => None,
-                    Some(v) => match v.as_int() {
-                        Some(v) => Some(v),
-                        None => {
-                            self.count(py, Some("a counter int() does not take"));
-                            return Ok(None);
-                        }
-                    },
-                };
-                values.push((window, value));
-            }
-            let counts: SmallVec<[Option<i64>; 8]> = values.iter().map(|(_, v)| *v).collect();
-            let (over, local) = over_limit(&descs, &counters, &counts, read_only);
-            if over {
-                self.count(py, None);
-                return response(py, &descs, true, &local).map(Some);
-            }
-            let cache_values: SmallVec<[Option<i64>; 8]> = if read_only {
-                counts
-            } else {
-                // The in-memory sliding window, one counter after another.
-                let ttl = Some(Duration::from_secs(window_size.max(0) as u64));
-                let mut out = SmallVec::new();
-                for c in &counters {
-                    let sc = space.scope_for_write(descs[c.desc].scope.as_str(), clock);
-                    // Every window start passed `int()` above, and this loop writes only ints.
-                    let start = sc.get(Suffix::Window, clock).and_then(Value::as_int);
-                    if start.is_none_or(|s| now_int.saturating_sub(s) >= window_size) {
-                        sc.set(Suffix::Requests, Value::Int(0), ttl, clock);
-                        sc.set(Suffix::Tokens, Value::Int(0), ttl, clock);
-                        sc.set(Suffix::Window, Value::Text(now_int.to_string()), ttl, clock);
-                        sc.set(c.kind, Value::Int(1), ttl, clock);
-                        out.push(Some(1));
-                    } else {
-                        let current = sc.get(c.kind, clock).and_then(Value::as_int).unwrap_or(0);
-                        let next = current.wrapping_add(1);
-                        sc.set(c.kind, Value::Int(next), ttl, clock);
-                        out.push(Some(next));
-                    }
-                }
-                out
-            };
-            let (over, windowed) = over_limit(&descs, &counters, &cache_values, read_only);
-            if over {
-                self.count(py, None);
-                return response(py, &descs, true, &windowed).map(Some);
-            }
-            statuses = windowed;
-        }
-        if gauges.is_empty() || skip_parallel_check {
-            self.count(py, None);
-            return response(py, &descs, false, &statuses).map(Some);
-        }
-
-        let cutoff = now - slot_ttl as f64;
-        let gauge_status = |g: usize, n: i64, over: bool| Status {
-            over,
-            limit: descs[g].parallel.unwrap_or(0),
-            remaining: (descs[g].parallel.unwrap_or(0).saturating_sub(n)).max(0),
-            kind: Suffix::Gauge,
-            desc: g,
-            with_value: false,
-        };
-        // Every gauge value is read before any is written, as LiteLLM reads them in one batch:
-        // (in-flight count, whether the value is a slot registry or absent).
-        let mut current: SmallVec<[(i64, bool); 4]> = SmallVec::new();
-        for &g in &gauges {
-            let value = space.get(&descs[g].scope, Suffix::Gauge, clock);
-            let Some(n) = in_flight(value, cutoff) else {
-                self.count(py, Some("a gauge int() does not take"));
-                return Ok(None);
-            };
-            current.push((n, matches!(value, None | Some(Value::Slots(_)))));
-        }
-        if read_only {
-            let mut over = false;
-            for (&g, &(n, _)) in gauges.iter().zip(&current) {
-                let o = n >= descs[g].parallel.unwrap_or(0);
-                over |= o;
-                statuses.push(gauge_status(g, n, o));
-            }
-            self.count(py, None);
-            return response(py, &descs, over, &statuses).map(Some);
-        }
-        // The local pre-check, then `_acquire_parallel_slots_in_memory`'s all-or-nothing check
-        // (`in_flight + 1 > limit` over the same unexpired slots, so the same condition).
-        for (&g, &(n, _)) in gauges.iter().zip(&current) {
-            if n >= descs[g].parallel.unwrap_or(0) {
-                // The windowed statuses, then the one gauge that refused.
-                statuses.push(gauge_status(g, n, true));
-                self.count(py, None);
-                return response(py, &descs, true, &statuses).map(Some);
-            }
-        }
-        let slot_id = match parallel_slot_id {
-            Some(id) if !id.is_empty() => id.to_owned(),
-            _ => fresh_slot_id(),
-        };
-        let ttl = Duration::from_secs(slot_ttl.max(0) as u64);
-        for (&g, &(n, registry)) in gauges.iter().zip(&current) {
-            let scope = descs[g].scope.as_str();
-            if !registry {
-                // A count mirrored from Redis: carried forward as a count.
-                space.set(scope, Suffix::Gauge, Value::Int(n + 1), Some(ttl), clock);
-            } else {
-                // The registry without its expired slots, plus this one: pruned in place.
-                let entry = space.live_mut(scope, Suffix::Gauge, clock);
-                match entry {
-                    Some(Entry {
-                        value: Value::Slots(slots),
-                        expires,
-                    }) => {
-                        slots.retain(|_, ts| *ts >= cutoff);
-                        slots.insert(slot_id.clone(), now);
-                        *expires = (!ttl.is_zero()).then(|| clock + ttl).or(*expires);
-                    }
-                    _ => {
-                        let mut slots = IndexMap::with_capacity(1);
-                        slots.insert(slot_id.clone(), now);
-                        space.set(scope, Suffix::Gauge, Value::Slots(slots), Some(ttl), clock);
-                    }
-                }
-            }
-            statuses.push(gauge_status(g, n + 1, false));
-        }
-        self.count(py, None);
-        response(py, &descs, false, &statuses).map(Some)
     }
 
     /// LiteLLM's `_atomic_check_and_increment_in_memory(per_counter_meta)` on this handle's
@@ -992,7 +983,7 @@ impl LocalRateLimits {
         now_int: i64,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Ok(list) = meta.cast::<PyList>() else {
-            self.count(py, Some("per_counter_meta is not a list"));
+            self.count(Some("per_counter_meta is not a list"));
             return Ok(None);
         };
         let int_of = |d: &Bound<'py, PyDict>, k: &Bound<'py, PyString>| -> Option<i64> {
@@ -1023,7 +1014,7 @@ impl LocalRateLimits {
             match parsed {
                 Some(item) => items.push(item),
                 None => {
-                    self.count(py, Some("a counter meta this path does not reproduce"));
+                    self.count(Some("a counter meta this path does not reproduce"));
                     return Ok(None);
                 }
             }
@@ -1048,20 +1039,19 @@ impl LocalRateLimits {
         let (Ok(descriptors), Ok(increments)) =
             (descriptors.cast::<PyList>(), increments.cast::<PyList>())
         else {
-            self.count(py, Some("descriptors or increments is not a list"));
+            self.count(Some("descriptors or increments is not a list"));
             return Ok(None);
         };
         if descriptors.len() != increments.len() {
-            self.count(py, Some("descriptors and increments differ in length"));
+            self.count(Some("descriptors and increments differ in length"));
             return Ok(None);
         }
         let mut items = Vec::with_capacity(descriptors.len() * 2);
         for (d, inc) in descriptors.iter().zip(increments.iter()) {
             if !atomic_payload(py, &d, &inc, window_size, scope_type, &mut items) {
-                self.count(
-                    py,
-                    Some("a descriptor or increment this path does not reproduce"),
-                );
+                self.count(Some(
+                    "a descriptor or increment this path does not reproduce",
+                ));
                 return Ok(None);
             }
         }
@@ -1069,7 +1059,7 @@ impl LocalRateLimits {
             let out = PyDict::new(py);
             out.set_item(intern!(py, "overall_code"), code(py, false))?;
             out.set_item(intern!(py, "statuses"), PyList::empty(py))?;
-            self.count(py, None);
+            self.count(None);
             return Ok(Some(out));
         }
         self.atomic_apply(py, &items, now_int)
@@ -1225,13 +1215,13 @@ impl LocalRateLimits {
             let start = match space.get(&item.scope, Suffix::Window, clock) {
                 None => None,
                 Some(Value::Slots(_)) => {
-                    self.count(py, Some("a window entry holds a slot registry"));
+                    self.count(Some("a window entry holds a slot registry"));
                     return Ok(None);
                 }
                 Some(w) => match w.as_int() {
                     Some(w) => Some(w),
                     None => {
-                        self.count(py, Some("a window start int() does not take"));
+                        self.count(Some("a window start int() does not take"));
                         return Ok(None);
                     }
                 },
@@ -1245,7 +1235,7 @@ impl LocalRateLimits {
                     Some(v) => match v.as_int() {
                         Some(v) => v,
                         None => {
-                            self.count(py, Some("a counter int() does not take"));
+                            self.count(Some("a counter int() does not take"));
                             return Ok(None);
                         }
                     },
@@ -1263,7 +1253,7 @@ impl LocalRateLimits {
                     intern!(py, "statuses"),
                     PyList::new(py, [status(item, true, current)?])?,
                 )?;
-                self.count(py, None);
+                self.count(None);
                 return Ok(Some(out));
             }
             let window_start = match start {
@@ -1352,7 +1342,7 @@ impl LocalRateLimits {
                 clock,
             );
         }
-        self.count(py, None);
+        self.count(None);
         Ok(Some(out))
     }
 }

@@ -88,12 +88,18 @@ class LocalRateLimits:
     """LiteLLM's in-memory v3 rate-limit handle (the 1.110 line), held in Rust.
 
     Stores window starts, counters and parallel-slot registries with LiteLLM's types, TTLs and
-    increment rules; ``should_rate_limit`` runs LiteLLM's in-memory decision on them in one
+    increment rules; ``check`` runs LiteLLM's in-memory ``should_rate_limit`` on them in one
     call. Methods it does not define are answered by ``inner``, LiteLLM's own handle.
     """
 
     def __new__(
-        cls, inner: Any, *, stats: Stats | None = None, system_clock: Any | None = None
+        cls,
+        inner: Any,
+        *,
+        stats: Stats | None = None,
+        system_clock: Any | None = None,
+        current_time: Any | None = None,
+        slot_ttl: int = 3600,
     ) -> LocalRateLimits: ...
     @property
     def has_redis(self) -> bool: ...
@@ -103,16 +109,22 @@ class LocalRateLimits:
     def set_local(self, entry: Any, value: int | float | str | dict[str, float], ttl_seconds: float | None) -> None: ...
     def increment(self, increment: Any) -> Ready: ...
     def increment_many(self, increments: Any) -> Ready: ...
-    def should_rate_limit(
+    def check(
         self,
+        handler: Any,
         descriptors: list[dict[str, Any]],
-        now: float | None,
-        window_size: int,
         read_only: bool,
         skip_tpm_check: bool,
         parallel_slot_id: str | None,
         skip_parallel_check: bool,
-        slot_ttl: int,
+    ) -> Ready | None: ...
+    def atomic_check_and_increment_by_n(
+        self,
+        descriptors: list[dict[str, Any]],
+        increments: list[dict[str, int]],
+        window_size: int,
+        now_int: int,
+        scope_type: Any,
     ) -> dict[str, Any] | None: ...
     def atomic_check_and_increment(self, meta: list[dict[str, Any]], now_int: int) -> dict[str, Any] | None: ...
     def entry_count(self) -> int: ...
