@@ -26,7 +26,8 @@ use smallvec::SmallVec;
 
 use crate::tokencount::Stats;
 
-/// Expired entries are swept once per this many writes.
+/// Expired entries are swept after this many writes, or after as many writes as there are
+/// scopes when there are more (so a sweep's cost stays spread over the writes before it).
 const SWEEP_EVERY: u64 = 4096;
 
 /// One stored value: LiteLLM's `LocalValue` (`int | float | str | dict[str, float]`).
@@ -201,6 +202,7 @@ fn scope_key(key: &str, value: &str) -> String {
 #[derive(Default)]
 struct Space {
     scopes: hashbrown::HashMap<String, Scope, foldhash::fast::RandomState>,
+    /// Writes since the last sweep.
     writes: u64,
 }
 
@@ -213,7 +215,8 @@ impl Space {
     /// A scope to write to, created when absent; every so many writes, expired entries go.
     fn scope_for_write(&mut self, scope: &str, now: Instant) -> &mut Scope {
         self.writes += 1;
-        if self.writes % SWEEP_EVERY == 0 {
+        if self.writes >= SWEEP_EVERY.max(self.scopes.len() as u64) {
+            self.writes = 0;
             self.sweep(now);
         }
         self.scopes.entry_ref(scope).or_default()

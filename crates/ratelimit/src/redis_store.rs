@@ -265,11 +265,19 @@ pub struct RedisStore {
 /// LiteLLM's TTLs (the window for counters, the slot TTL for gauges).
 #[derive(Default)]
 struct Mirror {
-    values: Mutex<HashMap<String, (i64, Instant)>>,
+    values: Mutex<MirrorValues>,
+}
+
+#[derive(Default)]
+struct MirrorValues {
+    entries: HashMap<String, (i64, Instant)>,
+    /// The size at which the next sweep of expired entries runs: [`MIRROR_SWEEP_AT`], or
+    /// twice what a sweep left, so a mirror of live entries is not rescanned on every write.
+    sweep_at: usize,
 }
 
 impl Mirror {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MirrorValues> {
         // Each entry is replaced whole, so a panic elsewhere cannot leave one torn.
         self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -277,10 +285,10 @@ impl Mirror {
     fn get(&self, key: &str) -> Option<i64> {
         let now = Instant::now();
         let mut values = self.lock();
-        match values.get(key) {
+        match values.entries.get(key) {
             Some(&(value, expires)) if expires > now => Some(value),
             Some(_) => {
-                values.remove(key);
+                values.entries.remove(key);
                 None
             }
             None => None,
@@ -290,16 +298,18 @@ impl Mirror {
     fn set(&self, entries: impl IntoIterator<Item = (String, i64)>, ttl: Duration) {
         let now = Instant::now();
         let mut values = self.lock();
-        if values.len() > MIRROR_SWEEP_AT {
-            values.retain(|_, (_, expires)| *expires > now);
+        if values.entries.len() > values.sweep_at.max(MIRROR_SWEEP_AT) {
+            values.entries.retain(|_, (_, expires)| *expires > now);
+            values.sweep_at = values.entries.len() * 2;
         }
         for (key, value) in entries {
-            values.insert(key, (value, now + ttl));
+            values.entries.insert(key, (value, now + ttl));
         }
     }
 }
 
-/// The mirror drops its expired entries once it holds more than this many.
+/// The mirror drops its expired entries once it holds more than this many (or twice what
+/// its last sweep kept).
 const MIRROR_SWEEP_AT: usize = 65_536;
 
 impl std::fmt::Debug for RedisStore {
