@@ -21,6 +21,7 @@ use pyo3::exceptions::{
 };
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
@@ -191,9 +192,23 @@ impl Scope {
 /// The key of a scope: the descriptor key's length, `:`, the key, then the value (so no two
 /// (key, value) pairs share one).
 fn scope_key(key: &str, value: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(key.len() + value.len() + 8);
-    let _ = write!(out, "{}:", key.len());
+    let mut out = String::with_capacity(key.len() + value.len() + 21);
+    // The length in decimal, without going through `fmt`.
+    let mut digits = [0u8; 20];
+    let mut n = key.len();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+    out.push(':');
     out.push_str(key);
     out.push_str(value);
     out
@@ -411,30 +426,71 @@ struct Desc {
 }
 
 /// `int(x)` for a limit: exact ints only; anything else goes to LiteLLM.
-fn limit_of(
-    rate_limit: &Bound<'_, PyDict>,
-    field: &Bound<'_, PyString>,
-) -> Result<Option<i64>, ()> {
-    match rate_limit.get_item(field) {
-        Err(_) => Err(()),
-        Ok(None) => Ok(None),
-        Ok(Some(v)) if v.is_none() => Ok(None),
-        Ok(Some(v)) => {
-            if v.is_instance_of::<PyBool>() {
-                return Err(());
+fn limit_value(v: &Bound<'_, PyAny>) -> Result<Option<i64>, ()> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if v.is_instance_of::<PyBool>() {
+        return Err(());
+    }
+    v.cast::<PyInt>()
+        .map_err(|_| ())?
+        .extract::<i64>()
+        .map(Some)
+        .map_err(|_| ())
+}
+
+/// The limits of a descriptor's `rate_limit` dict, read in one pass over its items (a dict
+/// with a key that is not an exact `str` goes to LiteLLM): requests, tokens (unless
+/// `skip_tpm`), max parallel requests.
+fn limits_of(rl: &Bound<'_, PyDict>, skip_tpm: bool) -> Result<[Option<i64>; 3], ()> {
+    let py = rl.py();
+    let fields = [
+        intern!(py, "requests_per_unit"),
+        intern!(py, "tokens_per_unit"),
+        intern!(py, "max_parallel_requests"),
+        intern!(py, "window_size"),
+    ];
+    let mut limits = [None; 3];
+    let mut window = None;
+    for (k, v) in rl.iter() {
+        let k = k.cast_into_exact::<PyString>().map_err(|_| ())?;
+        // Interned names match by identity; an equal string built elsewhere, by value.
+        let at = match fields.iter().position(|f| f.is(&k)) {
+            Some(at) => at,
+            None => {
+                let text = k.to_str().map_err(|_| ())?;
+                match fields
+                    .iter()
+                    .position(|f| f.to_str().is_ok_and(|f| f == text))
+                {
+                    Some(at) => at,
+                    None => continue,
+                }
             }
-            v.cast::<PyInt>()
-                .map_err(|_| ())?
-                .extract::<i64>()
-                .map(Some)
-                .map_err(|_| ())
+        };
+        match at {
+            3 => window = Some(v),
+            1 if skip_tpm => {}
+            at => limits[at] = limit_value(&v)?,
         }
     }
+    if limits[0].is_some() || limits[1].is_some() {
+        // `int(window_size)` must not raise: an int, or a falsy value LiteLLM replaces.
+        match window {
+            None => {}
+            Some(w) if w.is_none() => {}
+            Some(w) if w.is_instance_of::<PyInt>() && !w.is_instance_of::<PyBool>() => {}
+            Some(_) => return Err(()),
+        }
+    }
+    Ok(limits)
 }
 
 fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
     let py = d.py();
-    let d = d.cast::<PyDict>().map_err(|_| ())?;
+    // Exact dicts only: a subclass could answer LiteLLM's `.get` differently.
+    let d = d.cast_exact::<PyDict>().map_err(|_| ())?;
     let key = d.get_item(intern!(py, "key")).map_err(|_| ())?.ok_or(())?;
     let value = d
         .get_item(intern!(py, "value"))
@@ -455,23 +511,8 @@ fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
     if let Some(rl) = d.get_item(intern!(py, "rate_limit")).map_err(|_| ())? {
         // `descriptor.get("rate_limit") or {}`: only a dict (empty or not) or None is followed.
         if !rl.is_none() {
-            let rl = rl.cast::<PyDict>().map_err(|_| ())?;
-            requests = limit_of(rl, intern!(py, "requests_per_unit"))?;
-            tokens = if skip_tpm {
-                None
-            } else {
-                limit_of(rl, intern!(py, "tokens_per_unit"))?
-            };
-            parallel = limit_of(rl, intern!(py, "max_parallel_requests"))?;
-            if requests.is_some() || tokens.is_some() {
-                // `int(window_size)` must not raise: an int, or a falsy value LiteLLM replaces.
-                match rl.get_item(intern!(py, "window_size")).map_err(|_| ())? {
-                    None => {}
-                    Some(w) if w.is_none() => {}
-                    Some(w) if w.is_instance_of::<PyInt>() && !w.is_instance_of::<PyBool>() => {}
-                    Some(_) => return Err(()),
-                }
-            }
+            let rl = rl.cast_exact::<PyDict>().map_err(|_| ())?;
+            [requests, tokens, parallel] = limits_of(rl, skip_tpm)?;
         }
     }
     Ok(Desc {
@@ -527,10 +568,11 @@ fn over_limit(
     counters: &[Counter],
     values: &[Option<i64>],
     read_only: bool,
-) -> (bool, SmallVec<[Status; 8]>) {
+    statuses: &mut SmallVec<[Status; 8]>,
+) -> bool {
     let pending = i64::from(read_only);
     let mut over = false;
-    let mut statuses = SmallVec::new();
+    statuses.clear();
     for (c, v) in counters.iter().zip(values) {
         let m = c.meta;
         let limit = match c.kind {
@@ -549,7 +591,49 @@ fn over_limit(
             with_value: true,
         });
     }
-    (over, statuses)
+    over
+}
+
+/// A status row to copy, in LiteLLM's key order, with its constant fields (`code`,
+/// `rate_limit_type`) filled and the rest `None`: a copy takes the template's key table
+/// whole, where six inserts into a new dict would grow it once.
+fn status_template(
+    py: Python<'_>,
+    over: bool,
+    kind: Suffix,
+    with_value: bool,
+) -> PyResult<&Bound<'_, PyDict>> {
+    const KINDS: [Suffix; 4] = [
+        Suffix::Window,
+        Suffix::Requests,
+        Suffix::Tokens,
+        Suffix::Gauge,
+    ];
+    static TEMPLATES: PyOnceLock<Vec<Py<PyDict>>> = PyOnceLock::new();
+    let index = |over: bool, kind: Suffix, with_value: bool| {
+        usize::from(over) * 8 + (kind as usize) * 2 + usize::from(with_value)
+    };
+    let templates = TEMPLATES.get_or_try_init(py, || -> PyResult<_> {
+        let mut all: Vec<Option<Py<PyDict>>> = (0..16).map(|_| None).collect();
+        for over in [false, true] {
+            for kind in KINDS {
+                for with_value in [false, true] {
+                    let d = PyDict::new(py);
+                    d.set_item(intern!(py, "code"), code(py, over))?;
+                    d.set_item(intern!(py, "current_limit"), py.None())?;
+                    d.set_item(intern!(py, "limit_remaining"), py.None())?;
+                    d.set_item(intern!(py, "rate_limit_type"), kind_name(py, kind))?;
+                    d.set_item(intern!(py, "descriptor_key"), py.None())?;
+                    if with_value {
+                        d.set_item(intern!(py, "descriptor_value"), py.None())?;
+                    }
+                    all[index(over, kind, with_value)] = Some(d.unbind());
+                }
+            }
+        }
+        Ok(all.into_iter().flatten().collect())
+    })?;
+    Ok(templates[index(over, kind, with_value)].bind(py))
 }
 
 fn response<'py>(
@@ -558,15 +642,22 @@ fn response<'py>(
     over: bool,
     statuses: &[Status],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let out = PyDict::new(py);
-    out.set_item(intern!(py, "overall_code"), code(py, over))?;
-    let list = PyList::empty(py);
+    static OUTER: PyOnceLock<[Py<PyDict>; 2]> = PyOnceLock::new();
+    let outer = OUTER.get_or_try_init(py, || -> PyResult<_> {
+        let template = |over: bool| -> PyResult<Py<PyDict>> {
+            let d = PyDict::new(py);
+            d.set_item(intern!(py, "overall_code"), code(py, over))?;
+            d.set_item(intern!(py, "statuses"), py.None())?;
+            Ok(d.unbind())
+        };
+        Ok([template(false)?, template(true)?])
+    })?;
+    let out = outer[usize::from(over)].bind(py).copy()?;
+    let mut rows = SmallVec::<[Bound<'py, PyDict>; 8]>::new();
     for s in statuses {
-        let d = PyDict::new(py);
-        d.set_item(intern!(py, "code"), code(py, s.over))?;
+        let d = status_template(py, s.over, s.kind, s.with_value)?.copy()?;
         d.set_item(intern!(py, "current_limit"), s.limit)?;
         d.set_item(intern!(py, "limit_remaining"), s.remaining)?;
-        d.set_item(intern!(py, "rate_limit_type"), kind_name(py, s.kind))?;
         d.set_item(intern!(py, "descriptor_key"), descs[s.desc].key.bind(py))?;
         if s.with_value {
             d.set_item(
@@ -574,9 +665,9 @@ fn response<'py>(
                 descs[s.desc].value.bind(py),
             )?;
         }
-        list.append(d)?;
+        rows.push(d);
     }
-    out.set_item(intern!(py, "statuses"), list)?;
+    out.set_item(intern!(py, "statuses"), PyList::new(py, rows)?)?;
     Ok(out)
 }
 
@@ -684,7 +775,7 @@ impl LocalRateLimits {
         let mut statuses: SmallVec<[Status; 8]> = SmallVec::new();
         if !counters.is_empty() {
             // The local pre-check: every window and counter must be a value `int()` takes.
-            let mut values: SmallVec<[(Option<i64>, Option<i64>); 8]> = SmallVec::new();
+            let mut counts: SmallVec<[Option<i64>; 8]> = SmallVec::new();
             for c in &counters {
                 let mut sc = space.scope(descs[c.desc].scope.as_str());
                 let window = sc
@@ -694,16 +785,10 @@ impl LocalRateLimits {
                     self.count(Some("a window entry holds a slot registry"));
                     return Ok(None);
                 }
-                let window = match window {
-                    None => None,
-                    Some(w) => match w.as_int() {
-                        Some(w) => Some(w),
-                        None => {
-                            self.count(Some("a window start int() does not take"));
-                            return Ok(None);
-                        }
-                    },
-                };
+                if window.is_some_and(|w| w.as_int().is_none()) {
+                    self.count(Some("a window start int() does not take"));
+                    return Ok(None);
+                }
                 let value = match sc.and_then(|sc| sc.get(c.kind, clock)) {
                     None => None,
                     Some(v) => match v.as_int() {
@@ -714,13 +799,11 @@ impl LocalRateLimits {
                         }
                     },
                 };
-                values.push((window, value));
+                counts.push(value);
             }
-            let counts: SmallVec<[Option<i64>; 8]> = values.iter().map(|(_, v)| *v).collect();
-            let (over, local) = over_limit(&descs, &counters, &counts, read_only);
-            if over {
+            if over_limit(&descs, &counters, &counts, read_only, &mut statuses) {
                 self.count(None);
-                return response(py, &descs, true, &local).map(Some);
+                return response(py, &descs, true, &statuses).map(Some);
             }
             let cache_values: SmallVec<[Option<i64>; 8]> = if read_only {
                 counts
@@ -747,12 +830,10 @@ impl LocalRateLimits {
                 }
                 out
             };
-            let (over, windowed) = over_limit(&descs, &counters, &cache_values, read_only);
-            if over {
+            if over_limit(&descs, &counters, &cache_values, read_only, &mut statuses) {
                 self.count(None);
-                return response(py, &descs, true, &windowed).map(Some);
+                return response(py, &descs, true, &statuses).map(Some);
             }
-            statuses = windowed;
         }
         if gauges.is_empty() || skip_parallel_check {
             self.count(None);
@@ -835,6 +916,55 @@ impl LocalRateLimits {
     }
 }
 
+impl LocalRateLimits {
+    /// The limiter's `should_rate_limit(...)` for `handler` (LiteLLM's v3 limiter): the
+    /// `RateLimitResponse` dict, or `None` (nothing changed) for input LiteLLM must decide. Reads
+    /// the handler's clock (`datetime.now` without a trip to Python when that is its clock)
+    /// and its `window_size`.
+    fn check<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: bool,
+        skip_tpm_check: bool,
+        parallel_slot_id: Option<&str>,
+        skip_parallel_check: bool,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let py = handler.py();
+        let system = match (&self.system_clock, &self.current_time) {
+            (Some(clock), Some(current_time)) => {
+                handler.getattr(intern!(py, "_time_provider"))?.is(clock)
+                    && handler
+                        .get_type()
+                        .getattr(intern!(py, "_get_current_time"))?
+                        .is(current_time)
+            }
+            _ => false,
+        };
+        let now = if system {
+            None
+        } else {
+            Some(
+                handler
+                    .call_method0(intern!(py, "_get_current_time"))?
+                    .call_method0(intern!(py, "timestamp"))?
+                    .extract::<f64>()?,
+            )
+        };
+        let window_size: i64 = handler.getattr(intern!(py, "window_size"))?.extract()?;
+        self.should_rate_limit(
+            py,
+            descriptors,
+            now,
+            window_size,
+            read_only,
+            skip_tpm_check,
+            parallel_slot_id,
+            skip_parallel_check,
+        )
+    }
+}
+
 #[pymethods]
 impl LocalRateLimits {
     /// A handle in front of LiteLLM's own memory-only handle `inner`, which answers every
@@ -860,55 +990,6 @@ impl LocalRateLimits {
             current_time,
             slot_ttl,
         }
-    }
-
-    /// The limiter's `should_rate_limit(...)` for `handler` (LiteLLM's v3 limiter), as a
-    /// finished coroutine, or `None` (nothing changed) for input LiteLLM must decide. Reads
-    /// the handler's clock (`datetime.now` without a trip to Python when that is its clock)
-    /// and its `window_size`.
-    #[pyo3(signature = (handler, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check))]
-    fn check<'py>(
-        &self,
-        handler: &Bound<'py, PyAny>,
-        descriptors: &Bound<'py, PyAny>,
-        read_only: bool,
-        skip_tpm_check: bool,
-        parallel_slot_id: Option<&str>,
-        skip_parallel_check: bool,
-    ) -> PyResult<Option<Ready>> {
-        let py = handler.py();
-        let system = match (&self.system_clock, &self.current_time) {
-            (Some(clock), Some(current_time)) => {
-                handler.getattr(intern!(py, "_time_provider"))?.is(clock)
-                    && handler
-                        .get_type()
-                        .getattr(intern!(py, "_get_current_time"))?
-                        .is(current_time)
-            }
-            _ => false,
-        };
-        let now = if system {
-            None
-        } else {
-            Some(
-                handler
-                    .call_method0(intern!(py, "_get_current_time"))?
-                    .call_method0(intern!(py, "timestamp"))?
-                    .extract::<f64>()?,
-            )
-        };
-        let window_size: i64 = handler.getattr(intern!(py, "window_size"))?.extract()?;
-        let response = self.should_rate_limit(
-            py,
-            descriptors,
-            now,
-            window_size,
-            read_only,
-            skip_tpm_check,
-            parallel_slot_id,
-            skip_parallel_check,
-        )?;
-        Ok(response.map(|r| Ready::new(r.into_any().unbind())))
     }
 
     /// The `datetime.now` provider given at construction, or `None`.
@@ -1098,6 +1179,78 @@ struct AtomicItem<'py> {
     rate_limit_type: Bound<'py, PyAny>,
     descriptor_key: Bound<'py, PyAny>,
     descriptor_value: Bound<'py, PyAny>,
+}
+
+/// The patched `should_rate_limit` of LiteLLM's v3 limiter, decided natively: one call
+/// finds the limiter's handle, reads its clock and window size, and decides on its keyspace.
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct V3Checks {
+    stats: Py<Stats>,
+}
+
+#[pymethods]
+impl V3Checks {
+    /// `stats` counts the limiters that are not on a [`LocalRateLimits`] keyspace and the
+    /// errors of this path (the handle counts its own calls and fallbacks).
+    #[new]
+    fn py_new(stats: Py<Stats>) -> Self {
+        Self { stats }
+    }
+
+    /// `handler.should_rate_limit(...)`'s response for LiteLLM's v3 limiter `handler`, or
+    /// `None` (nothing changed, the fallback counted) when LiteLLM must decide: a limiter whose
+    /// handle is not a [`LocalRateLimits`], input this path does not reproduce, or an error.
+    #[pyo3(signature = (handler, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check))]
+    fn should_rate_limit<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: &Bound<'py, PyAny>,
+        skip_tpm_check: &Bound<'py, PyAny>,
+        parallel_slot_id: &Bound<'py, PyAny>,
+        skip_parallel_check: &Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyDict>> {
+        let py = handler.py();
+        let handle = handler
+            .getattr(intern!(py, "rate_limits"))
+            .and_then(|store| store.getattr(intern!(py, "_handle")));
+        let Some(handle) = handle
+            .ok()
+            .and_then(|h| h.cast_into::<LocalRateLimits>().ok())
+        else {
+            self.stats.get().record_fallback(
+                "a limiter with Redis, an injected store, or built before patch()",
+            );
+            return None;
+        };
+        // Flags other than `True`/`False`, and a slot id other than `None`/`str`, go to LiteLLM.
+        let flag = |v: &Bound<'py, PyAny>| -> PyResult<bool> { Ok(v.cast::<PyBool>()?.is_true()) };
+        let decided = (|| {
+            let slot_id = if parallel_slot_id.is_none() {
+                None
+            } else {
+                Some(parallel_slot_id.cast::<PyString>()?.to_str()?)
+            };
+            handle.get().check(
+                handler,
+                descriptors,
+                flag(read_only)?,
+                flag(skip_tpm_check)?,
+                slot_id,
+                flag(skip_parallel_check)?,
+            )
+        })();
+        decided.unwrap_or_else(|error| {
+            let name = error
+                .get_type(py)
+                .name()
+                .map_or_else(|_| "Exception".to_owned(), |n| n.to_string());
+            self.stats
+                .get()
+                .record_fallback(&format!("{name}: {}", error.value(py)));
+            None
+        })
+    }
 }
 
 /// An `int` (not a `bool`) that fits in 64 bits.
@@ -1386,5 +1539,20 @@ impl LocalRateLimits {
             now,
         );
         Ok(Some(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scope_key;
+
+    #[test]
+    fn scope_keys_lead_with_the_key_length() {
+        assert_eq!(scope_key("api_key", "k1"), "7:api_keyk1");
+        assert_eq!(scope_key("", ""), "0:");
+        let long = "k".repeat(1234);
+        assert_eq!(scope_key(&long, "v"), format!("1234:{long}v"));
+        // The length keeps (key, value) pairs apart that concatenate alike.
+        assert_ne!(scope_key("ab", "c"), scope_key("a", "bc"));
     }
 }

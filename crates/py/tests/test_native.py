@@ -285,3 +285,25 @@ def test_ready_behaves_like_an_unstarted_coroutine():
     closed.close()
     with pytest.raises(RuntimeError):
         closed.send(None)
+
+
+def test_stubs_describe_the_native_module() -> None:
+    """``_native.pyi`` names every public class and function of the module, and every method a
+    stub declares exists at run time."""
+    import ast
+    from pathlib import Path
+
+    stub = ast.parse((Path(_native.__file__).parent / "_native.pyi").read_text())
+    declared: dict[str, set[str]] = {}
+    for node in stub.body:
+        if isinstance(node, ast.ClassDef):
+            declared[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+        elif isinstance(node, ast.FunctionDef):
+            declared[node.name] = set()
+    public = {name for name in dir(_native) if not name.startswith("_") and callable(getattr(_native, name))}
+    assert public == set(declared), (public ^ set(declared))
+    for name, methods in declared.items():
+        runtime = getattr(_native, name)
+        # Dunder methods are type slots, not attributes, on native classes.
+        missing = {m for m in methods if not m.startswith("__") and not hasattr(runtime, m)}
+        assert not missing, (name, missing)

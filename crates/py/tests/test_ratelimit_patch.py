@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 import random
 import threading
 
@@ -240,8 +241,9 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert Handler.__dict__["should_rate_limit"] is not before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is not before["__init__"]
     assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 5
-    # The patched method returns a finished native coroutine; asyncio still sees a coroutine function.
+    # The patched method is a coroutine function, as LiteLLM's is.
     assert asyncio.iscoroutinefunction(Handler.should_rate_limit)
+    assert inspect.iscoroutinefunction(Handler.should_rate_limit)
     fastllm_litellm.unpatch(["rate_limit"])
     assert Handler.__dict__["should_rate_limit"] is before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is before["__init__"]
@@ -265,22 +267,37 @@ def test_a_limiter_built_while_patched_stays_exact_after_unpatch(patched) -> Non
     asyncio.run(run())
 
 
+class _Descriptor(dict):
+    """A dict subclass: LiteLLM reads it through its own methods, so the native path hands it back."""
+
+
 def test_unsupported_input_falls_back_and_is_counted(patched) -> None:
     now = [START]
     theirs, ours = _pair(now)
-    weird = [
-        [{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2.0}}],  # a float limit
-        ({"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2}},),  # a tuple
+    rpm = "".join(["requests", "_per_unit"])  # equal to LiteLLM's key, but not the interned object
+    cases = [
+        # (descriptors, keyword arguments, whether ours hands the call to LiteLLM)
+        ([{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2.0}}], {}, True),  # a float limit
+        (({"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2}},), {}, True),  # a tuple
+        ([_Descriptor(key="api_key", value="k1", rate_limit={"requests_per_unit": 2})], {}, True),
+        ([{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2, 7: 1}}], {}, True),
+        ([{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2}}], {"read_only": 1}, True),
+        ([{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 2}}], {"parallel_slot_id": 3}, True),
+        ([{"key": "api_key", "value": "k1", "rate_limit": {rpm: 2, "note": "x"}}], {}, False),
+        ([{"key": "api_key", "value": "k2", "rate_limit": {"requests_per_unit": 2}}], {"read_only": True}, False),
     ]
 
     async def run() -> None:
-        for descriptors in weird:
+        for descriptors, kwargs, handed_back in cases:
             fastllm_litellm.reset_stats()
-            assert await ours.should_rate_limit(descriptors) == await theirs.should_rate_limit(descriptors)
+            assert await ours.should_rate_limit(descriptors, **kwargs) == await theirs.should_rate_limit(
+                descriptors, **kwargs
+            )
             stats = fastllm_litellm.status()["features"]["rate_limit"]
-            assert stats["fallbacks"] == 2, descriptors  # ours handed it back, theirs is LiteLLM's
+            # Theirs is LiteLLM's own store, always a fallback; ours only when it hands back.
+            assert stats["fallbacks"] == 1 + handed_back, (descriptors, kwargs)
             assert stats["last_fallback_reason"]
-        assert _dump(ours) == _dump(theirs)
+            assert _dump(ours) == _dump(theirs)
 
     asyncio.run(run())
 

@@ -88,8 +88,8 @@ class LocalRateLimits:
     """LiteLLM's in-memory v3 rate-limit handle (the 1.110 line), held in Rust.
 
     Stores window starts, counters and parallel-slot registries with LiteLLM's types, TTLs and
-    increment rules; ``check`` runs LiteLLM's in-memory ``should_rate_limit`` on them in one
-    call. Methods it does not define are answered by ``inner``, LiteLLM's own handle.
+    increment rules; ``V3Checks.should_rate_limit`` runs LiteLLM's in-memory
+    ``should_rate_limit`` on them in one call. Methods it does not define are answered by ``inner``, LiteLLM's own handle.
     """
 
     def __new__(
@@ -109,15 +109,6 @@ class LocalRateLimits:
     def set_local(self, entry: Any, value: int | float | str | dict[str, float], ttl_seconds: float | None) -> None: ...
     def increment(self, increment: Any) -> Ready: ...
     def increment_many(self, increments: Any) -> Ready: ...
-    def check(
-        self,
-        handler: Any,
-        descriptors: list[dict[str, Any]],
-        read_only: bool,
-        skip_tpm_check: bool,
-        parallel_slot_id: str | None,
-        skip_parallel_check: bool,
-    ) -> Ready | None: ...
     def atomic_check_and_increment_by_n(
         self,
         descriptors: list[dict[str, Any]],
@@ -148,3 +139,19 @@ class RedisRateLimiter:
     ) -> dict[str, Any]: ...
     def reserve_tpm_tokens(self, descriptors: list[dict[str, Any]], estimated_tokens: int) -> dict[str, Any]: ...
     def release_slots(self, slot_id: str, scopes: list[tuple[str, str]]) -> list[int]: ...
+
+class V3Checks:
+    """The patched ``should_rate_limit`` of LiteLLM's v3 limiter, decided natively."""
+
+    def __new__(cls, stats: Stats) -> V3Checks: ...
+    def should_rate_limit(
+        self,
+        handler: Any,
+        descriptors: list[dict[str, Any]],
+        read_only: bool,
+        skip_tpm_check: bool,
+        parallel_slot_id: str | None,
+        skip_parallel_check: bool,
+    ) -> dict[str, Any] | None:
+        """The limiter's response, or ``None`` (nothing changed, the fallback counted) when
+        LiteLLM must decide."""

@@ -422,8 +422,10 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
                 local_type(handle, stats=stats, system_clock=clock, current_time=now_of, slot_ttl=slot_ttl)
             )
 
+    decide = _native.V3Checks(stats).should_rate_limit
+
     @functools.wraps(original_check)
-    def should_rate_limit(
+    async def should_rate_limit(
         self,
         descriptors,
         parent_otel_span=None,
@@ -432,27 +434,14 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         parallel_slot_id=None,
         skip_parallel_check=False,
     ):
-        # Returns an awaitable: a finished native coroutine when decided in Rust, else
-        # LiteLLM's own coroutine. Both are taken by `await`, `create_task` and `gather`.
-        try:
-            handle = self.rate_limits._handle
-        except AttributeError:
-            handle = None
-        if type(handle) is local_type:
-            try:
-                done = handle.check(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
-            except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
-                stats.record_fallback(f"{type(error).__name__}: {error}")
-            else:
-                if done is not None:
-                    return done
-        else:
-            stats.record_fallback("a limiter with Redis, an injected store, or built before patch()")
-        return original_check(
-            self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
-        )
-
-    _mark_coroutine_function(should_rate_limit)
+        # Decided natively on a limiter whose keyspace is in Rust; otherwise (the fallback
+        # counted, nothing changed) by LiteLLM's own method.
+        response = decide(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
+        if response is None:
+            return await original_check(
+                self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
+            )
+        return response
 
     original_atomic = cls.__dict__["_atomic_check_and_increment_in_memory"]
 
@@ -508,18 +497,6 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))
         v3.offload_token_count = _make_inline_offload(offload)
     return feature
-
-
-def _mark_coroutine_function(function: Callable[..., Any]) -> None:
-    """Make ``asyncio.iscoroutinefunction`` (and, on 3.12+, ``inspect``) see ``function``,
-    a plain function returning an awaitable, as the coroutine function it replaces."""
-    mark = getattr(inspect, "markcoroutinefunction", None)
-    if mark is not None:
-        mark(function)
-    else:
-        import asyncio.coroutines
-
-        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
 
 
 def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
