@@ -427,3 +427,79 @@ def test_pre_call_hook_matches_litellm(patched) -> None:
         assert fastllm_litellm.status()["features"]["rate_limit"]["calls"] >= 120
     finally:
         fastllm_litellm.unpatch(["token_counter"])
+
+
+def _estimate(calls: list[int], **count):
+    """A token estimate as LiteLLM's limiter offloads it: records the thread of every run."""
+
+    def estimate(messages):
+        import litellm
+
+        calls.append(threading.get_ident())
+        return litellm.token_counter(messages=messages, **count)
+
+    return estimate
+
+
+def test_inline_estimates_run_on_the_loop_when_counted_natively(patched) -> None:
+    messages = [{"role": "user", "content": "how many tokens is this?"}]
+    fastllm_litellm.patch(["token_counter", "rate_limit"])
+    try:
+        calls: list[int] = []
+
+        async def run() -> int:
+            return await v3.offload_token_count(_estimate(calls, model="gpt-4o"))(messages)
+
+        got = asyncio.run(run())
+        assert calls == [threading.get_ident()]  # once, on the loop's thread
+    finally:
+        fastllm_litellm.unpatch(["token_counter"])
+    # LiteLLM's own offload (unpatched): its worker thread, the same count.
+    theirs: list[int] = []
+    assert asyncio.run(v3.offload_token_count(_estimate(theirs, model="gpt-4o"))(messages)) == got
+    assert len(theirs) == 1 and theirs[0] != threading.get_ident()
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_inline_estimates_hand_litellms_own_counts_to_its_thread(patched, swallow: bool) -> None:
+    """An estimate that needs LiteLLM's own counter (here a custom tokenizer; in the field a
+    remote image it downloads) must not run it on the event loop: it runs again on LiteLLM's
+    worker thread, also when the estimate catches the signal itself."""
+    import litellm
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[UNK]": 0, "counted": 1, "by": 2, "code": 3}
+    word_level = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    word_level.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = litellm.utils.create_tokenizer(word_level.to_str())
+    messages = [{"role": "user", "content": "counted by LiteLLM's own code"}]
+    expected = _estimate([], model="gpt-4o", custom_tokenizer=tokenizer)(messages)
+
+    def estimate_of(calls):
+        inner = _estimate(calls, model="gpt-4o", custom_tokenizer=tokenizer)
+        if not swallow:
+            return inner
+
+        def swallowing(messages):
+            try:
+                return inner(messages)
+            except BaseException:  # noqa: BLE001 - an estimate that falls back on anything
+                return -1
+
+        return swallowing
+
+    fastllm_litellm.patch(["token_counter", "rate_limit"])
+    try:
+        fastllm_litellm.reset_stats()
+        calls: list[int] = []
+
+        async def run() -> int:
+            return await v3.offload_token_count(estimate_of(calls))(messages)
+
+        assert asyncio.run(run()) == expected
+        loop_thread = threading.get_ident()
+        assert calls[0] == loop_thread and len(calls) == 2 and calls[1] != loop_thread, calls
+        stats = fastllm_litellm.status()["features"]["token_counter"]
+        assert stats["fallbacks"] == 2  # the stopped inline attempt and the counted call
+    finally:
+        fastllm_litellm.unpatch(["token_counter"])

@@ -11,6 +11,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -279,6 +280,12 @@ def _make_token_counter(
                 stats.record_fallback("arguments LiteLLM rejects")
         except Exception as error:  # noqa: BLE001 - any failure of ours goes to LiteLLM
             stats.record_fallback(f"{type(error).__name__}: {error}")
+        handed_back = _inline_estimate.get()
+        if handed_back is not None:
+            # Inside a token estimate run inline on the event loop: LiteLLM's own counter may
+            # download an image or a tokenizer, so the estimate goes back to its worker thread.
+            handed_back.append(model)
+            raise _RunInThread
         return original(
             model,
             custom_tokenizer,
@@ -499,11 +506,28 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
     return feature
 
 
+class _RunInThread(BaseException):
+    """Raised by the patched ``token_counter`` inside an inline token estimate when LiteLLM's
+    own counter must run. A ``BaseException``, so LiteLLM's ``except Exception`` fallbacks in
+    the estimate do not take it for a counting error."""
+
+
+# Set while a token estimate runs inline: the patched token_counter appends to the list, and
+# raises _RunInThread, instead of calling LiteLLM's own counter there.
+_inline_estimate: ContextVar[list[object] | None] = ContextVar("fastllm_inline_estimate", default=None)
+
+
 def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
     """The limiter's ``offload_token_count``: while token_counter is patched, the estimate runs
     inline on the event loop instead of hopping to a worker thread and back, which costs more
     than the native count itself. The same function gets the same arguments and its result
-    or exception is the awaited one; without the token_counter patch, LiteLLM's hop stays."""
+    or exception is the awaited one.
+
+    Only native counts run inline. An estimate that needs LiteLLM's own counter (which may
+    download a remote image or a tokenizer) is stopped there and run again, from the start,
+    through LiteLLM's own offload on its worker thread; a call of the estimate's that LiteLLM's
+    ``token_counter`` answered is then counted twice in ``status()`` (one fallback each time).
+    Without the token_counter patch, LiteLLM's hop stays."""
 
     @functools.wraps(original)
     def offload_token_count(function):
@@ -511,7 +535,21 @@ def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(function)
 
         async def inline(*args, **kwargs):
-            return function(*args, **kwargs)
+            handed_back: list[object] = []
+            token = _inline_estimate.set(handed_back)
+            try:
+                result = function(*args, **kwargs)
+            except _RunInThread:
+                pass
+            except BaseException:
+                if not handed_back:
+                    raise
+            finally:
+                _inline_estimate.reset(token)
+            # Also when the estimate swallowed the signal: its answer may be a fallback of its own.
+            if handed_back:
+                return await original(function)(*args, **kwargs)
+            return result
 
         return inline
 
