@@ -3,9 +3,14 @@
 
 use std::ops::Deref;
 
+/// Keys are callers' API keys and user ids: a randomly seeded hasher (foldhash), which is
+/// also several times faster than the default SipHash on these short strings.
+#[cfg(not(loom))]
+type Hasher = foldhash::fast::RandomState;
+
 #[cfg(not(loom))]
 pub(crate) struct KeyMap<V> {
-    inner: dashmap::DashMap<Box<str>, V>,
+    inner: dashmap::DashMap<Box<str>, V, Hasher>,
 }
 
 #[cfg(not(loom))]
@@ -23,7 +28,7 @@ impl<V> Deref for MapRef<'_, V> {
 impl<V: Clone> KeyMap<V> {
     pub(crate) fn new() -> Self {
         Self {
-            inner: dashmap::DashMap::new(),
+            inner: dashmap::DashMap::with_hasher(Hasher::default()),
         }
     }
 
