@@ -306,6 +306,65 @@ def rate_limit_rows(rounds: int) -> list[Row]:
     return rows
 
 
+def router_check_rows(rounds: int) -> list[Row]:
+    """The router's per-deployment check (``enforce_model_rate_limits``): LiteLLM's
+    ``ModelRateLimitingCheck`` as installed vs patched (``rate_limit``), on both lines."""
+    from litellm.caching.dual_cache import DualCache
+    from litellm.router_utils.pre_call_checks.model_rate_limit_check import ModelRateLimitingCheck
+
+    big = 10**12
+    deployment = {
+        "model_name": "gpt-4o",
+        "litellm_params": {"model": "openai/gpt-4o", "rpm": big, "tpm": big},
+        "model_info": {"id": "deployment-1"},
+    }
+    theirs, ours = ModelRateLimitingCheck(DualCache()), ModelRateLimitingCheck(DualCache())
+
+    def outcome(run):
+        try:
+            return "admitted" if run() is deployment else "other"
+        except Exception as error:  # noqa: BLE001 - compared as text
+            return f"{type(error).__name__}: {error}"
+
+    async def async_outcome(check):
+        try:
+            return "admitted" if await check.async_pre_call_check(deployment) is deployment else "other"
+        except Exception as error:  # noqa: BLE001 - compared as text
+            return f"{type(error).__name__}: {error}"
+
+    rows = [
+        compare_async(
+            "router deployment check, async (rpm+tpm)",
+            lambda: async_outcome(theirs),
+            lambda: async_outcome(ours),
+            rounds,
+            setup=_sides,
+        )
+    ]
+    # Sync: one side unpatched, the other patched, switched per round as above.
+    sync_times: dict[str, list[float]] = {"baseline": [], "patched": []}
+    equal = True
+    for r in range(rounds):
+        outs = {}
+        order = (("baseline", theirs), ("patched", ours))
+        for side, check in order if r % 2 == 0 else reversed(order):
+            _sides(side)
+            t, out = _timed(lambda check=check: outcome(lambda: check.pre_call_check(deployment)), 2000)
+            sync_times[side].append(t)
+            outs[side] = out
+        equal = equal and outs["baseline"] == outs["patched"] == "admitted"
+    fastllm_litellm.unpatch()
+    rows.append(
+        Row(
+            "router deployment check, sync (rpm+tpm)",
+            statistics.median(sync_times["baseline"]),
+            statistics.median(sync_times["patched"]),
+            equal,
+        )
+    )
+    return rows
+
+
 def mixed_text(words: int, seed: int) -> str:
     """Deterministic prose with code, numbers, accents, CJK and emoji."""
     rng = random.Random(seed)
@@ -417,6 +476,7 @@ def main() -> None:
     stats = fastllm_litellm.status()
     fastllm_litellm.unpatch()
     rows += rate_limit_rows(args.rounds)
+    rows += router_check_rows(args.rounds)
 
     print(
         f"\nlitellm {stats['litellm_version']} | fastllm_litellm | Python {platform.python_version()} | "

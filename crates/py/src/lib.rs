@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod model;
 mod ratelimit;
+mod routercheck;
 mod tokencount;
 mod v3store;
 
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<v3store::LocalRateLimits>()?;
     m.add_class::<v3store::Ready>()?;
     m.add_class::<v3store::V3Checks>()?;
+    m.add_class::<routercheck::ModelRateLimitChecks>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;

@@ -64,12 +64,18 @@ def outcome(function: Any, kwargs: dict[str, Any]) -> tuple[str, Any]:
 
 
 def _default_patched() -> list[str]:
-    """What ``patch()`` with no arguments patches on this install."""
+    """What ``patch()`` with no arguments patches on this install: rate_limit whenever either
+    of its parts (the v3 proxy limiter, the router's deployment check) applies."""
+    parts = []
     try:
         v3 = importlib.import_module("litellm.proxy.hooks.parallel_request_limiter_v3")
     except ImportError:
-        return ["token_counter"]
-    return sorted(["token_counter", *(["rate_limit"] if patch_module._rate_limit_mismatch(v3) is None else [])])
+        pass
+    else:
+        parts.append(patch_module._rate_limit_mismatch(v3) is None)
+    checks = importlib.import_module(patch_module._MODEL_CHECK_MODULE)
+    parts.append(patch_module._model_check_mismatch(checks) is None)
+    return sorted(["token_counter", *(["rate_limit"] if any(parts) else [])])
 
 
 DEFAULT_PATCHED = _default_patched()

@@ -240,7 +240,9 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert "rate_limit" in fastllm_litellm.patch(["rate_limit"])
     assert Handler.__dict__["should_rate_limit"] is not before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is not before["__init__"]
-    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 5
+    # The limiter's __init__, should_rate_limit, two reservation methods and offload_token_count;
+    # the router check's pre_call_check and async_pre_call_check.
+    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 7
     # The patched method is a coroutine function, as LiteLLM's is.
     assert asyncio.iscoroutinefunction(Handler.should_rate_limit)
     assert inspect.iscoroutinefunction(Handler.should_rate_limit)

@@ -155,3 +155,23 @@ class V3Checks:
     ) -> dict[str, Any] | None:
         """The limiter's response, or ``None`` (nothing changed, the fallback counted) when
         LiteLLM must decide."""
+
+class ModelRateLimitChecks:
+    """The router's per-deployment check (``ModelRateLimitingCheck``) on a memory-only router
+    cache, decided natively; the counters stay in LiteLLM's ``InMemoryCache``."""
+
+    def __new__(
+        cls,
+        stats: Stats,
+        dual_cache: type,
+        in_memory_cache: type,
+        utc_clock: Any,
+        routing_args: Any,
+        datetime: type,
+    ) -> ModelRateLimitChecks: ...
+    def check(
+        self, check: Any, deployment: Any, is_async: bool, parent_otel_span: Any = None
+    ) -> tuple[str | None, Any, Any] | None:
+        """``None`` when LiteLLM must decide (nothing changed, the fallback counted), else
+        ``(kind, limit, usage)``: ``kind`` is ``None`` when admitted, ``"tpm"``/``"rpm"``
+        when refused."""

@@ -382,26 +382,41 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
 
 
 def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
+    """The v3 proxy limiter (1.110 line, in memory) and the router's per-deployment check
+    (both lines); each part this install cannot take is skipped, with a warning when the
+    feature was named explicitly."""
+    feature = _Feature()
+    skipped: list[str] = []
     try:
         v3 = importlib.import_module(_V3_MODULE)
     except ImportError as error:
-        if explicit:
-            warnings.warn(
-                f"fastllm_litellm: not patching rate_limit: cannot import {_V3_MODULE} ({error}); "
-                "it needs LiteLLM's proxy dependencies (fastapi, orjson, backoff, redis)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return None
-    reason = _rate_limit_mismatch(v3)
-    if reason is not None:
-        if explicit:
-            warnings.warn(
-                f"fastllm_litellm: not patching rate_limit on litellm {_litellm_version()}: {reason}",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return None
+        skipped.append(
+            f"the v3 limiter: cannot import {_V3_MODULE} ({error}); "
+            "it needs LiteLLM's proxy dependencies (fastapi, orjson, backoff, redis)"
+        )
+    else:
+        reason = _rate_limit_mismatch(v3)
+        if reason is None:
+            _patch_v3_limiter(feature, v3)
+        else:
+            skipped.append(f"the v3 limiter on litellm {_litellm_version()}: {reason}")
+    try:
+        checks = importlib.import_module(_MODEL_CHECK_MODULE)
+    except ImportError as error:
+        skipped.append(f"the router's deployment check: cannot import {_MODEL_CHECK_MODULE} ({error})")
+    else:
+        reason = _model_check_mismatch(checks)
+        if reason is None:
+            _patch_model_rate_limit_check(feature, checks)
+        else:
+            skipped.append(f"the router's deployment check on litellm {_litellm_version()}: {reason}")
+    if explicit:
+        for why in skipped:
+            warnings.warn(f"fastllm_litellm: rate_limit does not patch {why}", RuntimeWarning, stacklevel=3)
+    return feature if feature.bindings else None
+
+
+def _patch_v3_limiter(feature: _Feature, v3: ModuleType) -> None:
     cls = getattr(v3, _V3_CLASS)
     stats = _stats["rate_limit"]
     original_init = cls.__dict__["__init__"]
@@ -490,7 +505,6 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
             stats.record_fallback(f"{type(error).__name__}: {error}")
             return None
 
-    feature = _Feature()
     for name, original, replacement in (
         ("__init__", original_init, __init__),
         ("should_rate_limit", original_check, should_rate_limit),
@@ -503,7 +517,98 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
     if callable(offload):
         feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))
         v3.offload_token_count = _make_inline_offload(offload)
-    return feature
+
+
+# The router's per-deployment check (`enforce_model_rate_limits`), both lines.
+_MODEL_CHECK_MODULE = "litellm.router_utils.pre_call_checks.model_rate_limit_check"
+_MODEL_CHECK_CLASS = "ModelRateLimitingCheck"
+
+
+def _model_check_mismatch(checks: ModuleType) -> str | None:
+    """Why this LiteLLM's ModelRateLimitingCheck is not the one the native path reproduces."""
+    cls = getattr(checks, _MODEL_CHECK_CLASS, None)
+    if not isinstance(cls, type):
+        return f"{_MODEL_CHECK_MODULE} has no {_MODEL_CHECK_CLASS}"
+    expected = {
+        "pre_call_check": ("self", "deployment"),
+        "async_pre_call_check": ("self", "deployment", "parent_otel_span"),
+        "__init__": ("self", "dual_cache", "clock"),
+    }
+    for name, parameters in expected.items():
+        method = cls.__dict__.get(name)
+        if not callable(method):
+            return f"{_MODEL_CHECK_CLASS} has no {name}"
+        found = tuple(inspect.signature(method).parameters)
+        if found != parameters:
+            return f"{_MODEL_CHECK_CLASS}.{name} takes {found}, expected {parameters}"
+    if not isinstance(getattr(getattr(checks, "RoutingArgs", None), "ttl", None), int):
+        return "RoutingArgs.ttl is missing"
+    if not isinstance(getattr(checks, "DualCache", None), type):
+        return "the check module has no DualCache"
+    return None
+
+
+def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None:
+    import datetime as dt
+
+    import httpx
+    from litellm.caching.in_memory_cache import InMemoryCache
+    from litellm.types.router import RouterErrors
+
+    cls = getattr(checks, _MODEL_CHECK_CLASS)
+    stats = _stats["rate_limit"]
+    utc_clock = inspect.signature(cls.__init__).parameters["clock"].default
+    decide = _native.ModelRateLimitChecks(
+        stats, checks.DualCache, InMemoryCache, utc_clock, checks.RoutingArgs, dt.datetime
+    ).check
+    original_sync = cls.__dict__["pre_call_check"]
+    original_async = cls.__dict__["async_pre_call_check"]
+
+    def refusal(deployment, kind, limit, usage, *, is_async):
+        """The RateLimitError LiteLLM's check raises for `kind` ("tpm"/"rpm") over `limit`."""
+        model_id = deployment.get("model_info", {}).get("id")
+        group = deployment.get("model_name", "")
+        extra = {"num_retries": 0} if is_async else {}
+        return checks.litellm.RateLimitError(
+            message=f"Model rate limit exceeded. {kind.upper()} limit={limit}, current usage={usage}",
+            llm_provider="",
+            model=deployment.get("litellm_params", {}).get("model"),
+            response=httpx.Response(
+                status_code=429,
+                content=f"{RouterErrors.user_defined_ratelimit_error.value} {kind} limit={limit}. "
+                f"current usage={usage}. id={model_id}, model_group={group}",
+                headers={"retry-after": str(60)},
+                request=httpx.Request(method="model_rate_limit_check", url="https://github.com/BerriAI/litellm"),
+            ),
+            **extra,
+        )
+
+    @functools.wraps(original_sync)
+    def pre_call_check(self, deployment):
+        verdict = decide(self, deployment, False)
+        if verdict is None:
+            return original_sync(self, deployment)
+        kind, limit, usage = verdict
+        if kind is None:
+            return deployment
+        raise refusal(deployment, kind, limit, usage, is_async=False)
+
+    @functools.wraps(original_async)
+    async def async_pre_call_check(self, deployment, parent_otel_span=None):
+        verdict = decide(self, deployment, True, parent_otel_span)
+        if verdict is None:
+            return await original_async(self, deployment, parent_otel_span)
+        kind, limit, usage = verdict
+        if kind is None:
+            return deployment
+        raise refusal(deployment, kind, limit, usage, is_async=True)
+
+    for name, original, replacement in (
+        ("pre_call_check", original_sync, pre_call_check),
+        ("async_pre_call_check", original_async, async_pre_call_check),
+    ):
+        feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
+        setattr(cls, name, replacement)
 
 
 class _RunInThread(BaseException):

@@ -1,0 +1,402 @@
+//! The router's per-deployment rate-limit check (`ModelRateLimitingCheck`'s `pre_call_check`
+//! and `async_pre_call_check`), decided in one native call.
+//!
+//! The usage counters stay where LiteLLM keeps them, in the router's in-memory cache, and
+//! are read and counted through that cache's own `get_cache` / `increment_cache`, the
+//! methods LiteLLM's async and sync wrappers end in, so TTLs, eviction and value decoding are
+//! LiteLLM's own. What runs natively is everything around them: reading the deployment's
+//! limits, the clock's minute, the cache keys and the decision. A deployment or cache this
+//! path does not reproduce (Redis, itpm/otpm, daily limits, non-int limits, a subclass
+//! anywhere) is answered `None` before anything changes, and LiteLLM's method decides.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::PyException;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyString, PyTuple, PyType};
+
+use crate::tokencount::Stats;
+
+/// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.
+enum Limit<'py> {
+    Absent,
+    Int(Bound<'py, PyAny>),
+}
+
+/// Why the native path hands a call back (counted as a fallback).
+type Handback = &'static str;
+
+/// `Ok(None)` for an absent or `None` entry of `dict`.
+fn entry<'py>(dict: Option<&Bound<'py, PyDict>>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Some(dict) = dict else { return Ok(None) };
+    Ok(dict.get_item(key)?.filter(|v| !v.is_none()))
+}
+
+/// A section of the deployment (`litellm_params`, `model_info`): absent, or an exact dict.
+fn section<'py>(
+    deployment: &Bound<'py, PyDict>,
+    key: &str,
+) -> Result<Option<Bound<'py, PyDict>>, Handback> {
+    match deployment.get_item(key) {
+        Ok(None) => Ok(None),
+        Ok(Some(v)) => v
+            .cast_into_exact::<PyDict>()
+            .map(Some)
+            .map_err(|_| "a deployment section that is not a dict"),
+        Err(_) => Err("a deployment dict that cannot be read"),
+    }
+}
+
+/// An exact `str` or absent/`None`, as the deployment's names must be for LiteLLM's model of
+/// it (`_DailyLimitDeployment`) to validate as this path assumes.
+fn text_or_none<'py>(
+    value: Option<Bound<'py, PyAny>>,
+) -> Result<Option<Bound<'py, PyString>>, Handback> {
+    match value {
+        None => Ok(None),
+        Some(v) => v
+            .cast_into_exact::<PyString>()
+            .map(Some)
+            .map_err(|_| "a deployment name or id that is not a str"),
+    }
+}
+
+/// The first of the deployment's top-level, `litellm_params` and `model_info` values of
+/// `key` that is not `None`, as LiteLLM resolves `tpm`/`rpm`.
+fn limit<'py>(
+    deployment: &Bound<'py, PyDict>,
+    params: Option<&Bound<'py, PyDict>>,
+    info: Option<&Bound<'py, PyDict>>,
+    key: &str,
+) -> Result<Limit<'py>, Handback> {
+    let found = [Some(deployment), params, info]
+        .into_iter()
+        .map(|d| entry(d, key))
+        .find_map(|v| v.transpose());
+    match found {
+        None => Ok(Limit::Absent),
+        Some(Err(_)) => Err("a deployment dict that cannot be read"),
+        Some(Ok(v)) => {
+            if v.cast_exact::<PyInt>().is_ok() {
+                Ok(Limit::Int(v))
+            } else {
+                Err("a tpm/rpm limit that is not an int")
+            }
+        }
+    }
+}
+
+/// `HH-MM` of the current UTC time, as `datetime.now(timezone.utc).strftime("%H-%M")`.
+fn utc_minute() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{:02}-{:02}", (secs / 3600) % 24, (secs / 60) % 60)
+}
+
+/// `str(value)` of a name or id: the str itself, or `"None"`.
+fn shown(value: Option<&Bound<'_, PyString>>) -> PyResult<String> {
+    Ok(match value {
+        Some(s) => s.to_str()?.to_owned(),
+        None => "None".to_owned(),
+    })
+}
+
+/// The check, natively, for `ModelRateLimitingCheck` instances on a memory-only router cache.
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct ModelRateLimitChecks {
+    stats: Py<Stats>,
+    dual_cache: Py<PyType>,
+    in_memory_cache: Py<PyType>,
+    utc_clock: Py<PyAny>,
+    routing_args: Py<PyAny>,
+    datetime: Py<PyType>,
+}
+
+/// What the call decided: `None` admitted, else the refused kind with its limit and usage.
+type Verdict<'py> = Option<(&'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>;
+
+/// What the native path will do: admit at once (LiteLLM's check admits when its clock raises),
+/// or read and count the deployment's usage.
+enum Plan<'py> {
+    Admit,
+    Count {
+        memory: Bound<'py, PyAny>,
+        tpm: Limit<'py>,
+        rpm: Limit<'py>,
+        prefix: String,
+        minute: String,
+        ttl: Bound<'py, PyAny>,
+    },
+}
+
+impl ModelRateLimitChecks {
+    /// Everything before the first read of the cache: no state changes, so any input this
+    /// path does not reproduce (or an error reading it) hands the call back.
+    fn plan<'py>(
+        &self,
+        check: &Bound<'py, PyAny>,
+        deployment: &Bound<'py, PyAny>,
+    ) -> PyResult<Result<Plan<'py>, Handback>> {
+        let py = check.py();
+        // The router's cache: LiteLLM's own DualCache, memory only.
+        let dual = check.getattr(intern!(py, "dual_cache"))?;
+        if !dual.get_type().is(self.dual_cache.bind(py)) {
+            return Ok(Err("a router cache that is not LiteLLM's DualCache"));
+        }
+        if !dual.getattr(intern!(py, "redis_cache"))?.is_none() {
+            return Ok(Err("a router cache with Redis"));
+        }
+        let memory = dual.getattr(intern!(py, "in_memory_cache"))?;
+        if !memory.get_type().is(self.in_memory_cache.bind(py)) {
+            return Ok(Err(
+                "a router cache whose memory tier is not LiteLLM's InMemoryCache",
+            ));
+        }
+        // The deployment, as LiteLLM reads it.
+        let Ok(deployment) = deployment.cast_exact::<PyDict>() else {
+            return Ok(Err("a deployment that is not a dict"));
+        };
+        let (params, info) = match (
+            section(deployment, "litellm_params"),
+            section(deployment, "model_info"),
+        ) {
+            (Ok(p), Ok(i)) => (p, i),
+            (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
+        };
+        for key in ["itpm", "otpm"] {
+            for d in [Some(deployment), params.as_ref(), info.as_ref()] {
+                if entry(d, key)?.is_some() {
+                    return Ok(Err("a deployment with itpm/otpm limits"));
+                }
+            }
+        }
+        for key in ["tpd", "rpd", "daily_reset_time"] {
+            if entry(params.as_ref(), key)?.is_some() {
+                return Ok(Err("a deployment with daily limits"));
+            }
+        }
+        // `model_name` must validate as a str (a present `None` does not).
+        if let Some(name) = deployment.get_item("model_name")?
+            && name.cast_exact::<PyString>().is_err()
+        {
+            return Ok(Err("a model_name that is not a str"));
+        }
+        let model = match text_or_none(entry(params.as_ref(), "model")?) {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(why)),
+        };
+        let id = match text_or_none(entry(info.as_ref(), "id")?) {
+            Ok(i) => i,
+            Err(why) => return Ok(Err(why)),
+        };
+        let (tpm, rpm) = match (
+            limit(deployment, params.as_ref(), info.as_ref(), "tpm"),
+            limit(deployment, params.as_ref(), info.as_ref(), "rpm"),
+        ) {
+            (Ok(t), Ok(r)) => (t, r),
+            (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
+        };
+        let ttl = self.routing_args.bind(py).getattr(intern!(py, "ttl"))?;
+        let prefix = format!("{}:{}", shown(id.as_ref())?, shown(model.as_ref())?);
+        // The clock's minute: natively for LiteLLM's default UTC clock, else through it (read
+        // last, once: a raising clock makes LiteLLM's check admit, as here).
+        let clock = check.getattr(intern!(py, "clock"))?;
+        let minute = if clock.is(self.utc_clock.bind(py)) {
+            utc_minute()
+        } else {
+            let now = match clock.call0() {
+                Ok(now) => now,
+                Err(e) if e.is_instance_of::<PyException>(py) => return Ok(Ok(Plan::Admit)),
+                Err(e) => return Err(e),
+            };
+            if !now.get_type().is(self.datetime.bind(py)) {
+                return Ok(Err("a clock that does not return a datetime"));
+            }
+            now.call_method1(intern!(py, "strftime"), ("%H-%M",))?
+                .extract::<String>()?
+        };
+        Ok(Ok(Plan::Count {
+            memory,
+            tpm,
+            rpm,
+            prefix,
+            minute,
+            ttl,
+        }))
+    }
+
+    /// The check: `Err` hands the call back (nothing changed), `Ok(None)` admits, `Ok(Some)`
+    /// refuses with the kind, limit and usage.
+    fn decide<'py>(
+        &self,
+        check: &Bound<'py, PyAny>,
+        deployment: &Bound<'py, PyAny>,
+        is_async: bool,
+        parent_otel_span: &Bound<'py, PyAny>,
+    ) -> PyResult<Result<Verdict<'py>, Handback>> {
+        let py = check.py();
+        let (memory, tpm, rpm, prefix, minute, ttl) = match self.plan(check, deployment) {
+            Ok(Ok(Plan::Count {
+                memory,
+                tpm,
+                rpm,
+                prefix,
+                minute,
+                ttl,
+            })) => (memory, tpm, rpm, prefix, minute, ttl),
+            Ok(Ok(Plan::Admit)) => return Ok(Ok(None)),
+            Ok(Err(why)) => return Ok(Err(why)),
+            Err(e) if e.is_instance_of::<PyException>(py) => {
+                return Ok(Err("an error reading the check or its deployment"));
+            }
+            Err(e) => return Err(e),
+        };
+        let swallowed = |e: PyErr| -> PyResult<()> {
+            // What LiteLLM's `except Exception` (in the check or its cache wrapper) catches;
+            // anything else (KeyboardInterrupt, ...) goes on up.
+            if e.is_instance_of::<PyException>(py) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        };
+
+        if let Limit::Int(limit) = &tpm {
+            let key = format!("{prefix}:tpm:{minute}");
+            // The cache wrapper answers None when the read raises.
+            let current = match memory.call_method1(intern!(py, "get_cache"), (key,)) {
+                Ok(v) => v,
+                Err(e) => {
+                    swallowed(e)?;
+                    py.None().into_bound(py)
+                }
+            };
+            if !current.is_none() {
+                match current.ge(limit) {
+                    Ok(true) => return Ok(Ok(Some(("tpm", limit.clone(), current)))),
+                    Ok(false) => {}
+                    Err(e) => {
+                        swallowed(e)?;
+                        return Ok(Ok(None));
+                    }
+                }
+            }
+        }
+
+        let Limit::Int(limit) = &rpm else {
+            return Ok(Ok(None));
+        };
+        let key = format!("{prefix}:rpm:{minute}");
+        let increment = |by: i64| -> PyResult<Bound<'py, PyAny>> {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "ttl"), &ttl)?;
+            if is_async {
+                kwargs.set_item(intern!(py, "parent_otel_span"), parent_otel_span)?;
+            }
+            memory.call_method(intern!(py, "increment_cache"), (&key, by), Some(&kwargs))
+        };
+        let counted = match increment(1) {
+            Ok(v) => v,
+            Err(e) => {
+                // Async: the pipeline wrapper swallows it (no count, admitted); sync: the
+                // wrapper re-raises into the check's own `except Exception` (admitted).
+                swallowed(e)?;
+                return Ok(Ok(None));
+            }
+        };
+        // Async compares `int(count)`; sync the count as it is.
+        let current = if is_async {
+            match py.get_type::<PyInt>().call1((&counted,)) {
+                Ok(v) => v,
+                Err(e) => {
+                    swallowed(e)?;
+                    return Ok(Ok(None));
+                }
+            }
+        } else {
+            counted
+        };
+        let over = match current.gt(limit) {
+            Ok(over) => over,
+            Err(e) => {
+                swallowed(e)?;
+                return Ok(Ok(None));
+            }
+        };
+        if !over {
+            return Ok(Ok(None));
+        }
+        // The refund: swallowed by the async wrapper; in the sync check a raising refund
+        // lands in its `except Exception`, which admits.
+        if let Err(e) = increment(-1) {
+            swallowed(e)?;
+            if !is_async {
+                return Ok(Ok(None));
+            }
+        }
+        Ok(Ok(Some(("rpm", limit.clone(), current))))
+    }
+}
+
+#[pymethods]
+impl ModelRateLimitChecks {
+    /// `dual_cache` and `in_memory_cache` are LiteLLM's cache classes (instances of exactly
+    /// these are read natively), `utc_clock` the check module's default clock
+    /// (`get_utc_datetime`, read without a trip to Python), `routing_args` its `RoutingArgs`
+    /// (the counters' TTL), `datetime` the `datetime.datetime` class. `stats` counts calls
+    /// and fallbacks.
+    #[new]
+    fn py_new(
+        stats: Py<Stats>,
+        dual_cache: Py<PyType>,
+        in_memory_cache: Py<PyType>,
+        utc_clock: Py<PyAny>,
+        routing_args: Py<PyAny>,
+        datetime: Py<PyType>,
+    ) -> Self {
+        Self {
+            stats,
+            dual_cache,
+            in_memory_cache,
+            utc_clock,
+            routing_args,
+            datetime,
+        }
+    }
+
+    /// `check.pre_call_check(deployment)` (`is_async=False`) or
+    /// `check.async_pre_call_check(deployment, parent_otel_span)`: `None` when LiteLLM must
+    /// decide (nothing changed, the fallback counted), else `(kind, limit, usage)` with `kind`
+    /// `None` when admitted, or `"tpm"`/`"rpm"` with the limit and usage LiteLLM's
+    /// `RateLimitError` reports.
+    #[pyo3(signature = (check, deployment, is_async, parent_otel_span=None))]
+    fn check<'py>(
+        &self,
+        check: &Bound<'py, PyAny>,
+        deployment: &Bound<'py, PyAny>,
+        is_async: bool,
+        parent_otel_span: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let py = check.py();
+        let none = py.None().into_bound(py);
+        let span = parent_otel_span.unwrap_or(&none);
+        match self.decide(check, deployment, is_async, span)? {
+            Err(why) => {
+                self.stats.get().record_fallback(why);
+                Ok(None)
+            }
+            Ok(verdict) => {
+                self.stats.get().record_call();
+                let out = match verdict {
+                    None => PyTuple::new(py, [py.None(), py.None(), py.None()])?,
+                    Some((kind, limit, usage)) => {
+                        PyTuple::new(py, [PyString::new(py, kind).into_any(), limit, usage])?
+                    }
+                };
+                Ok(Some(out))
+            }
+        }
+    }
+}
