@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+mod memcache;
 mod model;
 mod ratelimit;
 mod routercheck;

@@ -16,6 +16,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple, PyType};
 
+use crate::memcache::{CacheFns, Memory};
 use crate::tokencount::Stats;
 
 /// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.
@@ -28,7 +29,10 @@ enum Limit<'py> {
 type Handback = &'static str;
 
 /// `Ok(None)` for an absent or `None` entry of `dict`.
-fn entry<'py>(dict: Option<&Bound<'py, PyDict>>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn entry<'py>(
+    dict: Option<&Bound<'py, PyDict>>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     let Some(dict) = dict else { return Ok(None) };
     Ok(dict.get_item(key)?.filter(|v| !v.is_none()))
 }
@@ -36,7 +40,7 @@ fn entry<'py>(dict: Option<&Bound<'py, PyDict>>, key: &str) -> PyResult<Option<B
 /// A section of the deployment (`litellm_params`, `model_info`): absent, or an exact dict.
 fn section<'py>(
     deployment: &Bound<'py, PyDict>,
-    key: &str,
+    key: &Bound<'py, PyString>,
 ) -> Result<Option<Bound<'py, PyDict>>, Handback> {
     match deployment.get_item(key) {
         Ok(None) => Ok(None),
@@ -68,7 +72,7 @@ fn limit<'py>(
     deployment: &Bound<'py, PyDict>,
     params: Option<&Bound<'py, PyDict>>,
     info: Option<&Bound<'py, PyDict>>,
-    key: &str,
+    key: &Bound<'py, PyString>,
 ) -> Result<Limit<'py>, Handback> {
     let found = [Some(deployment), params, info]
         .into_iter()
@@ -112,6 +116,7 @@ pub struct ModelRateLimitChecks {
     utc_clock: Py<PyAny>,
     routing_args: Py<PyAny>,
     datetime: Py<PyType>,
+    cache_fns: CacheFns,
 }
 
 /// What the call decided: `None` admitted, else the refused kind with its limit and usage.
@@ -159,41 +164,55 @@ impl ModelRateLimitChecks {
             return Ok(Err("a deployment that is not a dict"));
         };
         let (params, info) = match (
-            section(deployment, "litellm_params"),
-            section(deployment, "model_info"),
+            section(deployment, intern!(py, "litellm_params")),
+            section(deployment, intern!(py, "model_info")),
         ) {
             (Ok(p), Ok(i)) => (p, i),
             (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
         };
-        for key in ["itpm", "otpm"] {
+        for key in [intern!(py, "itpm"), intern!(py, "otpm")] {
             for d in [Some(deployment), params.as_ref(), info.as_ref()] {
                 if entry(d, key)?.is_some() {
                     return Ok(Err("a deployment with itpm/otpm limits"));
                 }
             }
         }
-        for key in ["tpd", "rpd", "daily_reset_time"] {
+        for key in [
+            intern!(py, "tpd"),
+            intern!(py, "rpd"),
+            intern!(py, "daily_reset_time"),
+        ] {
             if entry(params.as_ref(), key)?.is_some() {
                 return Ok(Err("a deployment with daily limits"));
             }
         }
         // `model_name` must validate as a str (a present `None` does not).
-        if let Some(name) = deployment.get_item("model_name")?
+        if let Some(name) = deployment.get_item(intern!(py, "model_name"))?
             && name.cast_exact::<PyString>().is_err()
         {
             return Ok(Err("a model_name that is not a str"));
         }
-        let model = match text_or_none(entry(params.as_ref(), "model")?) {
+        let model = match text_or_none(entry(params.as_ref(), intern!(py, "model"))?) {
             Ok(m) => m,
             Err(why) => return Ok(Err(why)),
         };
-        let id = match text_or_none(entry(info.as_ref(), "id")?) {
+        let id = match text_or_none(entry(info.as_ref(), intern!(py, "id"))?) {
             Ok(i) => i,
             Err(why) => return Ok(Err(why)),
         };
         let (tpm, rpm) = match (
-            limit(deployment, params.as_ref(), info.as_ref(), "tpm"),
-            limit(deployment, params.as_ref(), info.as_ref(), "rpm"),
+            limit(
+                deployment,
+                params.as_ref(),
+                info.as_ref(),
+                intern!(py, "tpm"),
+            ),
+            limit(
+                deployment,
+                params.as_ref(),
+                info.as_ref(),
+                intern!(py, "rpm"),
+            ),
         ) {
             (Ok(t), Ok(r)) => (t, r),
             (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
@@ -237,7 +256,7 @@ impl ModelRateLimitChecks {
         parent_otel_span: &Bound<'py, PyAny>,
     ) -> PyResult<Result<Verdict<'py>, Handback>> {
         let py = check.py();
-        let (memory, tpm, rpm, prefix, minute, ttl) = match self.plan(check, deployment) {
+        let (cache, tpm, rpm, prefix, minute, ttl) = match self.plan(check, deployment) {
             Ok(Ok(Plan::Count {
                 memory,
                 tpm,
@@ -253,6 +272,7 @@ impl ModelRateLimitChecks {
             }
             Err(e) => return Err(e),
         };
+        let memory = Memory::new(cache, &self.cache_fns);
         let swallowed = |e: PyErr| -> PyResult<()> {
             // What LiteLLM's `except Exception` (in the check or its cache wrapper) catches;
             // anything else (KeyboardInterrupt, ...) goes on up.
@@ -266,7 +286,8 @@ impl ModelRateLimitChecks {
         if let Limit::Int(limit) = &tpm {
             let key = format!("{prefix}:tpm:{minute}");
             // The cache wrapper answers None when the read raises.
-            let current = match memory.call_method1(intern!(py, "get_cache"), (key,)) {
+            let key = PyString::new(py, &key);
+            let current = match memory.get(&key) {
                 Ok(v) => v,
                 Err(e) => {
                     swallowed(e)?;
@@ -288,14 +309,16 @@ impl ModelRateLimitChecks {
         let Limit::Int(limit) = &rpm else {
             return Ok(Ok(None));
         };
-        let key = format!("{prefix}:rpm:{minute}");
+        let key = PyString::new(py, &format!("{prefix}:rpm:{minute}"));
         let increment = |by: i64| -> PyResult<Bound<'py, PyAny>> {
+            // The keyword arguments LiteLLM's wrappers pass on (for its own method, when this
+            // operation is handed to it).
             let kwargs = PyDict::new(py);
             kwargs.set_item(intern!(py, "ttl"), &ttl)?;
             if is_async {
                 kwargs.set_item(intern!(py, "parent_otel_span"), parent_otel_span)?;
             }
-            memory.call_method(intern!(py, "increment_cache"), (&key, by), Some(&kwargs))
+            memory.increment(&key, by, &ttl, &kwargs)
         };
         let counted = match increment(1) {
             Ok(v) => v,
@@ -345,9 +368,12 @@ impl ModelRateLimitChecks {
     /// `dual_cache` and `in_memory_cache` are LiteLLM's cache classes (instances of exactly
     /// these are read natively), `utc_clock` the check module's default clock
     /// (`get_utc_datetime`, read without a trip to Python), `routing_args` its `RoutingArgs`
-    /// (the counters' TTL), `datetime` the `datetime.datetime` class. `stats` counts calls
-    /// and fallbacks.
+    /// (the counters' TTL), `datetime` the `datetime.datetime` class; `heappush`, `heappop`,
+    /// `json_loads` and `cache_module` are what LiteLLM's cache module calls and reads
+    /// (`heapq`'s functions, `json.loads`, the module itself). `stats` counts calls and
+    /// fallbacks.
     #[new]
+    #[allow(clippy::too_many_arguments)]
     fn py_new(
         stats: Py<Stats>,
         dual_cache: Py<PyType>,
@@ -355,6 +381,10 @@ impl ModelRateLimitChecks {
         utc_clock: Py<PyAny>,
         routing_args: Py<PyAny>,
         datetime: Py<PyType>,
+        heappush: Py<PyAny>,
+        heappop: Py<PyAny>,
+        json_loads: Py<PyAny>,
+        cache_module: Py<PyAny>,
     ) -> Self {
         Self {
             stats,
@@ -363,6 +393,12 @@ impl ModelRateLimitChecks {
             utc_clock,
             routing_args,
             datetime,
+            cache_fns: CacheFns {
+                heappush,
+                heappop,
+                json_loads,
+                module: cache_module,
+            },
         }
     }
 

@@ -229,3 +229,59 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert asyncio.iscoroutinefunction(Check.async_pre_call_check)
     fastllm_litellm.unpatch(["rate_limit"])
     assert dict(Check.__dict__) == before
+
+
+@pytest.mark.parametrize("max_size", [3, 6])
+def test_a_full_cache_evicts_as_litellms(patched, max_size: int) -> None:
+    """A router cache smaller than the keys a trace writes: every write evicts, and the
+    eviction (LiteLLM's own, where the cache is full) leaves the same entries and heap."""
+    clock = Clock()
+
+    def small() -> Check:
+        memory = InMemoryCache(max_size_in_memory=max_size, clock=clock.timestamp)
+        return Check(DualCache(in_memory_cache=memory), clock=clock)
+
+    theirs, ours = small(), small()
+    rng = random.Random(max_size)
+    deployments = [
+        {"model_name": "g", "litellm_params": {"model": f"m{i}", "rpm": 3, "tpm": 200}, "model_info": {"id": f"d{i}"}}
+        for i in range(5)
+    ]
+    for step in range(300):
+        if rng.random() < 0.1:
+            clock.now += datetime.timedelta(seconds=rng.choice([15, 45, 70]))
+        deployment = rng.choice(deployments)
+        a = _outcome(lambda: ORIGINAL_ASYNC(theirs, deployment))
+        b = _outcome(lambda: ours.async_pre_call_check(deployment))
+        assert a == b, f"step {step}"
+        assert _state(ours) == _state(theirs), f"step {step}"
+    assert len(ours.dual_cache.in_memory_cache.cache_dict) <= max_size
+
+
+@pytest.mark.parametrize("lock_name", ["_increment_lock", "_write_lock"])
+def test_a_lock_held_elsewhere_waits_as_litellms(patched, lock_name: str) -> None:
+    """While another thread holds one of the cache's locks, the check waits for it (through
+    LiteLLM's own method, which releases the GIL while it waits) instead of going around it."""
+    import threading
+    import time
+
+    clock = Clock()
+    check = _check(clock)
+    deployment = {"model_name": "g", "litellm_params": {"model": "m", "rpm": 10}, "model_info": {"id": "x"}}
+    lock = getattr(check.dual_cache.in_memory_cache, lock_name)
+    lock.acquire()
+    done = threading.Event()
+
+    def run() -> None:
+        check.pre_call_check(deployment)
+        done.set()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.2)
+    assert not done.is_set()  # waiting on the lock, not counting around it
+    assert check.dual_cache.in_memory_cache.cache_dict == {}
+    lock.release()
+    worker.join(timeout=10)
+    assert done.is_set()
+    assert list(check.dual_cache.in_memory_cache.cache_dict.values()) == [1]

@@ -168,6 +168,10 @@ class ModelRateLimitChecks:
         utc_clock: Any,
         routing_args: Any,
         datetime: type,
+        heappush: Any,
+        heappop: Any,
+        json_loads: Any,
+        cache_module: Any,
     ) -> ModelRateLimitChecks: ...
     def check(
         self, check: Any, deployment: Any, is_async: bool, parent_otel_span: Any = None

@@ -550,6 +550,8 @@ def _model_check_mismatch(checks: ModuleType) -> str | None:
 
 def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None:
     import datetime as dt
+    import heapq
+    import json
 
     import httpx
     from litellm.caching.in_memory_cache import InMemoryCache
@@ -558,8 +560,18 @@ def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None
     cls = getattr(checks, _MODEL_CHECK_CLASS)
     stats = _stats["rate_limit"]
     utc_clock = inspect.signature(cls.__init__).parameters["clock"].default
+    memory_module = sys.modules[InMemoryCache.__module__]
     decide = _native.ModelRateLimitChecks(
-        stats, checks.DualCache, InMemoryCache, utc_clock, checks.RoutingArgs, dt.datetime
+        stats,
+        checks.DualCache,
+        InMemoryCache,
+        utc_clock,
+        checks.RoutingArgs,
+        dt.datetime,
+        heapq.heappush,
+        heapq.heappop,
+        json.loads,
+        memory_module,
     ).check
     original_sync = cls.__dict__["pre_call_check"]
     original_async = cls.__dict__["async_pre_call_check"]

@@ -1,0 +1,304 @@
+//! LiteLLM's `InMemoryCache.get_cache` and `increment_cache`, run natively on the cache's own
+//! `cache_dict`, `ttl_dict` and `expiration_heap`.
+//!
+//! Every step is the one LiteLLM's method takes, in its order: the same `_clock()` calls, the
+//! same comparisons (Python's own, so floats and odd values compare as they do there), the
+//! heap kept by the `heapq` functions LiteLLM calls, its two locks taken (without blocking:
+//! a lock another thread holds sends the operation to LiteLLM's method, which waits for it
+//! with the GIL released). What is rare or unusual (eviction of a full cache, a heap to
+//! rebuild, values that are not ints or floats, attributes of another type) is handed to
+//! LiteLLM's own method at the point where the two would start to differ, so the result is
+//! LiteLLM's in every case.
+
+use pyo3::exceptions::PyException;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+/// The functions LiteLLM's cache module calls: `heapq.heappush`, `heapq.heappop`,
+/// `json.loads`, and the module's `MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB` holder.
+pub(crate) struct CacheFns {
+    pub(crate) heappush: Py<PyAny>,
+    pub(crate) heappop: Py<PyAny>,
+    pub(crate) json_loads: Py<PyAny>,
+    pub(crate) module: Py<PyAny>,
+}
+
+/// One `InMemoryCache`, its containers read once per operation.
+pub(crate) struct Memory<'a, 'py> {
+    cache: Bound<'py, PyAny>,
+    fns: &'a CacheFns,
+}
+
+/// `true` for an exact int or float (not a bool): `json.loads` raises on them, so LiteLLM's
+/// `get_cache` returns them as stored, and `len(str(v))` is small.
+fn plain_number(v: &Bound<'_, PyAny>) -> bool {
+    v.cast_exact::<PyInt>().is_ok() || v.cast_exact::<PyFloat>().is_ok()
+}
+
+/// A lock taken without blocking, released on drop.
+struct Held<'py>(Bound<'py, PyAny>);
+
+impl<'py> Held<'py> {
+    fn try_take(lock: Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let taken = lock
+            .call_method1(intern!(lock.py(), "acquire"), (false,))?
+            .is_truthy()?;
+        // Lazily: a `Held` dropped unused would release a lock this call does not hold.
+        Ok(taken.then(|| Held(lock)))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // Releasing a lock this call took cannot fail; if it somehow did, LiteLLM's next
+        // `with` on it would show it.
+        let _ = self.0.call_method0(intern!(self.0.py(), "release"));
+    }
+}
+
+impl<'a, 'py> Memory<'a, 'py> {
+    pub(crate) fn new(cache: Bound<'py, PyAny>, fns: &'a CacheFns) -> Self {
+        Self { cache, fns }
+    }
+
+    fn py(&self) -> Python<'py> {
+        self.cache.py()
+    }
+
+    fn attr(&self, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        self.cache.getattr(name)
+    }
+
+    fn dicts(&self) -> PyResult<Option<(Bound<'py, PyDict>, Bound<'py, PyDict>)>> {
+        let py = self.py();
+        let cache = self.attr(intern!(py, "cache_dict"))?;
+        let ttl = self.attr(intern!(py, "ttl_dict"))?;
+        Ok(
+            match (
+                cache.cast_into_exact::<PyDict>(),
+                ttl.cast_into_exact::<PyDict>(),
+            ) {
+                (Ok(c), Ok(t)) => Some((c, t)),
+                _ => None,
+            },
+        )
+    }
+
+    fn now(&self) -> PyResult<Bound<'py, PyAny>> {
+        self.attr(intern!(self.py(), "_clock"))?.call0()
+    }
+
+    /// `cache_dict.pop(key, None); ttl_dict.pop(key, None)`.
+    fn remove(
+        cache: &Bound<'py, PyDict>,
+        ttl: &Bound<'py, PyDict>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        if cache.contains(key)? {
+            cache.del_item(key)?;
+        }
+        if ttl.contains(key)? {
+            ttl.del_item(key)?;
+        }
+        Ok(())
+    }
+
+    /// LiteLLM's `get_cache(key)`.
+    pub(crate) fn get(&self, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py();
+        let Some((cache, ttl)) = self.dicts()? else {
+            return self.cache.call_method1(intern!(py, "get_cache"), (key,));
+        };
+        if !cache.contains(key)? {
+            return Ok(py.None().into_bound(py));
+        }
+        // `evict_element_if_expired`: `self._clock() > self.ttl_dict[key]`, clock first.
+        let now = self.now()?;
+        if let Some(expires) = ttl.get_item(key)?
+            && now.gt(&expires)?
+        {
+            Self::remove(&cache, &ttl, key.as_any())?;
+            return Ok(py.None().into_bound(py));
+        }
+        let Some(value) = cache.get_item(key)? else {
+            return Ok(py.None().into_bound(py));
+        };
+        if plain_number(&value) {
+            return Ok(value);
+        }
+        match self.fns.json_loads.bind(py).call1((&value,)) {
+            Ok(decoded) => Ok(decoded),
+            Err(e) if e.is_instance_of::<PyException>(py) => Ok(value),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// LiteLLM's `increment_cache(key, by, ttl=ttl)`: the new value.
+    pub(crate) fn increment(
+        &self,
+        key: &Bound<'py, PyString>,
+        by: i64,
+        ttl: &Bound<'py, PyAny>,
+        kwargs: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py();
+        let python = || {
+            self.cache
+                .call_method(intern!(py, "increment_cache"), (key, by), Some(kwargs))
+        };
+        let Some(_held) = Held::try_take(self.attr(intern!(py, "_increment_lock"))?)? else {
+            return python();
+        };
+        let current = self.get(key)?;
+        let base = if current.is_truthy()? {
+            current
+        } else {
+            PyInt::new(py, 0).into_any()
+        };
+        let value = match base.cast_exact::<PyInt>().ok() {
+            Some(i) => match i.extract::<i64>().ok().and_then(|i| i.checked_add(by)) {
+                Some(sum) => PyInt::new(py, sum).into_any(),
+                None => base.add(by)?,
+            },
+            None => base.add(by)?,
+        };
+        self.set(key, &value, ttl)?;
+        Ok(value)
+    }
+
+    /// LiteLLM's `set_cache(key, value, ttl=ttl)`.
+    fn set(
+        &self,
+        key: &Bound<'py, PyString>,
+        value: &Bound<'py, PyAny>,
+        ttl: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let py = self.py();
+        let python = || {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "ttl"), ttl)?;
+            self.cache
+                .call_method(intern!(py, "set_cache"), (key, value), Some(&kwargs))
+                .map(drop)
+        };
+        let max_size = self.attr(intern!(py, "max_size_in_memory"))?;
+        if max_size.eq(0)? {
+            return Ok(());
+        }
+        let (Ok(max_size), Some((cache, ttl_dict))) =
+            (max_size.extract::<i64>().map(|_| max_size), self.dicts()?)
+        else {
+            return python();
+        };
+        if max_size.cast_exact::<PyInt>().is_err() {
+            return python();
+        }
+        let Some(_held) = Held::try_take(self.attr(intern!(py, "_write_lock"))?)? else {
+            return python();
+        };
+        self.evict(&cache, &ttl_dict, &max_size)?;
+        if !self.value_fits(value)? {
+            return Ok(());
+        }
+        cache.set_item(key, value)?;
+        // `allow_ttl_override`: no expiry yet, or one already passed (the clock read only then).
+        let override_ttl = match ttl_dict.get_item(key)? {
+            None => true,
+            Some(expires) if expires.is_none() => true,
+            Some(expires) => expires.lt(self.now()?)?,
+        };
+        if override_ttl {
+            let expires = if ttl.is_none() {
+                self.now()?.add(self.attr(intern!(py, "default_ttl"))?)?
+            } else {
+                let seconds = py.get_type::<PyFloat>().call1((ttl,))?;
+                self.now()?.add(seconds)?
+            };
+            ttl_dict.set_item(key, &expires)?;
+            let heap = self.attr(intern!(py, "expiration_heap"))?;
+            self.fns
+                .heappush
+                .bind(py)
+                .call1((heap, PyTuple::new(py, [expires, key.clone().into_any()])?))?;
+        }
+        Ok(())
+    }
+
+    /// `check_value_size` for the values this path writes; anything else asks LiteLLM's.
+    fn value_fits(&self, value: &Bound<'py, PyAny>) -> PyResult<bool> {
+        let py = self.py();
+        if value.cast_exact::<PyInt>().is_ok() {
+            let per_item = self.attr(intern!(py, "max_size_per_item"))?;
+            let unit = self
+                .fns
+                .module
+                .bind(py)
+                .getattr(intern!(py, "MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB"))?;
+            if let (Ok(per_item), Ok(unit)) = (per_item.extract::<i64>(), unit.extract::<i64>())
+                && per_item.checked_mul(unit).is_some_and(|limit| limit > 20)
+                && value.extract::<i64>().is_ok()
+            {
+                // `len(str(value)) < limit`: an i64's decimal form is at most 20 characters.
+                return Ok(true);
+            }
+        }
+        self.cache
+            .call_method1(intern!(py, "check_value_size"), (value,))?
+            .is_truthy()
+    }
+
+    /// `evict_cache`: the expired and outdated heap roots go here; a full cache, or a heap
+    /// to rebuild, is finished by LiteLLM's own method (whose first step then finds nothing).
+    fn evict(
+        &self,
+        cache: &Bound<'py, PyDict>,
+        ttl: &Bound<'py, PyDict>,
+        max_size: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let py = self.py();
+        let heap = self.attr(intern!(py, "expiration_heap"))?;
+        let now = self.now()?;
+        let Ok(list) = heap.cast::<PyList>() else {
+            return self
+                .cache
+                .call_method0(intern!(py, "evict_cache"))
+                .map(drop);
+        };
+        let heappop = self.fns.heappop.bind(py);
+        while let Ok(root) = list.get_item(0) {
+            let Ok(root) = root.cast_into_exact::<PyTuple>() else {
+                return self
+                    .cache
+                    .call_method0(intern!(py, "evict_cache"))
+                    .map(drop);
+            };
+            if root.len() != 2 {
+                return self
+                    .cache
+                    .call_method0(intern!(py, "evict_cache"))
+                    .map(drop);
+            }
+            let (expires, key) = (root.get_item(0)?, root.get_item(1)?);
+            let current = ttl.get_item(&key)?;
+            let outdated = match &current {
+                None => expires.ne(py.None())?,
+                Some(c) => expires.ne(c)?,
+            };
+            if outdated {
+                heappop.call1((list,))?;
+            } else if expires.le(&now)? {
+                heappop.call1((list,))?;
+                Self::remove(cache, ttl, &key)?;
+            } else {
+                break;
+            }
+        }
+        let rebuild = (list.len() as i64) > 2 * max_size.extract::<i64>()?;
+        let full = (cache.len() as i64) >= max_size.extract::<i64>()?;
+        if rebuild || full {
+            self.cache.call_method0(intern!(py, "evict_cache"))?;
+        }
+        Ok(())
+    }
+}
