@@ -362,6 +362,32 @@ def router_check_rows(rounds: int) -> list[Row]:
             equal,
         )
     )
+
+    # The usage-based-v2 strategy's own rpm check, which it runs on every pick's deployment.
+    import warnings
+
+    from litellm.router_strategy.lowest_tpm_rpm_v2 import LowestTPMLoggingHandler_v2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # its Redis sync task, never started here
+        v2_theirs, v2_ours = LowestTPMLoggingHandler_v2(DualCache()), LowestTPMLoggingHandler_v2(DualCache())
+
+    async def v2_outcome(handler):
+        try:
+            return "admitted" if await handler.async_pre_call_check(deployment, None) is deployment else "other"
+        except Exception as error:  # noqa: BLE001 - compared as text
+            return f"{type(error).__name__}: {error}"
+
+    rows.append(
+        compare_async(
+            "usage-based-v2 deployment check, async (rpm)",
+            lambda: v2_outcome(v2_theirs),
+            lambda: v2_outcome(v2_ours),
+            rounds,
+            setup=_sides,
+        )
+    )
+    fastllm_litellm.unpatch()
     return rows
 
 

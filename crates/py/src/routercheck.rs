@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use crate::memcache::{CacheFns, Memory};
 use crate::tokencount::Stats;
@@ -432,6 +432,242 @@ impl ModelRateLimitChecks {
                     }
                 };
                 Ok(Some(out))
+            }
+        }
+    }
+}
+
+/// The usage-based-v2 strategy's check (`LowestTPMLoggingHandler_v2.pre_call_check` and
+/// `async_pre_call_check`): the deployment's rpm this minute, on a memory-only router cache.
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct UsageV2Checks {
+    stats: Py<Stats>,
+    dual_cache: Py<PyType>,
+    in_memory_cache: Py<PyType>,
+    utc_clock: Py<PyAny>,
+    module: Py<PyAny>,
+    cache_fns: CacheFns,
+}
+
+/// Where the v2 check refused: at the local read, or after counting.
+type V2Verdict<'py> = Option<(&'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>;
+
+impl UsageV2Checks {
+    fn decide<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        deployment: &Bound<'py, PyAny>,
+        is_async: bool,
+    ) -> PyResult<Result<V2Verdict<'py>, Handback>> {
+        let py = handler.py();
+        // Everything before the first cache read changes nothing: hand back on any surprise.
+        let planned = (|| -> PyResult<Result<_, Handback>> {
+            let cache = handler.getattr(intern!(py, "router_cache"))?;
+            if !cache.get_type().is(self.dual_cache.bind(py)) {
+                return Ok(Err("a router cache that is not LiteLLM's DualCache"));
+            }
+            if is_async && !handler.getattr(intern!(py, "dual_cache"))?.is(&cache) {
+                return Ok(Err("a strategy whose dual_cache is not its router_cache"));
+            }
+            if !cache.getattr(intern!(py, "redis_cache"))?.is_none() {
+                return Ok(Err("a router cache with Redis"));
+            }
+            let memory = cache.getattr(intern!(py, "in_memory_cache"))?;
+            if !memory.get_type().is(self.in_memory_cache.bind(py)) {
+                return Ok(Err(
+                    "a router cache whose memory tier is not LiteLLM's InMemoryCache",
+                ));
+            }
+            let Ok(deployment) = deployment.cast_exact::<PyDict>() else {
+                return Ok(Err("a deployment that is not a dict"));
+            };
+            let (params, info) = match (
+                section(deployment, intern!(py, "litellm_params")),
+                section(deployment, intern!(py, "model_info")),
+            ) {
+                (Ok(p), Ok(i)) => (p, i),
+                (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
+            };
+            let model = match text_or_none(entry(params.as_ref(), intern!(py, "model"))?) {
+                Ok(m) => m,
+                Err(why) => return Ok(Err(why)),
+            };
+            let id = match text_or_none(entry(info.as_ref(), intern!(py, "id"))?) {
+                Ok(i) => i,
+                Err(why) => return Ok(Err(why)),
+            };
+            // The rpm limit, or `float("inf")`: an int or a float, compared as Python does.
+            let rpm = [Some(deployment), params.as_ref(), info.as_ref()]
+                .into_iter()
+                .map(|d| entry(d, intern!(py, "rpm")))
+                .find_map(|v| v.transpose())
+                .transpose()?;
+            let rpm = match rpm {
+                None => PyFloat::new(py, f64::INFINITY).into_any(),
+                Some(v) if v.cast_exact::<PyInt>().is_ok() || v.cast_exact::<PyFloat>().is_ok() => {
+                    v
+                }
+                Some(_) => return Ok(Err("an rpm limit that is not an int or a float")),
+            };
+            let ttl = handler
+                .getattr(intern!(py, "routing_args"))?
+                .getattr(intern!(py, "ttl"))?;
+            let clock = self
+                .module
+                .bind(py)
+                .getattr(intern!(py, "get_utc_datetime"))?;
+            let minute = if clock.is(self.utc_clock.bind(py)) {
+                utc_minute()
+            } else {
+                return Ok(Err("a replaced get_utc_datetime"));
+            };
+            let key = format!(
+                "{}:{}:rpm:{minute}",
+                shown(id.as_ref())?,
+                shown(model.as_ref())?
+            );
+            Ok(Ok((memory, rpm, ttl, PyString::new(py, &key))))
+        })();
+        let (memory, rpm, ttl, key) = match planned {
+            Ok(Ok(p)) => p,
+            Ok(Err(why)) => return Ok(Err(why)),
+            Err(e) if e.is_instance_of::<PyException>(py) => {
+                return Ok(Err("an error reading the strategy or its deployment"));
+            }
+            Err(e) => return Err(e),
+        };
+        let memory_ops = Memory::new(memory, &self.cache_fns);
+        let swallowed = |e: PyErr| -> PyResult<()> {
+            if e.is_instance_of::<PyException>(py) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        };
+        // The local read (its wrapper answers None when it raises).
+        let local = match memory_ops.get(&key) {
+            Ok(v) => v,
+            Err(e) => {
+                swallowed(e)?;
+                py.None().into_bound(py)
+            }
+        };
+        if !local.is_none() {
+            match local.ge(&rpm) {
+                Ok(true) => return Ok(Ok(Some(("local", rpm, local)))),
+                Ok(false) => {}
+                Err(e) => {
+                    swallowed(e)?;
+                    return Ok(Ok(None));
+                }
+            }
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "ttl"), &ttl)?;
+        let counted = match memory_ops.increment(&key, 1, &ttl, &kwargs) {
+            Ok(v) => v,
+            Err(e) => {
+                // Raised into the check's `except Exception`, which admits.
+                swallowed(e)?;
+                return Ok(Ok(None));
+            }
+        };
+        if is_async {
+            // `_increment_value_in_current_window`: the increment queued for Redis, the key
+            // marked for its sync, and a retired strategy's flush scheduled.
+            let queued = (|| -> PyResult<()> {
+                let op = PyDict::new(py);
+                op.set_item(intern!(py, "key"), &key)?;
+                op.set_item(intern!(py, "increment_value"), 1)?;
+                op.set_item(intern!(py, "ttl"), &ttl)?;
+                handler
+                    .getattr(intern!(py, "redis_increment_operation_queue"))?
+                    .call_method1(intern!(py, "append"), (op,))?;
+                let mark = PyDict::new(py);
+                mark.set_item(intern!(py, "key"), &key)?;
+                handler.call_method(
+                    intern!(py, "add_to_in_memory_keys_to_update"),
+                    (),
+                    Some(&mark),
+                )?;
+                if handler.getattr(intern!(py, "_retired"))?.is_truthy()? {
+                    handler.call_method0(intern!(py, "_schedule_flush_after_retire"))?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = queued {
+                swallowed(e)?;
+                return Ok(Ok(None));
+            }
+        }
+        match counted.gt(&rpm) {
+            Ok(true) => Ok(Ok(Some(("counted", rpm, counted)))),
+            Ok(false) => Ok(Ok(None)),
+            Err(e) => {
+                swallowed(e)?;
+                Ok(Ok(None))
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl UsageV2Checks {
+    /// `dual_cache`, `in_memory_cache`: LiteLLM's cache classes; `utc_clock`: LiteLLM's
+    /// `get_utc_datetime`, which the strategy `module` must still name for the native path;
+    /// `heappush`, `heappop`, `json_loads`, `cache_module`: as for [`ModelRateLimitChecks`].
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        stats: Py<Stats>,
+        dual_cache: Py<PyType>,
+        in_memory_cache: Py<PyType>,
+        utc_clock: Py<PyAny>,
+        module: Py<PyAny>,
+        heappush: Py<PyAny>,
+        heappop: Py<PyAny>,
+        json_loads: Py<PyAny>,
+        cache_module: Py<PyAny>,
+    ) -> Self {
+        Self {
+            stats,
+            dual_cache,
+            in_memory_cache,
+            utc_clock,
+            module,
+            cache_fns: CacheFns {
+                heappush,
+                heappop,
+                json_loads,
+                module: cache_module,
+            },
+        }
+    }
+
+    /// `handler.pre_call_check(deployment)` (`is_async=False`) or `async_pre_call_check`:
+    /// `None` when LiteLLM must decide (nothing changed, the fallback counted), else
+    /// `(stage, limit, usage)` with `stage` `None` when admitted, `"local"` (refused on the
+    /// local read) or `"counted"` (refused after counting).
+    fn check<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        deployment: &Bound<'py, PyAny>,
+        is_async: bool,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let py = handler.py();
+        match self.decide(handler, deployment, is_async)? {
+            Err(why) => {
+                self.stats.get().record_fallback(why);
+                Ok(None)
+            }
+            Ok(verdict) => {
+                self.stats.get().record_call();
+                Ok(Some(match verdict {
+                    None => PyTuple::new(py, [py.None(), py.None(), py.None()])?,
+                    Some((stage, limit, usage)) => {
+                        PyTuple::new(py, [PyString::new(py, stage).into_any(), limit, usage])?
+                    }
+                }))
             }
         }
     }

@@ -241,8 +241,8 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert Handler.__dict__["should_rate_limit"] is not before["should_rate_limit"]
     assert Handler.__dict__["__init__"] is not before["__init__"]
     # The limiter's __init__, should_rate_limit, two reservation methods and offload_token_count;
-    # the router check's pre_call_check and async_pre_call_check.
-    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 7
+    # pre_call_check and async_pre_call_check of the router check and of usage-based-v2.
+    assert fastllm_litellm.status()["features"]["rate_limit"]["bindings"] == 9
     # The patched method is a coroutine function, as LiteLLM's is.
     assert asyncio.iscoroutinefunction(Handler.should_rate_limit)
     assert inspect.iscoroutinefunction(Handler.should_rate_limit)

@@ -285,3 +285,73 @@ def test_a_lock_held_elsewhere_waits_as_litellms(patched, lock_name: str) -> Non
     worker.join(timeout=10)
     assert done.is_set()
     assert list(check.dual_cache.in_memory_cache.cache_dict.values()) == [1]
+
+
+# --------------------------------------------------------------------------------------------
+# The usage-based-v2 strategy's check (LowestTPMLoggingHandler_v2)
+
+from litellm.router_strategy import lowest_tpm_rpm_v2 as usage_v2  # noqa: E402
+
+Handler = usage_v2.LowestTPMLoggingHandler_v2
+V2_SYNC = Handler.__dict__["pre_call_check"]
+V2_ASYNC = Handler.__dict__["async_pre_call_check"]
+
+
+def _v2_state(handler) -> tuple:
+    return (*_state(handler), list(handler.redis_increment_operation_queue), set(handler.in_memory_keys_to_update))
+
+
+def _v2_trace(seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    clock = Clock()
+
+    def build():
+        return Handler(DualCache(in_memory_cache=InMemoryCache(clock=clock.timestamp)))
+
+    theirs, ours = build(), build()
+    deployments = [
+        {"model_name": "g", "litellm_params": {"model": "openai/a", "rpm": 3}, "model_info": {"id": "a"}},
+        {"model_name": "g", "rpm": 2, "litellm_params": {"model": "openai/b"}, "model_info": {"id": "b"}},
+        {"model_name": "g", "litellm_params": {"model": "openai/c"}, "model_info": {"id": "c", "rpm": 4.5}},
+        {"model_name": "h", "litellm_params": {"model": "openai/d"}, "num_retries": 2},  # no limit: inf
+        {"model_name": "g", "litellm_params": {"model": "openai/e", "rpm": "3"}, "model_info": {"id": "e"}},
+        {"model_name": "g", "litellm_params": {"model": "openai/f", "rpm": 1}, "model_info": {"id": 7}},
+    ]
+    seen = {"returned": 0, "raised": 0}
+    for step in range(300):
+        if rng.random() < 0.05:
+            # The cache's clock moves (expiries); the key's minute is the real UTC one.
+            clock.now += datetime.timedelta(seconds=rng.choice([20, 61]))
+            continue
+        deployment = rng.choice(deployments)
+        if rng.random() < 0.5:
+            a = _outcome(lambda: V2_SYNC(theirs, deployment))
+            b = _outcome(lambda: ours.pre_call_check(deployment))
+        else:
+            a = _outcome(lambda: V2_ASYNC(theirs, deployment, None))
+            b = _outcome(lambda: ours.async_pre_call_check(deployment, None))
+        assert a == b, f"seed {seed} step {step}: {deployment}"
+        assert _v2_state(ours) == _v2_state(theirs), f"seed {seed} step {step}"
+        seen[a[0]] += 1
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("seed", range(6))
+def test_usage_v2_traces_match_litellms_check(patched, seed: int) -> None:
+    # The keys carry the real UTC minute: a trace that straddles a minute boundary may see the
+    # two sides key different minutes, so it runs again (a boundary comes once a minute).
+    for attempt in range(3):
+        minute = datetime.datetime.now(datetime.timezone.utc).minute
+        try:
+            seen = _v2_trace(seed)
+        except AssertionError:
+            if attempt == 2 or datetime.datetime.now(datetime.timezone.utc).minute == minute:
+                raise
+            continue
+        if datetime.datetime.now(datetime.timezone.utc).minute == minute:
+            break
+    assert seen["returned"] > 20 and seen["raised"] > 20, seen
+    stats = fastllm_litellm.status()["features"]["rate_limit"]
+    # The str limit and the int id went to LiteLLM's own method; the rest was native.
+    assert 0 < stats["fallbacks"] < stats["calls"], stats

@@ -179,3 +179,24 @@ class ModelRateLimitChecks:
         """``None`` when LiteLLM must decide (nothing changed, the fallback counted), else
         ``(kind, limit, usage)``: ``kind`` is ``None`` when admitted, ``"tpm"``/``"rpm"``
         when refused."""
+
+class UsageV2Checks:
+    """The usage-based-v2 strategy's per-deployment rpm check on a memory-only router cache,
+    decided natively; the counters stay in LiteLLM's ``InMemoryCache``."""
+
+    def __new__(
+        cls,
+        stats: Stats,
+        dual_cache: type,
+        in_memory_cache: type,
+        utc_clock: Any,
+        module: Any,
+        heappush: Any,
+        heappop: Any,
+        json_loads: Any,
+        cache_module: Any,
+    ) -> UsageV2Checks: ...
+    def check(self, handler: Any, deployment: Any, is_async: bool) -> tuple[str | None, Any, Any] | None:
+        """``None`` when LiteLLM must decide (nothing changed, the fallback counted), else
+        ``(stage, limit, usage)``: ``stage`` is ``None`` when admitted, ``"local"`` or
+        ``"counted"`` when refused."""

@@ -410,6 +410,16 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
             _patch_model_rate_limit_check(feature, checks)
         else:
             skipped.append(f"the router's deployment check on litellm {_litellm_version()}: {reason}")
+    try:
+        usage_v2 = importlib.import_module(_USAGE_V2_MODULE)
+    except ImportError as error:
+        skipped.append(f"the usage-based-v2 check: cannot import {_USAGE_V2_MODULE} ({error})")
+    else:
+        reason = _usage_v2_mismatch(usage_v2)
+        if reason is None:
+            _patch_usage_v2_check(feature, usage_v2)
+        else:
+            skipped.append(f"the usage-based-v2 check on litellm {_litellm_version()}: {reason}")
     if explicit:
         for why in skipped:
             warnings.warn(f"fastllm_litellm: rate_limit does not patch {why}", RuntimeWarning, stacklevel=3)
@@ -614,6 +624,111 @@ def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None
         if kind is None:
             return deployment
         raise refusal(deployment, kind, limit, usage, is_async=True)
+
+    for name, original, replacement in (
+        ("pre_call_check", original_sync, pre_call_check),
+        ("async_pre_call_check", original_async, async_pre_call_check),
+    ):
+        feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
+        setattr(cls, name, replacement)
+
+
+# The usage-based-v2 strategy's per-deployment check, both lines.
+_USAGE_V2_MODULE = "litellm.router_strategy.lowest_tpm_rpm_v2"
+_USAGE_V2_CLASS = "LowestTPMLoggingHandler_v2"
+
+
+def _usage_v2_mismatch(module: ModuleType) -> str | None:
+    """Why this LiteLLM's usage-based-v2 check is not the one the native path reproduces."""
+    cls = getattr(module, _USAGE_V2_CLASS, None)
+    if not isinstance(cls, type):
+        return f"{_USAGE_V2_MODULE} has no {_USAGE_V2_CLASS}"
+    expected = {
+        "pre_call_check": ("self", "deployment"),
+        "async_pre_call_check": ("self", "deployment", "parent_otel_span"),
+        "_increment_value_in_current_window": ("self", "key", "value", "ttl"),
+        "add_to_in_memory_keys_to_update": ("self", "key"),
+    }
+    for name, parameters in expected.items():
+        method = getattr(cls, name, None)
+        if not callable(method):
+            return f"{_USAGE_V2_CLASS} has no {name}"
+        found = tuple(inspect.signature(method).parameters)
+        if found != parameters:
+            return f"{_USAGE_V2_CLASS}.{name} takes {found}, expected {parameters}"
+    if not callable(getattr(module, "get_utc_datetime", None)):
+        return "the strategy module has no get_utc_datetime"
+    return None
+
+
+def _patch_usage_v2_check(feature: _Feature, module: ModuleType) -> None:
+    import heapq
+    import json
+
+    import httpx
+    from litellm.caching.dual_cache import DualCache
+    from litellm.caching.in_memory_cache import InMemoryCache
+    from litellm.types.router import RouterErrors
+    from litellm.utils import get_utc_datetime
+
+    cls = getattr(module, _USAGE_V2_CLASS)
+    decide = _native.UsageV2Checks(
+        _stats["rate_limit"],
+        DualCache,
+        InMemoryCache,
+        get_utc_datetime,
+        module,
+        heapq.heappush,
+        heapq.heappop,
+        json.loads,
+        sys.modules[InMemoryCache.__module__],
+    ).check
+    original_sync = cls.__dict__["pre_call_check"]
+    original_async = cls.__dict__["async_pre_call_check"]
+    request = functools.partial(httpx.Request, method="tpm_rpm_limits", url="https://github.com/BerriAI/litellm")
+
+    def refusal(deployment, stage, limit, usage, *, is_async):
+        """The RateLimitError the strategy's check raises at `stage` ("local"/"counted")."""
+        content = f"{RouterErrors.user_defined_ratelimit_error.value} rpm limit={limit}. current usage={usage}"
+        if stage == "local" and not is_async:
+            model_id = deployment.get("model_info", {}).get("id")
+            content += (
+                f". id={model_id}, model_group={deployment.get('model_name', '')}. "
+                "Get the model info by calling 'router.get_model_info(id)"
+            )
+        response = (
+            httpx.Response(status_code=429, content=content, headers={"retry-after": str(60)}, request=request())
+            if is_async
+            else httpx.Response(status_code=429, content=content, request=request())
+        )
+        extra = {"num_retries": deployment.get("num_retries")} if is_async else {}
+        return module.litellm.RateLimitError(
+            message=f"Deployment over defined rpm limit={limit}. current usage={usage}",
+            llm_provider="",
+            model=deployment.get("litellm_params", {}).get("model"),
+            response=response,
+            **extra,
+        )
+
+    @functools.wraps(original_sync)
+    def pre_call_check(self, deployment):
+        verdict = decide(self, deployment, False)
+        if verdict is None:
+            return original_sync(self, deployment)
+        stage, limit, usage = verdict
+        if stage is None:
+            return deployment
+        raise refusal(deployment, stage, limit, usage, is_async=False)
+
+    @functools.wraps(original_async)
+    async def async_pre_call_check(self, deployment, parent_otel_span):
+        verdict = decide(self, deployment, True)
+        if verdict is None:
+            return await original_async(self, deployment, parent_otel_span)
+        stage, limit, usage = verdict
+        if stage is None:
+            return deployment
+        raise refusal(deployment, stage, limit, usage, is_async=True)
 
     for name, original, replacement in (
         ("pre_call_check", original_sync, pre_call_check),
