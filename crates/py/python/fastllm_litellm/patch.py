@@ -805,9 +805,10 @@ def patch(features: Iterable[str] | str | None = None) -> list[str]:
     every feature when that is unset. Patching twice is harmless. Returns the features now
     patched.
 
-    A feature this install cannot take is skipped: ``rate_limit`` needs LiteLLM's proxy
-    modules (fastapi, orjson, backoff, redis) and the 1.110 line's limiter. Named explicitly,
-    a skipped feature also gives a ``RuntimeWarning`` saying why.
+    A feature (or part of one) this install cannot take is skipped: ``rate_limit``'s v3 proxy
+    limiter needs LiteLLM's proxy modules (fastapi, orjson, backoff, redis) and the 1.110
+    line; its router checks (``ModelRateLimitingCheck``, usage-based-v2) apply on both lines.
+    Named explicitly, a skipped part also gives a ``RuntimeWarning`` saying why.
 
     Raises:
         TypeError: ``features`` is not a str or an iterable of str.
