@@ -172,8 +172,10 @@ def rate_limit_rows(rounds: int) -> list[Row]:
     ]
     handler_cls = v3._PROXY_MaxParallelRequestsHandler_v3
     rows = []
-    if patch_module._rate_limit_mismatch(v3) is not None:
-        # This line keeps its limiter state in DualCache: no patch; compare the native limiter.
+    own_keyspace = patch_module._rate_limit_mismatch(v3) is None  # 1.110: the keyspace moves to Rust
+    on_dual_cache = not own_keyspace and patch_module._dual_cache_limiter_mismatch(v3) is None  # 1.109
+    if not own_keyspace and not on_dual_cache:
+        # A limiter the patch does not take: compare the native limiter.
         for name, descriptors in (("v3 should_rate_limit, 1 key rpm", one_key), ("v3 should_rate_limit, 3 descriptors rpm+tpm", three)):
             from litellm.caching.dual_cache import DualCache
             from litellm.proxy.utils import InternalUsageCache
@@ -228,8 +230,10 @@ def rate_limit_rows(rounds: int) -> list[Row]:
         n = tasks * per_task
         rows.append(Row(row.function, row.baseline_us / n, row.patched_us / n, row.equal))
 
-    # Checks per second with N Python threads, each with its own event loop, on one limiter.
-    for threads in (1, 2, 4):
+    # Checks per second with N Python threads, each with its own event loop, on one limiter:
+    # on the 1.110 line only, whose patched limiter keeps its state behind a Rust lock (the
+    # 1.109 line's state stays in LiteLLM's cache, which is one event loop's).
+    for threads in (1, 2, 4) if own_keyspace else ():
         theirs, ours = _v3_limiters(handler_cls)
         per_thread = 20_000 // threads
         times: dict[str, list[float]] = {"baseline": [], "patched": []}

@@ -11,6 +11,7 @@ mod model;
 mod ratelimit;
 mod routercheck;
 mod tokencount;
+mod v3dual;
 mod v3store;
 
 use pyo3::prelude::*;
@@ -30,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<v3store::V3Checks>()?;
     m.add_class::<routercheck::ModelRateLimitChecks>()?;
     m.add_class::<routercheck::UsageV2Checks>()?;
+    m.add_class::<v3dual::V3DualCacheChecks>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;

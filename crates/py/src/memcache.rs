@@ -168,7 +168,7 @@ impl<'a, 'py> Memory<'a, 'py> {
     }
 
     /// LiteLLM's `set_cache(key, value, ttl=ttl)`.
-    fn set(
+    pub(crate) fn set(
         &self,
         key: &Bound<'py, PyString>,
         value: &Bound<'py, PyAny>,

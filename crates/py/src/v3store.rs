@@ -120,7 +120,7 @@ fn parse_python_int(s: &str) -> Option<i64> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Suffix {
+pub(crate) enum Suffix {
     Window,
     Requests,
     Tokens,
@@ -416,13 +416,13 @@ fn add(current: Option<&Value>, amount: &Value) -> Option<Value> {
 }
 
 /// One parsed descriptor of a `should_rate_limit` call.
-struct Desc {
+pub(crate) struct Desc {
     scope: String,
-    key: Py<PyAny>,
-    value: Py<PyAny>,
-    requests: Option<i64>,
-    tokens: Option<i64>,
-    parallel: Option<i64>,
+    pub(crate) key: Py<PyAny>,
+    pub(crate) value: Py<PyAny>,
+    pub(crate) requests: Option<i64>,
+    pub(crate) tokens: Option<i64>,
+    pub(crate) parallel: Option<i64>,
 }
 
 /// `int(x)` for a limit: exact ints only; anything else goes to LiteLLM.
@@ -487,7 +487,7 @@ fn limits_of(rl: &Bound<'_, PyDict>, skip_tpm: bool) -> Result<[Option<i64>; 3],
     Ok(limits)
 }
 
-fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
+pub(crate) fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
     let py = d.py();
     // Exact dicts only: a subclass could answer LiteLLM's `.get` differently.
     let d = d.cast_exact::<PyDict>().map_err(|_| ())?;
@@ -528,14 +528,14 @@ fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
 /// A windowed counter of the call: which descriptor's scope, which kind, and which descriptor
 /// holds its scope's limits (the last one of that scope with a windowed limit, as LiteLLM's
 /// metadata dict keyed by scope keeps it).
-struct Counter {
-    desc: usize,
-    kind: Suffix,
-    meta: usize,
+pub(crate) struct Counter {
+    pub(crate) desc: usize,
+    pub(crate) kind: Suffix,
+    pub(crate) meta: usize,
 }
 
 /// One status row of LiteLLM's `RateLimitResponse`.
-struct Status {
+pub(crate) struct Status {
     over: bool,
     limit: i64,
     remaining: i64,
@@ -563,7 +563,7 @@ fn code(py: Python<'_>, over: bool) -> &Bound<'_, PyString> {
 
 /// `is_cache_list_over_limit`: `meta[scope]` is the last descriptor of that scope with a
 /// windowed limit, as LiteLLM's dict keyed by scope keeps it.
-fn over_limit(
+pub(crate) fn over_limit(
     descs: &[Desc],
     counters: &[Counter],
     values: &[Option<i64>],
@@ -636,7 +636,7 @@ fn status_template(
     Ok(templates[index(over, kind, with_value)].bind(py))
 }
 
-fn response<'py>(
+pub(crate) fn response<'py>(
     py: Python<'py>,
     descs: &[Desc],
     over: bool,

@@ -200,3 +200,31 @@ class UsageV2Checks:
         """``None`` when LiteLLM must decide (nothing changed, the fallback counted), else
         ``(stage, limit, usage)``: ``stage`` is ``None`` when admitted, ``"local"`` or
         ``"counted"`` when refused."""
+
+class V3DualCacheChecks:
+    """The 1.109 line's v3 ``should_rate_limit`` on a memory-only proxy cache, decided
+    natively; the window starts and counters stay in LiteLLM's ``InMemoryCache``."""
+
+    def __new__(
+        cls,
+        stats: Stats,
+        internal_usage_cache: type,
+        dual_cache: type,
+        in_memory_cache: type,
+        system_clock: Any,
+        current_time: Any,
+        heappush: Any,
+        heappop: Any,
+        json_loads: Any,
+        cache_module: Any,
+    ) -> V3DualCacheChecks: ...
+    def should_rate_limit(
+        self,
+        handler: Any,
+        descriptors: list[dict[str, Any]],
+        read_only: bool,
+        skip_tpm_check: bool,
+        skip_parallel_check: bool,
+    ) -> dict[str, Any] | None:
+        """The limiter's response, or ``None`` (nothing changed, the fallback counted) when
+        LiteLLM must decide."""

@@ -398,6 +398,8 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         reason = _rate_limit_mismatch(v3)
         if reason is None:
             _patch_v3_limiter(feature, v3)
+        elif _dual_cache_limiter_mismatch(v3) is None:
+            _patch_v3_dual_cache_limiter(feature, v3)
         else:
             skipped.append(f"the v3 limiter on litellm {_litellm_version()}: {reason}")
     try:
@@ -523,6 +525,86 @@ def _patch_v3_limiter(feature: _Feature, v3: ModuleType) -> None:
     ):
         feature.bindings.append(_Binding(cls, name, original, True))  # type: ignore[arg-type]
         setattr(cls, name, replacement)
+    offload = v3.__dict__.get("offload_token_count")
+    if callable(offload):
+        feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))
+        v3.offload_token_count = _make_inline_offload(offload)
+
+
+# The 1.109 line's v3 limiter, whose state lives in the proxy's shared DualCache.
+
+
+def _dual_cache_limiter_mismatch(v3: ModuleType) -> str | None:
+    """Why this LiteLLM's v3 limiter is not the DualCache-backed one (the 1.109 line) the
+    native path reproduces, or None."""
+    cls = getattr(v3, _V3_CLASS, None)
+    if cls is None:
+        return f"{_V3_MODULE} has no {_V3_CLASS}"
+    if getattr(v3, "RateLimitStore", None) is not None:
+        return "the v3 limiter keeps its counters in a RateLimitStore handle"
+    found = tuple((p.name, p.default) for p in inspect.signature(cls.should_rate_limit).parameters.values())
+    if found != _SHOULD_RATE_LIMIT_PARAMETERS:
+        return f"should_rate_limit's parameters are {found}, expected {_SHOULD_RATE_LIMIT_PARAMETERS}"
+    if "internal_usage_cache" not in inspect.signature(cls.__init__).parameters:
+        return "the v3 limiter's constructor takes no internal_usage_cache"
+    for name in (
+        "_get_current_time",
+        "_in_memory_cache_sliding_window",
+        "is_cache_list_over_limit",
+        "_collect_windowed_keys_and_gauges",
+        "_batch_get_counter_values",
+    ):
+        if not callable(getattr(cls, name, None)):
+            return f"the v3 limiter has no {name}"
+    if not callable(getattr(v3, "_sibling_counter_keys", None)):
+        return "the v3 limiter module has no _sibling_counter_keys"
+    return None
+
+
+def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
+    import heapq
+    import json
+
+    from litellm.caching.dual_cache import DualCache
+    from litellm.caching.in_memory_cache import InMemoryCache
+    from litellm.proxy.utils import InternalUsageCache
+
+    cls = getattr(v3, _V3_CLASS)
+    original_check = cls.__dict__["should_rate_limit"]
+    decide = _native.V3DualCacheChecks(
+        _stats["rate_limit"],
+        InternalUsageCache,
+        DualCache,
+        InMemoryCache,
+        datetime.now,
+        cls.__dict__["_get_current_time"],
+        heapq.heappush,
+        heapq.heappop,
+        json.loads,
+        sys.modules[InMemoryCache.__module__],
+    ).should_rate_limit
+
+    @functools.wraps(original_check)
+    async def should_rate_limit(
+        self,
+        descriptors,
+        parent_otel_span=None,
+        read_only=False,
+        skip_tpm_check=False,
+        parallel_slot_id=None,
+        skip_parallel_check=False,
+    ):
+        # Decided natively on a memory-only proxy cache; otherwise (the fallback counted,
+        # nothing changed) by LiteLLM's own method.
+        response = decide(self, descriptors, read_only, skip_tpm_check, skip_parallel_check)
+        if response is None:
+            return await original_check(
+                self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
+            )
+        return response
+
+    feature.bindings.append(_Binding(cls, "should_rate_limit", original_check, True))  # type: ignore[arg-type]
+    cls.should_rate_limit = should_rate_limit
     offload = v3.__dict__.get("offload_token_count")
     if callable(offload):
         feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))

@@ -1,0 +1,401 @@
+//! The 1.109 line's v3 limiter `should_rate_limit`, in memory, decided in one native call.
+//!
+//! That limiter keeps its window starts and counters in the proxy's shared cache
+//! (`InternalUsageCache` → `DualCache` → `InMemoryCache`), where other hooks read them. So the
+//! state stays there: this path reads and writes it with `InMemoryCache`'s own steps
+//! ([`crate::memcache`]), in LiteLLM's order, and decides natively around them (the
+//! descriptors, the keys, the windowed pre-check, the sliding window, the response). What it
+//! does not reproduce (Redis, parallel-request gauges, read-only checks, a held limiter lock,
+//! odd descriptors or stored values) is handed back before anything changes, or, for a stored
+//! value found mid-way, raised as LiteLLM raises it.
+
+use pyo3::exceptions::PyException;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyType};
+use smallvec::SmallVec;
+
+use crate::memcache::{CacheFns, Memory};
+use crate::tokencount::Stats;
+use crate::v3store::{Counter, Desc, Status, Suffix, over_limit, parse_descriptor, response};
+
+/// Why the native path hands a call back (counted as a fallback).
+type Handback = &'static str;
+
+/// The 1.109 line's v3 `should_rate_limit` on a memory-only proxy cache.
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct V3DualCacheChecks {
+    stats: Py<Stats>,
+    internal_usage_cache: Py<PyType>,
+    dual_cache: Py<PyType>,
+    in_memory_cache: Py<PyType>,
+    system_clock: Py<PyAny>,
+    current_time: Py<PyAny>,
+    cache_fns: CacheFns,
+}
+
+/// `int(value)` of a stored counter or window start: exact ints natively, anything else by
+/// Python's `int()` (whose error, if any, is LiteLLM's too).
+fn int_of<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if value.cast_exact::<PyInt>().is_ok() {
+        return Ok(value.clone());
+    }
+    value.py().get_type::<PyInt>().call1((value,))
+}
+
+impl V3DualCacheChecks {
+    /// The limiter's clock as a timestamp: natively when it is `datetime.now` behind the
+    /// class's own `_get_current_time`, else through them.
+    fn now(&self, handler: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let py = handler.py();
+        let system = handler
+            .getattr(intern!(py, "_time_provider"))?
+            .eq(self.system_clock.bind(py))?
+            && handler
+                .get_type()
+                .getattr(intern!(py, "_get_current_time"))?
+                .is(self.current_time.bind(py));
+        if system {
+            return Ok(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()));
+        }
+        handler
+            .call_method0(intern!(py, "_get_current_time"))?
+            .call_method0(intern!(py, "timestamp"))?
+            .extract::<f64>()
+    }
+
+    /// The memory tier, if the limiter's cache is LiteLLM's own and memory-only.
+    fn memory<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+    ) -> PyResult<Result<Bound<'py, PyAny>, Handback>> {
+        let py = handler.py();
+        let usage = handler.getattr(intern!(py, "internal_usage_cache"))?;
+        if !usage.get_type().is(self.internal_usage_cache.bind(py)) {
+            return Ok(Err(
+                "a limiter cache that is not LiteLLM's InternalUsageCache",
+            ));
+        }
+        let dual = usage.getattr(intern!(py, "dual_cache"))?;
+        if !dual.get_type().is(self.dual_cache.bind(py)) {
+            return Ok(Err("a limiter cache that is not LiteLLM's DualCache"));
+        }
+        if !dual.getattr(intern!(py, "redis_cache"))?.is_none() {
+            return Ok(Err("a limiter with Redis"));
+        }
+        let memory = dual.getattr(intern!(py, "in_memory_cache"))?;
+        if !memory.get_type().is(self.in_memory_cache.bind(py)) {
+            return Ok(Err(
+                "a limiter cache whose memory tier is not LiteLLM's InMemoryCache",
+            ));
+        }
+        // LiteLLM's sliding window runs under this asyncio lock: taken or queued for, the
+        // call waits there (LiteLLM's method); free, LiteLLM's call would not yield either.
+        let lock = handler.getattr(intern!(py, "_check_and_increment_lock"))?;
+        if lock.call_method0(intern!(py, "locked"))?.is_truthy()?
+            || lock
+                .getattr(intern!(py, "_waiters"))
+                .map_or(Ok(true), |w| w.is_truthy())?
+        {
+            return Ok(Err("the limiter's lock is taken or has waiters"));
+        }
+        Ok(Ok(memory))
+    }
+
+    /// [`Self::run`], with an error before its first cache read (nothing changed yet) handed
+    /// back rather than raised.
+    fn decide<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: &Bound<'py, PyAny>,
+        skip_tpm_check: &Bound<'py, PyAny>,
+        skip_parallel_check: &Bound<'py, PyAny>,
+    ) -> PyResult<Result<Option<Bound<'py, PyDict>>, Handback>> {
+        let mut reading = false;
+        match self.run(
+            handler,
+            descriptors,
+            read_only,
+            skip_tpm_check,
+            skip_parallel_check,
+            &mut reading,
+        ) {
+            Err(e) if !reading && e.is_instance_of::<PyException>(handler.py()) => {
+                Ok(Err("an error reading the limiter or its descriptors"))
+            }
+            other => other,
+        }
+    }
+
+    fn run<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: &Bound<'py, PyAny>,
+        skip_tpm_check: &Bound<'py, PyAny>,
+        skip_parallel_check: &Bound<'py, PyAny>,
+        reading: &mut bool,
+    ) -> PyResult<Result<Option<Bound<'py, PyDict>>, Handback>> {
+        let py = handler.py();
+        // Everything up to the first cache read changes nothing.
+        let flag = |v: &Bound<'py, PyAny>| -> Result<bool, ()> {
+            v.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| ())
+        };
+        let (Ok(read_only), Ok(skip_tpm), Ok(skip_parallel)) = (
+            flag(read_only),
+            flag(skip_tpm_check),
+            flag(skip_parallel_check),
+        ) else {
+            return Ok(Err("a flag that is not a bool"));
+        };
+        if read_only {
+            return Ok(Err("a read-only check"));
+        }
+        let memory = match self.memory(handler)? {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(why)),
+        };
+        let Ok(list) = descriptors.cast_exact::<PyList>() else {
+            return Ok(Err("descriptors is not a list"));
+        };
+        let mut descs: SmallVec<[Desc; 4]> = SmallVec::new();
+        for d in list.iter() {
+            match parse_descriptor(&d, skip_tpm) {
+                Ok(d) => descs.push(d),
+                Err(()) => return Ok(Err("a descriptor this path does not reproduce")),
+            }
+        }
+        if !skip_parallel && descs.iter().any(|d| d.parallel.is_some()) {
+            return Ok(Err("a descriptor with max_parallel_requests"));
+        }
+        let now = self.now(handler)?;
+        if !now.is_finite() || now.abs() >= 9.0e18 {
+            return Ok(Err("a time outside the i64 range"));
+        }
+        let now_int = now.trunc() as i64;
+        let window_size = handler.getattr(intern!(py, "window_size"))?;
+        if window_size.cast_exact::<PyInt>().is_err() {
+            return Ok(Err("a window size that is not an int"));
+        }
+        if !handler
+            .getattr(intern!(py, "batch_rate_limiter_script"))?
+            .is_none()
+        {
+            return Ok(Err("a limiter with a Redis script"));
+        }
+
+        // The (window key, counter key) pairs in LiteLLM's order, and each counter's
+        // descriptor and metadata descriptor (the last windowed one of its window key).
+        let mut scopes: SmallVec<[String; 4]> = SmallVec::new();
+        for d in &descs {
+            let key = d.key.bind(py).cast::<PyString>()?.to_str()?;
+            let value = d.value.bind(py).cast::<PyString>()?.to_str()?;
+            scopes.push(format!("{{{key}:{value}}}"));
+        }
+        let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
+        let mut counters: SmallVec<[Counter; 8]> = SmallVec::new();
+        for (i, d) in descs.iter().enumerate() {
+            if !windowed(d) {
+                continue;
+            }
+            let meta = descs
+                .iter()
+                .enumerate()
+                .rposition(|(j, o)| windowed(o) && scopes[j] == scopes[i])
+                .unwrap_or(i);
+            for (kind, set) in [
+                (Suffix::Requests, d.requests.is_some()),
+                (Suffix::Tokens, d.tokens.is_some()),
+            ] {
+                if set {
+                    counters.push(Counter {
+                        desc: i,
+                        kind,
+                        meta,
+                    });
+                }
+            }
+        }
+        if counters.is_empty() {
+            return Ok(Ok(Some(response(py, &descs, false, &[])?)));
+        }
+        let key_of =
+            |c: &Counter, suffix: &str| PyString::new(py, &format!("{}:{suffix}", scopes[c.desc]));
+        let kind_suffix = |k: Suffix| {
+            if k == Suffix::Requests {
+                "requests"
+            } else {
+                "tokens"
+            }
+        };
+        let memory = Memory::new(memory, &self.cache_fns);
+        let swallowed = |e: PyErr| -> PyResult<()> {
+            // What LiteLLM's DualCache wrappers catch (and log); anything else goes up.
+            if e.is_instance_of::<PyException>(py) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        };
+
+        // 1. The local pre-check: one batch read of every key, stopped by an error (the
+        // wrapper then answers None for all, and the pre-check is skipped).
+        *reading = true;
+        let mut values: SmallVec<[Option<Bound<'py, PyAny>>; 8]> = SmallVec::new();
+        let mut read_failed = false;
+        'read: for c in &counters {
+            for key in [key_of(c, "window"), key_of(c, kind_suffix(c.kind))] {
+                match memory.get(&key) {
+                    Ok(v) => values.push(Some(v)),
+                    Err(e) => {
+                        swallowed(e)?;
+                        read_failed = true;
+                        break 'read;
+                    }
+                }
+            }
+        }
+        let mut statuses: SmallVec<[Status; 8]> = SmallVec::new();
+        if !read_failed {
+            let mut counts: SmallVec<[Option<i64>; 8]> = SmallVec::new();
+            for pair in values.chunks(2) {
+                let value = pair[1].as_ref().filter(|v| !v.is_none());
+                match value {
+                    None => counts.push(None),
+                    Some(v) => match int_of(v).and_then(|i| i.extract::<i64>()) {
+                        Ok(i) => counts.push(Some(i)),
+                        // A stored value `int()` rejects or that leaves i64: LiteLLM's method
+                        // (its reads so far only dropped expired entries, as its own will).
+                        Err(_) => return Ok(Err("a stored counter this path does not reproduce")),
+                    },
+                }
+            }
+            if over_limit(&descs, &counters, &counts, false, &mut statuses) {
+                self.stats.get().record_call();
+                return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
+            }
+        }
+
+        // 2. The in-memory sliding window, pair by pair.
+        let ttl = window_size.clone();
+        let set = |key: &Bound<'py, PyString>, value: &Bound<'py, PyAny>| -> PyResult<()> {
+            match memory.set(key, value, &ttl) {
+                Ok(()) => Ok(()),
+                Err(e) => swallowed(e),
+            }
+        };
+        let mut counts: SmallVec<[Option<i64>; 8]> = SmallVec::new();
+        for c in &counters {
+            let window_key = key_of(c, "window");
+            let counter_key = key_of(c, kind_suffix(c.kind));
+            let start = match memory.get(&window_key) {
+                Ok(v) => v,
+                Err(e) => {
+                    swallowed(e)?;
+                    py.None().into_bound(py)
+                }
+            };
+            let expired = start.is_none() || {
+                let start = int_of(&start)?;
+                PyInt::new(py, now_int).sub(start)?.ge(&window_size)?
+            };
+            if expired {
+                let zero = PyInt::new(py, 0).into_any();
+                set(&key_of(c, "requests"), &zero)?;
+                set(&key_of(c, "tokens"), &zero)?;
+                set(
+                    &window_key,
+                    PyString::new(py, &now_int.to_string()).as_any(),
+                )?;
+                set(&counter_key, PyInt::new(py, 1).as_any())?;
+                counts.push(Some(1));
+            } else {
+                let current = match memory.get(&counter_key) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        swallowed(e)?;
+                        py.None().into_bound(py)
+                    }
+                };
+                let next = if current.is_none() {
+                    PyInt::new(py, 1).into_any()
+                } else {
+                    int_of(&current)?.add(1)?
+                };
+                set(&counter_key, &next)?;
+                // (A count past i64 would take 2^63 requests in one window.)
+                counts.push(Some(next.extract::<i64>()?));
+            }
+        }
+        let over = over_limit(&descs, &counters, &counts, false, &mut statuses);
+        self.stats.get().record_call();
+        Ok(Ok(Some(response(py, &descs, over, &statuses)?)))
+    }
+}
+
+#[pymethods]
+impl V3DualCacheChecks {
+    /// The limiter classes' collaborators this path reads: LiteLLM's `InternalUsageCache`,
+    /// `DualCache` and `InMemoryCache` classes, `datetime.now` and the limiter class's own
+    /// `_get_current_time`, and the cache module's functions (see
+    /// [`crate::routercheck::ModelRateLimitChecks`]).
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        stats: Py<Stats>,
+        internal_usage_cache: Py<PyType>,
+        dual_cache: Py<PyType>,
+        in_memory_cache: Py<PyType>,
+        system_clock: Py<PyAny>,
+        current_time: Py<PyAny>,
+        heappush: Py<PyAny>,
+        heappop: Py<PyAny>,
+        json_loads: Py<PyAny>,
+        cache_module: Py<PyAny>,
+    ) -> Self {
+        Self {
+            stats,
+            internal_usage_cache,
+            dual_cache,
+            in_memory_cache,
+            system_clock,
+            current_time,
+            cache_fns: CacheFns {
+                heappush,
+                heappop,
+                json_loads,
+                module: cache_module,
+            },
+        }
+    }
+
+    /// `handler.should_rate_limit(descriptors, ...)`'s response, or `None` (nothing changed,
+    /// the fallback counted) when LiteLLM must decide. An error raised once the cache has
+    /// been read is LiteLLM's own (a stored window start `int()` rejects) and goes up.
+    #[pyo3(signature = (handler, descriptors, read_only, skip_tpm_check, skip_parallel_check))]
+    fn should_rate_limit<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        descriptors: &Bound<'py, PyAny>,
+        read_only: &Bound<'py, PyAny>,
+        skip_tpm_check: &Bound<'py, PyAny>,
+        skip_parallel_check: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match self.decide(
+            handler,
+            descriptors,
+            read_only,
+            skip_tpm_check,
+            skip_parallel_check,
+        )? {
+            Ok(response) => Ok(response),
+            Err(why) => {
+                self.stats.get().record_fallback(why);
+                Ok(None)
+            }
+        }
+    }
+}
