@@ -32,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<routercheck::ModelRateLimitChecks>()?;
     m.add_class::<routercheck::UsageV2Checks>()?;
     m.add_class::<v3dual::V3DualCacheChecks>()?;
+    m.add_class::<memcache::InMemoryCacheSteps>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;

@@ -15,19 +15,54 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-/// The functions LiteLLM's cache module calls: `heapq.heappush`, `heapq.heappop`,
-/// `json.loads`, and the module's `MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB` holder.
-pub(crate) struct CacheFns {
-    pub(crate) heappush: Py<PyAny>,
-    pub(crate) heappop: Py<PyAny>,
-    pub(crate) json_loads: Py<PyAny>,
-    pub(crate) module: Py<PyAny>,
+/// What LiteLLM's cache module calls and reads, captured when the patch is applied:
+/// `heapq.heappush` and `heappop`, `json.loads`, the module itself (its
+/// `MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB`, its `time`), the code of `InMemoryCache`'s default
+/// clock (`lambda: time.time()`), and the `time` module with its `time` function. A cache on
+/// that default clock, with `time.time` not replaced, is read with the system clock natively.
+#[pyclass(frozen, module = "fastllm_litellm._native")]
+pub struct InMemoryCacheSteps {
+    heappush: Py<PyAny>,
+    heappop: Py<PyAny>,
+    json_loads: Py<PyAny>,
+    module: Py<PyAny>,
+    default_clock_code: Py<PyAny>,
+    time_module: Py<PyAny>,
+    time_time: Py<PyAny>,
+}
+
+#[pymethods]
+impl InMemoryCacheSteps {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        heappush: Py<PyAny>,
+        heappop: Py<PyAny>,
+        json_loads: Py<PyAny>,
+        module: Py<PyAny>,
+        default_clock_code: Py<PyAny>,
+        time_module: Py<PyAny>,
+        time_time: Py<PyAny>,
+    ) -> Self {
+        Self {
+            heappush,
+            heappop,
+            json_loads,
+            module,
+            default_clock_code,
+            time_module,
+            time_time,
+        }
+    }
 }
 
 /// One `InMemoryCache`, its containers read once per operation.
 pub(crate) struct Memory<'a, 'py> {
     cache: Bound<'py, PyAny>,
-    fns: &'a CacheFns,
+    fns: &'a InMemoryCacheSteps,
+    /// The cache's clock is `time.time()`, read natively (decided once per call: no other
+    /// Python code runs inside one).
+    system_clock: std::cell::OnceCell<bool>,
 }
 
 /// `true` for an exact int or float (not a bool): `json.loads` raises on them, so LiteLLM's
@@ -58,8 +93,37 @@ impl Drop for Held<'_> {
 }
 
 impl<'a, 'py> Memory<'a, 'py> {
-    pub(crate) fn new(cache: Bound<'py, PyAny>, fns: &'a CacheFns) -> Self {
-        Self { cache, fns }
+    pub(crate) fn new(cache: Bound<'py, PyAny>, fns: &'a InMemoryCacheSteps) -> Self {
+        Self {
+            cache,
+            fns,
+            system_clock: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Whether the cache's `_clock` is the default `lambda: time.time()` with `time.time`
+    /// LiteLLM's module still reaches unreplaced.
+    fn on_system_clock(&self, clock: &Bound<'py, PyAny>) -> PyResult<bool> {
+        if let Some(&known) = self.system_clock.get() {
+            return Ok(known);
+        }
+        let py = self.py();
+        let fns = self.fns;
+        let default = clock
+            .getattr(intern!(py, "__code__"))
+            .is_ok_and(|code| code.is(fns.default_clock_code.bind(py)))
+            && fns
+                .module
+                .bind(py)
+                .getattr(intern!(py, "time"))
+                .is_ok_and(|t| t.is(fns.time_module.bind(py)))
+            && fns
+                .time_module
+                .bind(py)
+                .getattr(intern!(py, "time"))
+                .is_ok_and(|f| f.is(fns.time_time.bind(py)));
+        let _ = self.system_clock.set(default);
+        Ok(default)
     }
 
     fn py(&self) -> Python<'py> {
@@ -86,7 +150,16 @@ impl<'a, 'py> Memory<'a, 'py> {
     }
 
     fn now(&self) -> PyResult<Bound<'py, PyAny>> {
-        self.attr(intern!(self.py(), "_clock"))?.call0()
+        let py = self.py();
+        let clock = self.attr(intern!(py, "_clock"))?;
+        if self.on_system_clock(&clock)? {
+            // `time.time()`: the system clock's seconds as a float.
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            return Ok(PyFloat::new(py, secs).into_any());
+        }
+        clock.call0()
     }
 
     /// `cache_dict.pop(key, None); ttl_dict.pop(key, None)`.

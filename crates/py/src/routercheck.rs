@@ -16,7 +16,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use crate::memcache::{CacheFns, Memory};
+use crate::memcache::{InMemoryCacheSteps, Memory};
 use crate::tokencount::Stats;
 
 /// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.
@@ -116,7 +116,7 @@ pub struct ModelRateLimitChecks {
     utc_clock: Py<PyAny>,
     routing_args: Py<PyAny>,
     datetime: Py<PyType>,
-    cache_fns: CacheFns,
+    steps: Py<InMemoryCacheSteps>,
 }
 
 /// What the call decided: `None` admitted, else the refused kind with its limit and usage.
@@ -272,7 +272,7 @@ impl ModelRateLimitChecks {
             }
             Err(e) => return Err(e),
         };
-        let memory = Memory::new(cache, &self.cache_fns);
+        let memory = Memory::new(cache, self.steps.get());
         let swallowed = |e: PyErr| -> PyResult<()> {
             // What LiteLLM's `except Exception` (in the check or its cache wrapper) catches;
             // anything else (KeyboardInterrupt, ...) goes on up.
@@ -368,10 +368,8 @@ impl ModelRateLimitChecks {
     /// `dual_cache` and `in_memory_cache` are LiteLLM's cache classes (instances of exactly
     /// these are read natively), `utc_clock` the check module's default clock
     /// (`get_utc_datetime`, read without a trip to Python), `routing_args` its `RoutingArgs`
-    /// (the counters' TTL), `datetime` the `datetime.datetime` class; `heappush`, `heappop`,
-    /// `json_loads` and `cache_module` are what LiteLLM's cache module calls and reads
-    /// (`heapq`'s functions, `json.loads`, the module itself). `stats` counts calls and
-    /// fallbacks.
+    /// (the counters' TTL), `datetime` the `datetime.datetime` class; `steps` what LiteLLM's
+    /// cache module calls. `stats` counts calls and fallbacks.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -381,10 +379,7 @@ impl ModelRateLimitChecks {
         utc_clock: Py<PyAny>,
         routing_args: Py<PyAny>,
         datetime: Py<PyType>,
-        heappush: Py<PyAny>,
-        heappop: Py<PyAny>,
-        json_loads: Py<PyAny>,
-        cache_module: Py<PyAny>,
+        steps: Py<InMemoryCacheSteps>,
     ) -> Self {
         Self {
             stats,
@@ -393,12 +388,7 @@ impl ModelRateLimitChecks {
             utc_clock,
             routing_args,
             datetime,
-            cache_fns: CacheFns {
-                heappush,
-                heappop,
-                json_loads,
-                module: cache_module,
-            },
+            steps,
         }
     }
 
@@ -446,7 +436,7 @@ pub struct UsageV2Checks {
     in_memory_cache: Py<PyType>,
     utc_clock: Py<PyAny>,
     module: Py<PyAny>,
-    cache_fns: CacheFns,
+    steps: Py<InMemoryCacheSteps>,
 }
 
 /// Where the v2 check refused: at the local read, or after counting.
@@ -536,7 +526,7 @@ impl UsageV2Checks {
             }
             Err(e) => return Err(e),
         };
-        let memory_ops = Memory::new(memory, &self.cache_fns);
+        let memory_ops = Memory::new(memory, self.steps.get());
         let swallowed = |e: PyErr| -> PyResult<()> {
             if e.is_instance_of::<PyException>(py) {
                 Ok(())
@@ -615,7 +605,7 @@ impl UsageV2Checks {
 impl UsageV2Checks {
     /// `dual_cache`, `in_memory_cache`: LiteLLM's cache classes; `utc_clock`: LiteLLM's
     /// `get_utc_datetime`, which the strategy `module` must still name for the native path;
-    /// `heappush`, `heappop`, `json_loads`, `cache_module`: as for [`ModelRateLimitChecks`].
+    /// `steps`: as for [`ModelRateLimitChecks`].
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -624,10 +614,7 @@ impl UsageV2Checks {
         in_memory_cache: Py<PyType>,
         utc_clock: Py<PyAny>,
         module: Py<PyAny>,
-        heappush: Py<PyAny>,
-        heappop: Py<PyAny>,
-        json_loads: Py<PyAny>,
-        cache_module: Py<PyAny>,
+        steps: Py<InMemoryCacheSteps>,
     ) -> Self {
         Self {
             stats,
@@ -635,12 +622,7 @@ impl UsageV2Checks {
             in_memory_cache,
             utc_clock,
             module,
-            cache_fns: CacheFns {
-                heappush,
-                heappop,
-                json_loads,
-                module: cache_module,
-            },
+            steps,
         }
     }
 

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyType};
 use smallvec::SmallVec;
 
-use crate::memcache::{CacheFns, Memory};
+use crate::memcache::{InMemoryCacheSteps, Memory};
 use crate::tokencount::Stats;
 use crate::v3store::{Counter, Desc, Status, Suffix, over_limit, parse_descriptor, response};
 
@@ -31,7 +31,7 @@ pub struct V3DualCacheChecks {
     in_memory_cache: Py<PyType>,
     system_clock: Py<PyAny>,
     current_time: Py<PyAny>,
-    cache_fns: CacheFns,
+    steps: Py<InMemoryCacheSteps>,
 }
 
 /// `int(value)` of a stored counter or window start: exact ints natively, anything else by
@@ -231,7 +231,7 @@ impl V3DualCacheChecks {
                 "tokens"
             }
         };
-        let memory = Memory::new(memory, &self.cache_fns);
+        let memory = Memory::new(memory, self.steps.get());
         let swallowed = |e: PyErr| -> PyResult<()> {
             // What LiteLLM's DualCache wrappers catch (and log); anything else goes up.
             if e.is_instance_of::<PyException>(py) {
@@ -340,8 +340,7 @@ impl V3DualCacheChecks {
 impl V3DualCacheChecks {
     /// The limiter classes' collaborators this path reads: LiteLLM's `InternalUsageCache`,
     /// `DualCache` and `InMemoryCache` classes, `datetime.now` and the limiter class's own
-    /// `_get_current_time`, and the cache module's functions (see
-    /// [`crate::routercheck::ModelRateLimitChecks`]).
+    /// `_get_current_time`, and what the cache module calls (`steps`).
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -351,10 +350,7 @@ impl V3DualCacheChecks {
         in_memory_cache: Py<PyType>,
         system_clock: Py<PyAny>,
         current_time: Py<PyAny>,
-        heappush: Py<PyAny>,
-        heappop: Py<PyAny>,
-        json_loads: Py<PyAny>,
-        cache_module: Py<PyAny>,
+        steps: Py<InMemoryCacheSteps>,
     ) -> Self {
         Self {
             stats,
@@ -363,12 +359,7 @@ impl V3DualCacheChecks {
             in_memory_cache,
             system_clock,
             current_time,
-            cache_fns: CacheFns {
-                heappush,
-                heappop,
-                json_loads,
-                module: cache_module,
-            },
+            steps,
         }
     }
 

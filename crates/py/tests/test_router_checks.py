@@ -355,3 +355,37 @@ def test_usage_v2_traces_match_litellms_check(patched, seed: int) -> None:
     stats = fastllm_litellm.status()["features"]["rate_limit"]
     # The str limit and the int id went to LiteLLM's own method; the rest was native.
     assert 0 < stats["fallbacks"] < stats["calls"], stats
+
+
+def test_the_caches_default_clock_is_read_natively(patched) -> None:
+    """Caches on InMemoryCache's default clock (`time.time()`, read natively): the same
+    entries, with expiries from the same clock."""
+    deployment = {"model_name": "g", "litellm_params": {"model": "m", "rpm": 3, "tpm": 50}, "model_info": {"id": "x"}}
+    clock = Clock()
+    theirs = Check(DualCache(), clock=clock)
+    ours = Check(DualCache(), clock=clock)
+    for _ in range(5):
+        assert _outcome(lambda: ours.async_pre_call_check(deployment)) == _outcome(
+            lambda: ORIGINAL_ASYNC(theirs, deployment)
+        )
+    a, b = _state(theirs), _state(ours)
+    assert a[0] == b[0] and a[1].keys() == b[1].keys()
+    assert all(abs(a[1][k] - b[1][k]) < 5 for k in a[1]), (a[1], b[1])
+    assert [k for _, k in a[2]] == [k for _, k in b[2]]
+    assert fastllm_litellm.status()["features"]["rate_limit"]["fallbacks"] == 0
+
+
+def test_a_replaced_time_time_is_honoured(patched, monkeypatch) -> None:
+    """With `time.time` replaced (as freezegun does), the cache's default clock reads the
+    replacement, natively patched or not."""
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1_000_000.0)
+    deployment = {"model_name": "g", "litellm_params": {"model": "m", "rpm": 3}, "model_info": {"id": "x"}}
+    clock = Clock()
+    theirs = Check(DualCache(), clock=clock)
+    ours = Check(DualCache(), clock=clock)
+    for _ in range(4):
+        assert _outcome(lambda: ours.pre_call_check(deployment)) == _outcome(lambda: ORIGINAL_SYNC(theirs, deployment))
+    assert _state(ours) == _state(theirs)
+    assert set(_state(ours)[1].values()) == {1_000_060.0}

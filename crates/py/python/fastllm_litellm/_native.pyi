@@ -168,10 +168,7 @@ class ModelRateLimitChecks:
         utc_clock: Any,
         routing_args: Any,
         datetime: type,
-        heappush: Any,
-        heappop: Any,
-        json_loads: Any,
-        cache_module: Any,
+        steps: InMemoryCacheSteps,
     ) -> ModelRateLimitChecks: ...
     def check(
         self, check: Any, deployment: Any, is_async: bool, parent_otel_span: Any = None
@@ -191,10 +188,7 @@ class UsageV2Checks:
         in_memory_cache: type,
         utc_clock: Any,
         module: Any,
-        heappush: Any,
-        heappop: Any,
-        json_loads: Any,
-        cache_module: Any,
+        steps: InMemoryCacheSteps,
     ) -> UsageV2Checks: ...
     def check(self, handler: Any, deployment: Any, is_async: bool) -> tuple[str | None, Any, Any] | None:
         """``None`` when LiteLLM must decide (nothing changed, the fallback counted), else
@@ -213,10 +207,7 @@ class V3DualCacheChecks:
         in_memory_cache: type,
         system_clock: Any,
         current_time: Any,
-        heappush: Any,
-        heappop: Any,
-        json_loads: Any,
-        cache_module: Any,
+        steps: InMemoryCacheSteps,
     ) -> V3DualCacheChecks: ...
     def should_rate_limit(
         self,
@@ -228,3 +219,19 @@ class V3DualCacheChecks:
     ) -> dict[str, Any] | None:
         """The limiter's response, or ``None`` (nothing changed, the fallback counted) when
         LiteLLM must decide."""
+
+class InMemoryCacheSteps:
+    """What LiteLLM's ``InMemoryCache`` module calls (``heapq``'s push and pop, ``json.loads``,
+    the module, the default clock's code, ``time`` and ``time.time``), for the native paths
+    that run its steps."""
+
+    def __new__(
+        cls,
+        heappush: Any,
+        heappop: Any,
+        json_loads: Any,
+        module: Any,
+        default_clock_code: Any,
+        time_module: Any,
+        time_time: Any,
+    ) -> InMemoryCacheSteps: ...

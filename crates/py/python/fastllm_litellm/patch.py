@@ -562,9 +562,6 @@ def _dual_cache_limiter_mismatch(v3: ModuleType) -> str | None:
 
 
 def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
-    import heapq
-    import json
-
     from litellm.caching.dual_cache import DualCache
     from litellm.caching.in_memory_cache import InMemoryCache
     from litellm.proxy.utils import InternalUsageCache
@@ -578,10 +575,7 @@ def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
         InMemoryCache,
         datetime.now,
         cls.__dict__["_get_current_time"],
-        heapq.heappush,
-        heapq.heappop,
-        json.loads,
-        sys.modules[InMemoryCache.__module__],
+        _cache_steps(),
     ).should_rate_limit
 
     @functools.wraps(original_check)
@@ -609,6 +603,21 @@ def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
     if callable(offload):
         feature.bindings.append(_Binding(v3, "offload_token_count", offload, True))
         v3.offload_token_count = _make_inline_offload(offload)
+
+
+def _cache_steps() -> _native.InMemoryCacheSteps:
+    """What LiteLLM's ``InMemoryCache`` module calls, for the native paths that run its steps."""
+    import heapq
+    import json
+    import time
+
+    from litellm.caching.in_memory_cache import InMemoryCache
+
+    module = sys.modules[InMemoryCache.__module__]
+    default_clock = InMemoryCache(max_size_in_memory=1)._clock
+    return _native.InMemoryCacheSteps(
+        heapq.heappush, heapq.heappop, json.loads, module, default_clock.__code__, time, time.time
+    )
 
 
 # The router's per-deployment check (`enforce_model_rate_limits`), both lines.
@@ -642,8 +651,6 @@ def _model_check_mismatch(checks: ModuleType) -> str | None:
 
 def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None:
     import datetime as dt
-    import heapq
-    import json
 
     import httpx
     from litellm.caching.in_memory_cache import InMemoryCache
@@ -652,7 +659,6 @@ def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None
     cls = getattr(checks, _MODEL_CHECK_CLASS)
     stats = _stats["rate_limit"]
     utc_clock = inspect.signature(cls.__init__).parameters["clock"].default
-    memory_module = sys.modules[InMemoryCache.__module__]
     decide = _native.ModelRateLimitChecks(
         stats,
         checks.DualCache,
@@ -660,10 +666,7 @@ def _patch_model_rate_limit_check(feature: _Feature, checks: ModuleType) -> None
         utc_clock,
         checks.RoutingArgs,
         dt.datetime,
-        heapq.heappush,
-        heapq.heappop,
-        json.loads,
-        memory_module,
+        _cache_steps(),
     ).check
     original_sync = cls.__dict__["pre_call_check"]
     original_async = cls.__dict__["async_pre_call_check"]
@@ -744,9 +747,6 @@ def _usage_v2_mismatch(module: ModuleType) -> str | None:
 
 
 def _patch_usage_v2_check(feature: _Feature, module: ModuleType) -> None:
-    import heapq
-    import json
-
     import httpx
     from litellm.caching.dual_cache import DualCache
     from litellm.caching.in_memory_cache import InMemoryCache
@@ -760,10 +760,7 @@ def _patch_usage_v2_check(feature: _Feature, module: ModuleType) -> None:
         InMemoryCache,
         get_utc_datetime,
         module,
-        heapq.heappush,
-        heapq.heappop,
-        json.loads,
-        sys.modules[InMemoryCache.__module__],
+        _cache_steps(),
     ).check
     original_sync = cls.__dict__["pre_call_check"]
     original_async = cls.__dict__["async_pre_call_check"]
