@@ -71,6 +71,18 @@ fn plain_number(v: &Bound<'_, PyAny>) -> bool {
     v.cast_exact::<PyInt>().is_ok() || v.cast_exact::<PyFloat>().is_ok()
 }
 
+/// The value of `text` if it is exactly a JSON integer literal (`-?(0|[1-9][0-9]*)`, no
+/// whitespace) that fits an i64, which `json.loads` decodes to that int.
+fn json_int(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let well_formed = match digits.as_bytes() {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if well_formed { text.parse().ok() } else { None }
+}
+
 /// A lock taken without blocking, released on drop.
 struct Held<'py>(Bound<'py, PyAny>);
 
@@ -199,6 +211,13 @@ impl<'a, 'py> Memory<'a, 'py> {
         };
         if plain_number(&value) {
             return Ok(value);
+        }
+        // `json.loads` of what LiteLLM writes for a window start, `str(int)`: a JSON integer
+        // literal decodes to that int (anything else is decoded by `json.loads` itself).
+        if let Ok(text) = value.cast_exact::<PyString>()
+            && let Some(int) = json_int(text.to_str()?)
+        {
+            return Ok(PyInt::new(py, int).into_any());
         }
         match self.fns.json_loads.bind(py).call1((&value,)) {
             Ok(decoded) => Ok(decoded),
@@ -373,5 +392,33 @@ impl<'a, 'py> Memory<'a, 'py> {
             self.cache.call_method0(intern!(py, "evict_cache"))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_int;
+
+    #[test]
+    fn json_integer_literals_only() {
+        assert_eq!(json_int("1795865207"), Some(1_795_865_207));
+        assert_eq!(json_int("0"), Some(0));
+        assert_eq!(json_int("-12"), Some(-12));
+        // What `json.loads` rejects or decodes to something else is left to it.
+        for text in [
+            "",
+            "-",
+            "01",
+            "+1",
+            " 1",
+            "1 ",
+            "1.0",
+            "1e3",
+            "-0x1",
+            "١٢",
+            "99999999999999999999",
+        ] {
+            assert_eq!(json_int(text), None, "{text:?}");
+        }
     }
 }
