@@ -66,28 +66,91 @@ fn text_or_none<'py>(
     }
 }
 
-/// The first of the deployment's top-level, `litellm_params` and `model_info` values of
-/// `key` that is not `None`, as LiteLLM resolves `tpm`/`rpm`.
+/// The deployment's `tpm`/`rpm` limit as LiteLLM resolves it: absent, or an exact `int`.
 fn limit<'py>(
-    deployment: &Bound<'py, PyDict>,
-    params: Option<&Bound<'py, PyDict>>,
-    info: Option<&Bound<'py, PyDict>>,
+    deployment: &Deployment<'py>,
     key: &Bound<'py, PyString>,
 ) -> Result<Limit<'py>, Handback> {
-    let found = [Some(deployment), params, info]
-        .into_iter()
-        .map(|d| entry(d, key))
-        .find_map(|v| v.transpose());
-    match found {
-        None => Ok(Limit::Absent),
-        Some(Err(_)) => Err("a deployment dict that cannot be read"),
-        Some(Ok(v)) => {
-            if v.cast_exact::<PyInt>().is_ok() {
-                Ok(Limit::Int(v))
-            } else {
-                Err("a tpm/rpm limit that is not an int")
+    match deployment.first(key) {
+        Err(_) => Err("a deployment dict that cannot be read"),
+        Ok(None) => Ok(Limit::Absent),
+        Ok(Some(v)) if v.cast_exact::<PyInt>().is_ok() => Ok(Limit::Int(v)),
+        Ok(Some(_)) => Err("a tpm/rpm limit that is not an int"),
+    }
+}
+
+/// The memory tier of a router cache, if the cache is LiteLLM's own `DualCache`, memory only,
+/// over LiteLLM's own `InMemoryCache`.
+pub(crate) fn memory_tier<'py>(
+    cache: &Bound<'py, PyAny>,
+    dual_cache: &Bound<'py, PyType>,
+    in_memory_cache: &Bound<'py, PyType>,
+) -> PyResult<Result<Bound<'py, PyAny>, Handback>> {
+    let py = cache.py();
+    if !cache.get_type().is(dual_cache) {
+        return Ok(Err("a cache that is not LiteLLM's DualCache"));
+    }
+    if !cache.getattr(intern!(py, "redis_cache"))?.is_none() {
+        return Ok(Err("a cache with Redis"));
+    }
+    let memory = cache.getattr(intern!(py, "in_memory_cache"))?;
+    if !memory.get_type().is(in_memory_cache) {
+        return Ok(Err(
+            "a cache whose memory tier is not LiteLLM's InMemoryCache",
+        ));
+    }
+    Ok(Ok(memory))
+}
+
+/// A deployment as both checks read it: an exact dict, its `litellm_params` and `model_info`
+/// sections (absent or exact dicts), and the `model` and `id` its keys are made of.
+struct Deployment<'py> {
+    dict: Bound<'py, PyDict>,
+    params: Option<Bound<'py, PyDict>>,
+    info: Option<Bound<'py, PyDict>>,
+    /// `"{id}:{model}"`, as LiteLLM formats them into its keys.
+    prefix: String,
+}
+
+impl<'py> Deployment<'py> {
+    fn read(deployment: &Bound<'py, PyAny>) -> PyResult<Result<Self, Handback>> {
+        let py = deployment.py();
+        let Ok(dict) = deployment.cast_exact::<PyDict>() else {
+            return Ok(Err("a deployment that is not a dict"));
+        };
+        let (params, info) = match (
+            section(dict, intern!(py, "litellm_params")),
+            section(dict, intern!(py, "model_info")),
+        ) {
+            (Ok(p), Ok(i)) => (p, i),
+            (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
+        };
+        let model = match text_or_none(entry(params.as_ref(), intern!(py, "model"))?) {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(why)),
+        };
+        let id = match text_or_none(entry(info.as_ref(), intern!(py, "id"))?) {
+            Ok(i) => i,
+            Err(why) => return Ok(Err(why)),
+        };
+        let prefix = format!("{}:{}", shown(id.as_ref())?, shown(model.as_ref())?);
+        Ok(Ok(Self {
+            dict: dict.clone(),
+            params,
+            info,
+            prefix,
+        }))
+    }
+
+    /// The first of the top-level, `litellm_params` and `model_info` values of `key` that
+    /// is not `None`.
+    fn first(&self, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        for d in [Some(&self.dict), self.params.as_ref(), self.info.as_ref()] {
+            if let Some(v) = entry(d, key)? {
+                return Ok(Some(v));
             }
         }
+        Ok(None)
     }
 }
 
@@ -146,35 +209,22 @@ impl ModelRateLimitChecks {
     ) -> PyResult<Result<Plan<'py>, Handback>> {
         let py = check.py();
         // The router's cache: LiteLLM's own DualCache, memory only.
-        let dual = check.getattr(intern!(py, "dual_cache"))?;
-        if !dual.get_type().is(self.dual_cache.bind(py)) {
-            return Ok(Err("a router cache that is not LiteLLM's DualCache"));
-        }
-        if !dual.getattr(intern!(py, "redis_cache"))?.is_none() {
-            return Ok(Err("a router cache with Redis"));
-        }
-        let memory = dual.getattr(intern!(py, "in_memory_cache"))?;
-        if !memory.get_type().is(self.in_memory_cache.bind(py)) {
-            return Ok(Err(
-                "a router cache whose memory tier is not LiteLLM's InMemoryCache",
-            ));
-        }
-        // The deployment, as LiteLLM reads it.
-        let Ok(deployment) = deployment.cast_exact::<PyDict>() else {
-            return Ok(Err("a deployment that is not a dict"));
+        let memory = match memory_tier(
+            &check.getattr(intern!(py, "dual_cache"))?,
+            self.dual_cache.bind(py),
+            self.in_memory_cache.bind(py),
+        )? {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(why)),
         };
-        let (params, info) = match (
-            section(deployment, intern!(py, "litellm_params")),
-            section(deployment, intern!(py, "model_info")),
-        ) {
-            (Ok(p), Ok(i)) => (p, i),
-            (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
+        // The deployment, as LiteLLM reads it.
+        let deployment = match Deployment::read(deployment)? {
+            Ok(d) => d,
+            Err(why) => return Ok(Err(why)),
         };
         for key in [intern!(py, "itpm"), intern!(py, "otpm")] {
-            for d in [Some(deployment), params.as_ref(), info.as_ref()] {
-                if entry(d, key)?.is_some() {
-                    return Ok(Err("a deployment with itpm/otpm limits"));
-                }
+            if deployment.first(key)?.is_some() {
+                return Ok(Err("a deployment with itpm/otpm limits"));
             }
         }
         for key in [
@@ -182,43 +232,25 @@ impl ModelRateLimitChecks {
             intern!(py, "rpd"),
             intern!(py, "daily_reset_time"),
         ] {
-            if entry(params.as_ref(), key)?.is_some() {
+            if entry(deployment.params.as_ref(), key)?.is_some() {
                 return Ok(Err("a deployment with daily limits"));
             }
         }
         // `model_name` must validate as a str (a present `None` does not).
-        if let Some(name) = deployment.get_item(intern!(py, "model_name"))?
+        if let Some(name) = deployment.dict.get_item(intern!(py, "model_name"))?
             && name.cast_exact::<PyString>().is_err()
         {
             return Ok(Err("a model_name that is not a str"));
         }
-        let model = match text_or_none(entry(params.as_ref(), intern!(py, "model"))?) {
-            Ok(m) => m,
-            Err(why) => return Ok(Err(why)),
-        };
-        let id = match text_or_none(entry(info.as_ref(), intern!(py, "id"))?) {
-            Ok(i) => i,
-            Err(why) => return Ok(Err(why)),
-        };
         let (tpm, rpm) = match (
-            limit(
-                deployment,
-                params.as_ref(),
-                info.as_ref(),
-                intern!(py, "tpm"),
-            ),
-            limit(
-                deployment,
-                params.as_ref(),
-                info.as_ref(),
-                intern!(py, "rpm"),
-            ),
+            limit(&deployment, intern!(py, "tpm")),
+            limit(&deployment, intern!(py, "rpm")),
         ) {
             (Ok(t), Ok(r)) => (t, r),
             (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
         };
         let ttl = self.routing_args.bind(py).getattr(intern!(py, "ttl"))?;
-        let prefix = format!("{}:{}", shown(id.as_ref())?, shown(model.as_ref())?);
+        let prefix = deployment.prefix;
         // The clock's minute: natively for LiteLLM's default UTC clock, else through it (read
         // last, once: a raising clock makes LiteLLM's check admit, as here).
         let clock = check.getattr(intern!(py, "clock"))?;
@@ -453,46 +485,23 @@ impl UsageV2Checks {
         // Everything before the first cache read changes nothing: hand back on any surprise.
         let planned = (|| -> PyResult<Result<_, Handback>> {
             let cache = handler.getattr(intern!(py, "router_cache"))?;
-            if !cache.get_type().is(self.dual_cache.bind(py)) {
-                return Ok(Err("a router cache that is not LiteLLM's DualCache"));
-            }
             if is_async && !handler.getattr(intern!(py, "dual_cache"))?.is(&cache) {
                 return Ok(Err("a strategy whose dual_cache is not its router_cache"));
             }
-            if !cache.getattr(intern!(py, "redis_cache"))?.is_none() {
-                return Ok(Err("a router cache with Redis"));
-            }
-            let memory = cache.getattr(intern!(py, "in_memory_cache"))?;
-            if !memory.get_type().is(self.in_memory_cache.bind(py)) {
-                return Ok(Err(
-                    "a router cache whose memory tier is not LiteLLM's InMemoryCache",
-                ));
-            }
-            let Ok(deployment) = deployment.cast_exact::<PyDict>() else {
-                return Ok(Err("a deployment that is not a dict"));
-            };
-            let (params, info) = match (
-                section(deployment, intern!(py, "litellm_params")),
-                section(deployment, intern!(py, "model_info")),
-            ) {
-                (Ok(p), Ok(i)) => (p, i),
-                (Err(why), _) | (_, Err(why)) => return Ok(Err(why)),
-            };
-            let model = match text_or_none(entry(params.as_ref(), intern!(py, "model"))?) {
+            let memory = match memory_tier(
+                &cache,
+                self.dual_cache.bind(py),
+                self.in_memory_cache.bind(py),
+            )? {
                 Ok(m) => m,
                 Err(why) => return Ok(Err(why)),
             };
-            let id = match text_or_none(entry(info.as_ref(), intern!(py, "id"))?) {
-                Ok(i) => i,
+            let deployment = match Deployment::read(deployment)? {
+                Ok(d) => d,
                 Err(why) => return Ok(Err(why)),
             };
             // The rpm limit, or `float("inf")`: an int or a float, compared as Python does.
-            let rpm = [Some(deployment), params.as_ref(), info.as_ref()]
-                .into_iter()
-                .map(|d| entry(d, intern!(py, "rpm")))
-                .find_map(|v| v.transpose())
-                .transpose()?;
-            let rpm = match rpm {
+            let rpm = match deployment.first(intern!(py, "rpm"))? {
                 None => PyFloat::new(py, f64::INFINITY).into_any(),
                 Some(v) if v.cast_exact::<PyInt>().is_ok() || v.cast_exact::<PyFloat>().is_ok() => {
                     v
@@ -511,11 +520,7 @@ impl UsageV2Checks {
             } else {
                 return Ok(Err("a replaced get_utc_datetime"));
             };
-            let key = format!(
-                "{}:{}:rpm:{minute}",
-                shown(id.as_ref())?,
-                shown(model.as_ref())?
-            );
+            let key = format!("{}:rpm:{minute}", deployment.prefix);
             Ok(Ok((memory, rpm, ttl, PyString::new(py, &key))))
         })();
         let (memory, rpm, ttl, key) = match planned {

@@ -16,6 +16,7 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyType};
 use smallvec::SmallVec;
 
 use crate::memcache::{InMemoryCacheSteps, Memory};
+use crate::routercheck::memory_tier;
 use crate::tokencount::Stats;
 use crate::v3store::{Counter, Desc, Status, Suffix, over_limit, parse_descriptor, response};
 
@@ -78,19 +79,14 @@ impl V3DualCacheChecks {
                 "a limiter cache that is not LiteLLM's InternalUsageCache",
             ));
         }
-        let dual = usage.getattr(intern!(py, "dual_cache"))?;
-        if !dual.get_type().is(self.dual_cache.bind(py)) {
-            return Ok(Err("a limiter cache that is not LiteLLM's DualCache"));
-        }
-        if !dual.getattr(intern!(py, "redis_cache"))?.is_none() {
-            return Ok(Err("a limiter with Redis"));
-        }
-        let memory = dual.getattr(intern!(py, "in_memory_cache"))?;
-        if !memory.get_type().is(self.in_memory_cache.bind(py)) {
-            return Ok(Err(
-                "a limiter cache whose memory tier is not LiteLLM's InMemoryCache",
-            ));
-        }
+        let memory = match memory_tier(
+            &usage.getattr(intern!(py, "dual_cache"))?,
+            self.dual_cache.bind(py),
+            self.in_memory_cache.bind(py),
+        )? {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(why)),
+        };
         // LiteLLM's sliding window runs under this asyncio lock: taken or queued for, the
         // call waits there (LiteLLM's method); free, LiteLLM's call would not yield either.
         let lock = handler.getattr(intern!(py, "_check_and_increment_lock"))?;

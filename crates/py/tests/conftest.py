@@ -122,3 +122,34 @@ def _litellm_settings_restored():
     before = (litellm.disable_token_counter, litellm.disable_hf_tokenizer_download)
     yield
     assert (litellm.disable_token_counter, litellm.disable_hf_tokenizer_download) == before
+
+
+# --------------------------------------------------------------------------------------------
+# LiteLLM's v3 pre-call hook, for the rate-limit tests of both lines
+
+
+async def _no_tags(names):
+    return {}
+
+
+# The limiter's resolvers, set so the hook does not reach the proxy's router or database.
+HOOK_RESOLVERS = {
+    "tag_rate_limit_resolver": _no_tags,
+    "model_group_resolver": lambda model: None,
+    "counted_models_resolver": lambda model, team: (model,),
+    "media_model_resolver": lambda model, team: (),
+    "ptu_team_ceiling_resolver": lambda team, group: None,
+    "fail_closed_resolver": lambda: False,
+    "force_hash_tag_grouping_resolver": lambda: False,
+}
+
+
+async def run_pre_call_hook(handler, user, data):
+    """The hook's outcome for a completion request: its error, or its result without metadata."""
+    from litellm.caching.dual_cache import DualCache
+
+    try:
+        out = await handler.async_pre_call_hook(user, DualCache(), data, "completion")
+    except Exception as error:  # noqa: BLE001 - compared between the two limiters
+        return ("raise", type(error).__name__, getattr(error, "status_code", None), str(getattr(error, "detail", error)))
+    return ("ok", out if not isinstance(out, dict) else {k: v for k, v in out.items() if k != "metadata"})

@@ -18,7 +18,7 @@ import random
 import pytest
 
 import fastllm_litellm
-from conftest import patch_module
+from conftest import HOOK_RESOLVERS, patch_module, run_pre_call_hook
 
 v3 = pytest.importorskip("litellm.proxy.hooks.parallel_request_limiter_v3")
 if patch_module._dual_cache_limiter_mismatch(v3) is not None:
@@ -190,29 +190,6 @@ def test_patch_and_unpatch_restore_the_class_exactly() -> None:
     assert dict(Handler.__dict__) == before
 
 
-async def _no_tags(names):
-    return {}
-
-
-_RESOLVERS = {
-    "tag_rate_limit_resolver": _no_tags,
-    "model_group_resolver": lambda model: None,
-    "counted_models_resolver": lambda model, team: (model,),
-    "media_model_resolver": lambda model, team: (),
-    "ptu_team_ceiling_resolver": lambda team, group: None,
-    "fail_closed_resolver": lambda: False,
-    "force_hash_tag_grouping_resolver": lambda: False,
-}
-
-
-async def _hook(handler, user, data):
-    try:
-        out = await handler.async_pre_call_hook(user, DualCache(), data, "completion")
-    except Exception as error:  # noqa: BLE001 - compared between the two limiters
-        return ("raise", type(error).__name__, getattr(error, "status_code", None), str(getattr(error, "detail", error)))
-    return ("ok", out if not isinstance(out, dict) else {k: v for k, v in out.items() if k != "metadata"})
-
-
 def test_pre_call_hook_matches_litellm() -> None:
     """LiteLLM's whole pre-call hook (descriptors, checks, the TPM reservation with its token
     estimate, run inline while patched) on two limiters, one run with LiteLLM as installed and
@@ -224,7 +201,7 @@ def test_pre_call_hook_matches_litellm() -> None:
 
     def limiter():
         memory = InMemoryCache(clock=lambda: now[0].timestamp())
-        return Handler(InternalUsageCache(DualCache(in_memory_cache=memory)), time_provider=lambda: now[0], **_RESOLVERS)
+        return Handler(InternalUsageCache(DualCache(in_memory_cache=memory)), time_provider=lambda: now[0], **HOOK_RESOLVERS)
 
     theirs, ours = limiter(), limiter()
     rng = random.Random(5)
@@ -243,9 +220,9 @@ def test_pre_call_hook_matches_litellm() -> None:
             if rng.random() < 0.3:
                 data["max_tokens"] = rng.choice([16, 256, 2048])
             fastllm_litellm.unpatch()
-            a = asyncio.run(_hook(theirs, user, dict(data)))
+            a = asyncio.run(run_pre_call_hook(theirs, user, dict(data)))
             fastllm_litellm.patch(["token_counter", "rate_limit"])
-            b = asyncio.run(_hook(ours, user, dict(data)))
+            b = asyncio.run(run_pre_call_hook(ours, user, dict(data)))
             assert b == a, f"step {step}"
             assert _state(ours) == _state(theirs), f"step {step}"
             outcomes.append(a[0])

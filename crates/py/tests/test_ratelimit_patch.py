@@ -20,7 +20,7 @@ import pytest
 
 import fastllm_litellm
 from fastllm_litellm import _native
-from conftest import patch_module
+from conftest import HOOK_RESOLVERS, patch_module, run_pre_call_hook
 
 v3 = pytest.importorskip("litellm.proxy.hooks.parallel_request_limiter_v3")
 if patch_module._rate_limit_mismatch(v3) is not None:  # the 1.109 line keeps its state in DualCache
@@ -359,31 +359,6 @@ def test_threads_never_over_admit(patched) -> None:
     assert ours.rate_limits.local((RateLimitScope("api_key", "hot").counter("requests"),)) == (limit + 1,)
 
 
-async def _no_tags(names):
-    return {}
-
-
-_RESOLVERS = {
-    "tag_rate_limit_resolver": _no_tags,
-    "model_group_resolver": lambda model: None,
-    "counted_models_resolver": lambda model, team: (model,),
-    "media_model_resolver": lambda model, team: (),
-    "ptu_team_ceiling_resolver": lambda team, group: None,
-    "fail_closed_resolver": lambda: False,
-    "force_hash_tag_grouping_resolver": lambda: False,
-}
-
-
-async def _hook(handler, user, data):
-    from litellm.caching.dual_cache import DualCache as Cache
-
-    try:
-        out = await handler.async_pre_call_hook(user, Cache(), data, "completion")
-    except Exception as error:  # noqa: BLE001 - compared between the two limiters
-        return ("raise", type(error).__name__, getattr(error, "status_code", None), str(getattr(error, "detail", error)))
-    return ("ok", out if not isinstance(out, dict) else {k: v for k, v in out.items() if k != "metadata"})
-
-
 def test_pre_call_hook_matches_litellm(patched) -> None:
     """LiteLLM's whole pre-call hook (descriptors, checks, TPM reservation with the token
     estimate) on both limiters: the same outcome for every request, the same stored state."""
@@ -397,9 +372,9 @@ def test_pre_call_hook_matches_litellm(patched) -> None:
             InternalUsageCache(DualCache()),
             time_provider=lambda: now[0],
             rate_limit_store=RateLimitStore(connect(None).rate_limits(None)),
-            **_RESOLVERS,
+            **HOOK_RESOLVERS,
         )
-        ours = Handler(InternalUsageCache(DualCache()), time_provider=lambda: now[0], **_RESOLVERS)
+        ours = Handler(InternalUsageCache(DualCache()), time_provider=lambda: now[0], **HOOK_RESOLVERS)
         assert type(ours.rate_limits._handle) is _native.LocalRateLimits
         rng = random.Random(3)
         user = UserAPIKeyAuth(
@@ -414,8 +389,8 @@ def test_pre_call_hook_matches_litellm(patched) -> None:
             data = {"model": "gpt-4o", "messages": [{"role": "user", "content": words}]}
             if rng.random() < 0.3:
                 data["max_tokens"] = rng.choice([16, 256, 2048])
-            a = asyncio.run(_hook(theirs, user, dict(data)))
-            b = asyncio.run(_hook(ours, user, dict(data)))
+            a = asyncio.run(run_pre_call_hook(theirs, user, dict(data)))
+            b = asyncio.run(run_pre_call_hook(ours, user, dict(data)))
             assert b == a, f"step {step}"
             outcomes.append(a[0])
             scopes = [("api_key", user.api_key), ("user", "u1"), ("team", "t1")]

@@ -382,46 +382,49 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
 
 
 def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
-    """The v3 proxy limiter (1.110 line, in memory) and the router's per-deployment check
-    (both lines); each part this install cannot take is skipped, with a warning when the
-    feature was named explicitly."""
-    feature = _Feature()
-    skipped: list[str] = []
-    try:
-        v3 = importlib.import_module(_V3_MODULE)
-    except ImportError as error:
-        skipped.append(
-            f"the v3 limiter: cannot import {_V3_MODULE} ({error}); "
-            "it needs LiteLLM's proxy dependencies (fastapi, orjson, backoff, redis)"
-        )
-    else:
+    """The v3 proxy limiter and the router's per-deployment checks, on both lines; each part
+    this install cannot take is skipped, with a warning when the feature was named
+    explicitly."""
+
+    def v3_limiter(v3: ModuleType) -> tuple[Callable[[_Feature, ModuleType], None] | None, str | None]:
         reason = _rate_limit_mismatch(v3)
         if reason is None:
-            _patch_v3_limiter(feature, v3)
-        elif _dual_cache_limiter_mismatch(v3) is None:
-            _patch_v3_dual_cache_limiter(feature, v3)
+            return _patch_v3_limiter, None  # 1.110: the keyspace moves to Rust
+        if _dual_cache_limiter_mismatch(v3) is None:
+            return _patch_v3_dual_cache_limiter, None  # 1.109: the state stays in DualCache
+        return None, reason
+
+    def when(mismatch, patcher):
+        return lambda module: (patcher, None) if (reason := mismatch(module)) is None else (None, reason)
+
+    parts = (
+        (
+            "the v3 limiter",
+            _V3_MODULE,
+            v3_limiter,
+            "; it needs LiteLLM's proxy dependencies (fastapi, orjson, backoff, redis)",
+        ),
+        (
+            "the router's deployment check",
+            _MODEL_CHECK_MODULE,
+            when(_model_check_mismatch, _patch_model_rate_limit_check),
+            "",
+        ),
+        ("the usage-based-v2 check", _USAGE_V2_MODULE, when(_usage_v2_mismatch, _patch_usage_v2_check), ""),
+    )
+    feature = _Feature()
+    skipped: list[str] = []
+    for label, name, choose, hint in parts:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as error:
+            skipped.append(f"{label}: cannot import {name} ({error}){hint}")
+            continue
+        patcher, reason = choose(module)
+        if patcher is None:
+            skipped.append(f"{label} on litellm {_litellm_version()}: {reason}")
         else:
-            skipped.append(f"the v3 limiter on litellm {_litellm_version()}: {reason}")
-    try:
-        checks = importlib.import_module(_MODEL_CHECK_MODULE)
-    except ImportError as error:
-        skipped.append(f"the router's deployment check: cannot import {_MODEL_CHECK_MODULE} ({error})")
-    else:
-        reason = _model_check_mismatch(checks)
-        if reason is None:
-            _patch_model_rate_limit_check(feature, checks)
-        else:
-            skipped.append(f"the router's deployment check on litellm {_litellm_version()}: {reason}")
-    try:
-        usage_v2 = importlib.import_module(_USAGE_V2_MODULE)
-    except ImportError as error:
-        skipped.append(f"the usage-based-v2 check: cannot import {_USAGE_V2_MODULE} ({error})")
-    else:
-        reason = _usage_v2_mismatch(usage_v2)
-        if reason is None:
-            _patch_usage_v2_check(feature, usage_v2)
-        else:
-            skipped.append(f"the usage-based-v2 check on litellm {_litellm_version()}: {reason}")
+            patcher(feature, module)
     if explicit:
         for why in skipped:
             warnings.warn(f"fastllm_litellm: rate_limit does not patch {why}", RuntimeWarning, stacklevel=3)
