@@ -83,6 +83,16 @@ fn json_int(text: &str) -> Option<i64> {
     if well_formed { text.parse().ok() } else { None }
 }
 
+/// `Ok` for an error LiteLLM's `except Exception` around a cache call (in its wrappers or its
+/// checks) would catch; anything else (`KeyboardInterrupt`, ...) goes on up.
+pub(crate) fn swallowed(py: Python<'_>, error: PyErr) -> PyResult<()> {
+    if error.is_instance_of::<PyException>(py) {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
 /// A lock taken without blocking, released on drop.
 struct Held<'py>(Bound<'py, PyAny>);
 

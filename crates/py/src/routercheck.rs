@@ -16,7 +16,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use crate::memcache::{InMemoryCacheSteps, Memory};
+use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
 use crate::tokencount::Stats;
 
 /// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.
@@ -305,15 +305,7 @@ impl ModelRateLimitChecks {
             Err(e) => return Err(e),
         };
         let memory = Memory::new(cache, self.steps.get());
-        let swallowed = |e: PyErr| -> PyResult<()> {
-            // What LiteLLM's `except Exception` (in the check or its cache wrapper) catches;
-            // anything else (KeyboardInterrupt, ...) goes on up.
-            if e.is_instance_of::<PyException>(py) {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        };
+        let swallowed = |e: PyErr| swallowed(py, e);
 
         if let Limit::Int(limit) = &tpm {
             let key = format!("{prefix}:tpm:{minute}");
@@ -532,13 +524,7 @@ impl UsageV2Checks {
             Err(e) => return Err(e),
         };
         let memory_ops = Memory::new(memory, self.steps.get());
-        let swallowed = |e: PyErr| -> PyResult<()> {
-            if e.is_instance_of::<PyException>(py) {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        };
+        let swallowed = |e: PyErr| swallowed(py, e);
         // The local read (its wrapper answers None when it raises).
         let local = match memory_ops.get(&key) {
             Ok(v) => v,

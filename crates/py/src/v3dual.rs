@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyType};
 use smallvec::SmallVec;
 
-use crate::memcache::{InMemoryCacheSteps, Memory};
+use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
 use crate::routercheck::memory_tier;
 use crate::tokencount::Stats;
 use crate::v3store::{Counter, Desc, Status, Suffix, over_limit, parse_descriptor, response};
@@ -228,14 +228,7 @@ impl V3DualCacheChecks {
             }
         };
         let memory = Memory::new(memory, self.steps.get());
-        let swallowed = |e: PyErr| -> PyResult<()> {
-            // What LiteLLM's DualCache wrappers catch (and log); anything else goes up.
-            if e.is_instance_of::<PyException>(py) {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        };
+        let swallowed = |e: PyErr| swallowed(py, e);
 
         // 1. The local pre-check: one batch read of every key, stopped by an error (the
         // wrapper then answers None for all, and the pre-check is skipped).
