@@ -5,7 +5,7 @@
 //! state stays there: this path reads and writes it with `InMemoryCache`'s own steps
 //! ([`crate::memcache`]), in LiteLLM's order, and decides natively around them (the
 //! descriptors, the keys, the windowed pre-check, the sliding window, the response). What it
-//! does not reproduce (Redis, parallel-request gauges, read-only checks, a held limiter lock,
+//! does not reproduce (Redis, parallel-request gauges, a held limiter lock,
 //! odd descriptors or stored values) is handed back before anything changes, or, for a stored
 //! value found mid-way, raised as LiteLLM raises it.
 
@@ -22,6 +22,9 @@ use crate::v3store::{Counter, Desc, Status, Suffix, over_limit, parse_descriptor
 
 /// Why the native path hands a call back (counted as a fallback).
 type Handback = &'static str;
+
+/// The counters' values as `int()` takes them (`None`: no such entry).
+type Counts = SmallVec<[Option<i64>; 8]>;
 
 /// The 1.109 line's v3 `should_rate_limit` on a memory-only proxy cache.
 #[pyclass(frozen, module = "fastllm_litellm._native")]
@@ -147,9 +150,6 @@ impl V3DualCacheChecks {
         ) else {
             return Ok(Err("a flag that is not a bool"));
         };
-        if read_only {
-            return Ok(Err("a read-only check"));
-        }
         let memory = match self.memory(handler)? {
             Ok(m) => m,
             Err(why) => return Ok(Err(why)),
@@ -230,42 +230,65 @@ impl V3DualCacheChecks {
         let memory = Memory::new(memory, self.steps.get());
         let swallowed = |e: PyErr| swallowed(py, e);
 
-        // 1. The local pre-check: one batch read of every key, stopped by an error (the
-        // wrapper then answers None for all, and the pre-check is skipped).
+        // One batch read of every (window, counter) key, stopped by an error (the wrapper
+        // then answers None for all: `Ok(None)`); each counter as `int()` takes it (a value it
+        // rejects sends the call to LiteLLM's method, whose own reads then raise; reads only
+        // drop expired entries, as its own will).
         *reading = true;
-        let mut values: SmallVec<[Option<Bound<'py, PyAny>>; 8]> = SmallVec::new();
-        let mut read_failed = false;
-        'read: for c in &counters {
-            for key in [key_of(c, "window"), key_of(c, kind_suffix(c.kind))] {
-                match memory.get(&key) {
-                    Ok(v) => values.push(Some(v)),
-                    Err(e) => {
-                        swallowed(e)?;
-                        read_failed = true;
-                        break 'read;
+        let read_counts = || -> PyResult<Result<Option<Counts>, Handback>> {
+            let mut counts = Counts::new();
+            for c in &counters {
+                for (counter, key) in [
+                    (false, key_of(c, "window")),
+                    (true, key_of(c, kind_suffix(c.kind))),
+                ] {
+                    let value = match memory.get(&key) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            swallowed(e)?;
+                            return Ok(Ok(None));
+                        }
+                    };
+                    if !counter {
+                        continue;
+                    }
+                    if value.is_none() {
+                        counts.push(None);
+                    } else {
+                        match int_of(&value).and_then(|i| i.extract::<i64>()) {
+                            Ok(i) => counts.push(Some(i)),
+                            Err(_) => {
+                                return Ok(Err("a stored counter this path does not reproduce"));
+                            }
+                        }
                     }
                 }
             }
-        }
+            Ok(Ok(Some(counts)))
+        };
+
+        // 1. The local pre-check.
         let mut statuses: SmallVec<[Status; 8]> = SmallVec::new();
-        if !read_failed {
-            let mut counts: SmallVec<[Option<i64>; 8]> = SmallVec::new();
-            for pair in values.chunks(2) {
-                let value = pair[1].as_ref().filter(|v| !v.is_none());
-                match value {
-                    None => counts.push(None),
-                    Some(v) => match int_of(v).and_then(|i| i.extract::<i64>()) {
-                        Ok(i) => counts.push(Some(i)),
-                        // A stored value `int()` rejects or that leaves i64: LiteLLM's method
-                        // (its reads so far only dropped expired entries, as its own will).
-                        Err(_) => return Ok(Err("a stored counter this path does not reproduce")),
-                    },
+        match read_counts()? {
+            Err(why) => return Ok(Err(why)),
+            Ok(None) => {}
+            Ok(Some(counts)) => {
+                if over_limit(&descs, &counters, &counts, read_only, &mut statuses) {
+                    self.stats.get().record_call();
+                    return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
                 }
             }
-            if over_limit(&descs, &counters, &counts, false, &mut statuses) {
-                self.stats.get().record_call();
-                return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
-            }
+        }
+        if read_only {
+            // Read again, counting nothing (a failed read counts every counter as 0).
+            let counts = match read_counts()? {
+                Err(why) => return Ok(Err(why)),
+                Ok(Some(counts)) => counts,
+                Ok(None) => counters.iter().map(|_| Some(0)).collect(),
+            };
+            let over = over_limit(&descs, &counters, &counts, true, &mut statuses);
+            self.stats.get().record_call();
+            return Ok(Ok(Some(response(py, &descs, over, &statuses)?)));
         }
 
         // 2. The in-memory sliding window, pair by pair.
@@ -276,7 +299,7 @@ impl V3DualCacheChecks {
                 Err(e) => swallowed(e),
             }
         };
-        let mut counts: SmallVec<[Option<i64>; 8]> = SmallVec::new();
+        let mut counts = Counts::new();
         for c in &counters {
             let window_key = key_of(c, "window");
             let counter_key = key_of(c, kind_suffix(c.kind));

@@ -5,7 +5,7 @@ Two limiters of LiteLLM's own class, each on its own memory-only cache, run unde
 clock (the limiter's ``time_provider`` and its cache's clock): one through the class's original
 ``should_rate_limit`` (LiteLLM's code), one through the patched one. Traces mix descriptors with
 rpm and tpm limits over several scopes, per-descriptor window sizes, ``skip_tpm_check``, window
-rollovers and the inputs the native path hands back (gauges, read-only checks, float limits);
+rollovers, read-only checks and the inputs the native path hands back (gauges, float limits);
 every response and every cache entry, expiry and heap entry must be equal after every step.
 """
 
@@ -90,7 +90,7 @@ def _trace(seed: int, max_size: int = 200) -> dict[str, int]:
             kwargs = {"parallel_slot_id": f"slot-{step}"}  # a generated one is random
             if rng.random() < 0.2:
                 kwargs["skip_tpm_check"] = True
-            if rng.random() < 0.05:
+            if rng.random() < 0.15:
                 kwargs["read_only"] = True
             if rng.random() < 0.1:
                 kwargs["skip_parallel_check"] = True
@@ -230,3 +230,31 @@ def test_pre_call_hook_matches_litellm() -> None:
         fastllm_litellm.unpatch()
     assert outcomes.count("raise") > 10 and outcomes.count("ok") > 10, outcomes
     assert fastllm_litellm.status()["features"]["rate_limit"]["calls"] >= 100
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_cache_read_that_raises_is_swallowed_as_litellms(patched, read_only: bool) -> None:
+    """An expiry the clock cannot be compared with makes the cache's reads raise: LiteLLM's
+    wrappers swallow that (a batch read answers None, a read None, a write is dropped after
+    its value is stored), and so does the native path, with the same state after."""
+    now = [START]
+    theirs, ours = _limiter(now), _limiter(now)
+    d = [
+        {"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": 3, "tokens_per_unit": 5}},
+        {"key": "user", "value": "u1", "rate_limit": {"requests_per_unit": 2}},
+    ]
+
+    async def run() -> None:
+        for step in range(6):
+            for handler in (theirs, ours):
+                memory = handler.internal_usage_cache.dual_cache.in_memory_cache
+                memory.cache_dict["{user:u1}:requests"] = 1
+                memory.ttl_dict["{user:u1}:requests"] = "not a time"
+            a = await ORIGINAL(theirs, d, read_only=read_only)
+            b = await ours.should_rate_limit(d, read_only=read_only)
+            assert b == a, step
+            assert _state(ours)[:2] == _state(theirs)[:2], step
+
+    fastllm_litellm.reset_stats()
+    asyncio.run(run())
+    assert fastllm_litellm.status()["features"]["rate_limit"]["fallbacks"] == 0
