@@ -5,14 +5,14 @@
 //! state stays there: this path reads and writes it with `InMemoryCache`'s own steps
 //! ([`crate::memcache`]), in LiteLLM's order, and decides natively around them (the
 //! descriptors, the keys, the windowed pre-check, the sliding window, the response). What it
-//! does not reproduce (Redis, parallel-request gauges, a held limiter lock,
+//! does not reproduce (Redis, a held limiter lock,
 //! odd descriptors or stored values) is handed back before anything changes, or, for a stored
 //! value found mid-way, raised as LiteLLM raises it.
 
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use smallvec::SmallVec;
 
 use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
@@ -35,6 +35,7 @@ pub struct V3DualCacheChecks {
     in_memory_cache: Py<PyType>,
     system_clock: Py<PyAny>,
     current_time: Py<PyAny>,
+    module: Py<PyAny>,
     steps: Py<InMemoryCacheSteps>,
 }
 
@@ -111,6 +112,7 @@ impl V3DualCacheChecks {
         descriptors: &Bound<'py, PyAny>,
         read_only: &Bound<'py, PyAny>,
         skip_tpm_check: &Bound<'py, PyAny>,
+        parallel_slot_id: &Bound<'py, PyAny>,
         skip_parallel_check: &Bound<'py, PyAny>,
     ) -> PyResult<Result<Option<Bound<'py, PyDict>>, Handback>> {
         let mut reading = false;
@@ -119,6 +121,7 @@ impl V3DualCacheChecks {
             descriptors,
             read_only,
             skip_tpm_check,
+            parallel_slot_id,
             skip_parallel_check,
             &mut reading,
         ) {
@@ -129,12 +132,14 @@ impl V3DualCacheChecks {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &self,
         handler: &Bound<'py, PyAny>,
         descriptors: &Bound<'py, PyAny>,
         read_only: &Bound<'py, PyAny>,
         skip_tpm_check: &Bound<'py, PyAny>,
+        parallel_slot_id: &Bound<'py, PyAny>,
         skip_parallel_check: &Bound<'py, PyAny>,
         reading: &mut bool,
     ) -> PyResult<Result<Option<Bound<'py, PyDict>>, Handback>> {
@@ -164,8 +169,8 @@ impl V3DualCacheChecks {
                 Err(()) => return Ok(Err("a descriptor this path does not reproduce")),
             }
         }
-        if !skip_parallel && descs.iter().any(|d| d.parallel.is_some()) {
-            return Ok(Err("a descriptor with max_parallel_requests"));
+        if !(parallel_slot_id.is_none() || parallel_slot_id.is_exact_instance_of::<PyString>()) {
+            return Ok(Err("a parallel_slot_id that is not a str"));
         }
         let now = self.now(handler)?;
         if !now.is_finite() || now.abs() >= 9.0e18 {
@@ -216,7 +221,20 @@ impl V3DualCacheChecks {
             }
         }
         if counters.is_empty() {
-            return Ok(Ok(Some(response(py, &descs, false, &[])?)));
+            *reading = true;
+            let memory = Memory::new(memory, self.steps.get());
+            let gauges = Gauges::of(&descs, &scopes, skip_parallel);
+            return self
+                .gauges(
+                    handler,
+                    &memory,
+                    &descs,
+                    &gauges,
+                    SmallVec::new(),
+                    read_only,
+                    parallel_slot_id,
+                )
+                .map(|r| Ok(Some(r)));
         }
         let key_of =
             |c: &Counter, suffix: &str| PyString::new(py, &format!("{}:{suffix}", scopes[c.desc]));
@@ -286,9 +304,22 @@ impl V3DualCacheChecks {
                 Ok(Some(counts)) => counts,
                 Ok(None) => counters.iter().map(|_| Some(0)).collect(),
             };
-            let over = over_limit(&descs, &counters, &counts, true, &mut statuses);
-            self.stats.get().record_call();
-            return Ok(Ok(Some(response(py, &descs, over, &statuses)?)));
+            if over_limit(&descs, &counters, &counts, true, &mut statuses) {
+                self.stats.get().record_call();
+                return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
+            }
+            let gauges = Gauges::of(&descs, &scopes, skip_parallel);
+            return self
+                .gauges(
+                    handler,
+                    &memory,
+                    &descs,
+                    &gauges,
+                    statuses,
+                    true,
+                    parallel_slot_id,
+                )
+                .map(|r| Ok(Some(r)));
         }
 
         // 2. The in-memory sliding window, pair by pair.
@@ -342,9 +373,207 @@ impl V3DualCacheChecks {
                 counts.push(Some(next.extract::<i64>()?));
             }
         }
-        let over = over_limit(&descs, &counters, &counts, false, &mut statuses);
+        if over_limit(&descs, &counters, &counts, false, &mut statuses) {
+            self.stats.get().record_call();
+            return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
+        }
+        let gauges = Gauges::of(&descs, &scopes, skip_parallel);
+        self.gauges(
+            handler,
+            &memory,
+            &descs,
+            &gauges,
+            statuses,
+            false,
+            parallel_slot_id,
+        )
+        .map(|r| Ok(Some(r)))
+    }
+
+    /// `_check_parallel_request_gauges` in memory, after a windowed pass that admitted with
+    /// `windowed` statuses: the response LiteLLM builds from both.
+    #[allow(clippy::too_many_arguments)]
+    fn gauges<'py>(
+        &self,
+        handler: &Bound<'py, PyAny>,
+        memory: &Memory<'_, 'py>,
+        descs: &[Desc],
+        gauges: &Gauges,
+        mut statuses: SmallVec<[Status; 8]>,
+        read_only: bool,
+        parallel_slot_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = handler.py();
         self.stats.get().record_call();
-        Ok(Ok(Some(response(py, &descs, over, &statuses)?)))
+        if gauges.0.is_empty() {
+            return response(py, descs, false, &statuses);
+        }
+        let slot_ttl = self
+            .module
+            .bind(py)
+            .getattr(intern!(py, "PARALLEL_REQUEST_SLOT_TTL_SECONDS"))?;
+        let status = |g: &Gauge, in_flight: i64, over: bool| Status {
+            over,
+            limit: g.limit,
+            remaining: g.limit.saturating_sub(in_flight).max(0),
+            kind: Suffix::Gauge,
+            desc: g.desc,
+            with_value: false,
+        };
+        let keys: SmallVec<[Bound<'py, PyString>; 4]> =
+            gauges.0.iter().map(|g| PyString::new(py, &g.key)).collect();
+        // `_read_local_gauge_counts`: one batch read (all 0 if it raises); a registry counts
+        // its slots stamped since the cutoff, read from the clock for each registry.
+        let mut raw: SmallVec<[Bound<'py, PyAny>; 4]> = SmallVec::new();
+        let mut failed = false;
+        for key in &keys {
+            match memory.get(key) {
+                Ok(v) => raw.push(v),
+                Err(e) => {
+                    swallowed(py, e)?;
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let mut counts: SmallVec<[i64; 4]> = SmallVec::new();
+        for (i, _) in gauges.0.iter().enumerate() {
+            counts.push(if failed {
+                0
+            } else {
+                self.in_flight(handler, &raw[i], &slot_ttl)?
+            });
+        }
+        if read_only {
+            let mut over = false;
+            for (g, &n) in gauges.0.iter().zip(&counts) {
+                let o = n >= g.limit;
+                over |= o;
+                statuses.push(status(g, n, o));
+            }
+            return response(py, descs, over, &statuses);
+        }
+        for (g, &n) in gauges.0.iter().zip(&counts) {
+            if n >= g.limit {
+                statuses.push(status(g, n, true));
+                return response(py, descs, true, &statuses);
+            }
+        }
+        // `_acquire_parallel_slots_in_memory` (LiteLLM holds its lock here; it is free).
+        let slot_id = if parallel_slot_id.is_truthy()? {
+            parallel_slot_id.clone()
+        } else {
+            // `uuid.uuid4().hex`, through the module's `uuid` as LiteLLM calls it.
+            self.module
+                .bind(py)
+                .getattr(intern!(py, "uuid"))?
+                .call_method0(intern!(py, "uuid4"))?
+                .getattr(intern!(py, "hex"))?
+        };
+        let now = PyFloat::new(py, self.now(handler)?).into_any();
+        let cutoff = now.sub(&slot_ttl)?;
+        let mut states: SmallVec<[(Option<Bound<'py, PyDict>>, i64); 4]> = SmallVec::new();
+        for (g, key) in gauges.0.iter().zip(&keys) {
+            let value = match memory.get(key) {
+                Ok(v) => v,
+                Err(e) => {
+                    swallowed(py, e)?;
+                    py.None().into_bound(py)
+                }
+            };
+            let (registry, in_flight) = if let Ok(slots) = value.cast::<PyDict>() {
+                let kept = PyDict::new(py);
+                for (id, ts) in slots.iter() {
+                    if (ts.is_instance_of::<PyInt>() || ts.is_instance_of::<PyFloat>())
+                        && ts.ge(&cutoff)?
+                    {
+                        kept.set_item(id, py.get_type::<PyFloat>().call1((ts,))?)?;
+                    }
+                }
+                let n = kept.len() as i64;
+                (Some(kept), n)
+            } else if value.is_none() {
+                (Some(PyDict::new(py)), 0)
+            } else {
+                (None, int_of(&value)?.extract::<i64>()?.max(0))
+            };
+            if in_flight.saturating_add(1) > g.limit {
+                statuses.push(status(g, in_flight, true));
+                return response(py, descs, true, &statuses);
+            }
+            states.push((registry, in_flight));
+        }
+        for ((g, key), (registry, in_flight)) in gauges.0.iter().zip(&keys).zip(states) {
+            let value = match registry {
+                Some(registry) => {
+                    registry.set_item(&slot_id, &now)?;
+                    registry.into_any()
+                }
+                None => PyInt::new(py, in_flight + 1).into_any(),
+            };
+            if let Err(e) = memory.set(key, &value, &slot_ttl) {
+                swallowed(py, e)?;
+            }
+            statuses.push(status(g, in_flight + 1, false));
+        }
+        response(py, descs, false, &statuses)
+    }
+
+    /// `_gauge_in_flight_from_cache_value`.
+    fn in_flight(
+        &self,
+        handler: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        slot_ttl: &Bound<'_, PyAny>,
+    ) -> PyResult<i64> {
+        let py = value.py();
+        if value.is_none() {
+            return Ok(0);
+        }
+        if let Ok(slots) = value.cast::<PyDict>() {
+            let cutoff = PyFloat::new(py, self.now(handler)?).sub(slot_ttl)?;
+            let mut n = 0;
+            for ts in slots.values() {
+                if (ts.is_instance_of::<PyInt>() || ts.is_instance_of::<PyFloat>())
+                    && ts.ge(&cutoff)?
+                {
+                    n += 1;
+                }
+            }
+            return Ok(n);
+        }
+        Ok(int_of(value)?.extract::<i64>()?.max(0))
+    }
+}
+
+/// One `max_parallel_requests` gauge of a call: its descriptor, limit and cache key.
+struct Gauge {
+    desc: usize,
+    limit: i64,
+    key: String,
+}
+
+/// The call's gauges, in descriptor order (none when `skip_parallel_check`).
+struct Gauges(SmallVec<[Gauge; 4]>);
+
+impl Gauges {
+    fn of(descs: &[Desc], scopes: &[String], skip: bool) -> Self {
+        if skip {
+            return Self(SmallVec::new());
+        }
+        Self(
+            descs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    d.parallel.map(|limit| Gauge {
+                        desc: i,
+                        limit,
+                        key: format!("{}:max_parallel_requests", scopes[i]),
+                    })
+                })
+                .collect(),
+        )
     }
 }
 
@@ -352,7 +581,9 @@ impl V3DualCacheChecks {
 impl V3DualCacheChecks {
     /// The limiter classes' collaborators this path reads: LiteLLM's `InternalUsageCache`,
     /// `DualCache` and `InMemoryCache` classes, `datetime.now` and the limiter class's own
-    /// `_get_current_time`, and what the cache module calls (`steps`).
+    /// `_get_current_time`, the limiter's `module` (its `PARALLEL_REQUEST_SLOT_TTL_SECONDS`,
+    /// and its `uuid` for a slot id when the caller gives none), and what the cache module
+    /// calls (`steps`).
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
@@ -362,6 +593,7 @@ impl V3DualCacheChecks {
         in_memory_cache: Py<PyType>,
         system_clock: Py<PyAny>,
         current_time: Py<PyAny>,
+        module: Py<PyAny>,
         steps: Py<InMemoryCacheSteps>,
     ) -> Self {
         Self {
@@ -371,6 +603,7 @@ impl V3DualCacheChecks {
             in_memory_cache,
             system_clock,
             current_time,
+            module,
             steps,
         }
     }
@@ -378,13 +611,14 @@ impl V3DualCacheChecks {
     /// `handler.should_rate_limit(descriptors, ...)`'s response, or `None` (nothing changed,
     /// the fallback counted) when LiteLLM must decide. An error raised once the cache has
     /// been read is LiteLLM's own (a stored window start `int()` rejects) and goes up.
-    #[pyo3(signature = (handler, descriptors, read_only, skip_tpm_check, skip_parallel_check))]
+    #[pyo3(signature = (handler, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check))]
     fn should_rate_limit<'py>(
         &self,
         handler: &Bound<'py, PyAny>,
         descriptors: &Bound<'py, PyAny>,
         read_only: &Bound<'py, PyAny>,
         skip_tpm_check: &Bound<'py, PyAny>,
+        parallel_slot_id: &Bound<'py, PyAny>,
         skip_parallel_check: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         match self.decide(
@@ -392,6 +626,7 @@ impl V3DualCacheChecks {
             descriptors,
             read_only,
             skip_tpm_check,
+            parallel_slot_id,
             skip_parallel_check,
         )? {
             Ok(response) => Ok(response),

@@ -536,12 +536,12 @@ pub(crate) struct Counter {
 
 /// One status row of LiteLLM's `RateLimitResponse`.
 pub(crate) struct Status {
-    over: bool,
-    limit: i64,
-    remaining: i64,
-    kind: Suffix,
-    desc: usize,
-    with_value: bool,
+    pub(crate) over: bool,
+    pub(crate) limit: i64,
+    pub(crate) remaining: i64,
+    pub(crate) kind: Suffix,
+    pub(crate) desc: usize,
+    pub(crate) with_value: bool,
 }
 
 fn kind_name(py: Python<'_>, kind: Suffix) -> &Bound<'_, PyString> {

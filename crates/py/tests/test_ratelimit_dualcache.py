@@ -258,3 +258,75 @@ def test_a_cache_read_that_raises_is_swallowed_as_litellms(patched, read_only: b
     fastllm_litellm.reset_stats()
     asyncio.run(run())
     assert fastllm_litellm.status()["features"]["rate_limit"]["fallbacks"] == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gauge_traces_match_litellms_limiter(patched, seed: int) -> None:
+    """max_parallel_requests gauges: acquisitions (native), releases through LiteLLM's own
+    in-memory release, slot-TTL expiry, read-only counts and generated slot ids."""
+    rng = random.Random(seed)
+    now = [START]
+    theirs, ours = _limiter(now), _limiter(now)
+    held: list[str] = []
+    seen = {"OK": 0, "OVER_LIMIT": 0}
+
+    async def run() -> None:
+        for step in range(200):
+            roll = rng.random()
+            if roll < 0.05:
+                now[0] += datetime.timedelta(seconds=rng.choice([30, 3700]))  # past the slot TTL
+                continue
+            if roll < 0.3 and held:
+                slot = held.pop(rng.randrange(len(held)))
+                keys = [f"{{{key}:{value}}}:max_parallel_requests" for key, value in SCOPES]
+                for handler in (theirs, ours):
+                    await handler._release_parallel_request_slots_in_memory(keys, slot, None)
+                assert _state(ours) == _state(theirs), f"seed {seed} step {step}"
+                continue
+            descriptors = []
+            for key, value in rng.sample(SCOPES, rng.randint(1, 3)):
+                limits = {"max_parallel_requests": rng.randint(1, 4)}
+                if rng.random() < 0.4:
+                    limits["requests_per_unit"] = rng.randint(3, 12)
+                descriptors.append({"key": key, "value": value, "rate_limit": limits})
+            kwargs = {"read_only": rng.random() < 0.15}
+            slot = f"slot-{step}"
+            kwargs["parallel_slot_id"] = slot
+            a = await ORIGINAL(theirs, descriptors, **kwargs)
+            b = await ours.should_rate_limit(descriptors, **kwargs)
+            assert b == a, f"seed {seed} step {step}: {descriptors} {kwargs}"
+            assert _state(ours) == _state(theirs), f"seed {seed} step {step}"
+            seen[a["overall_code"]] += 1
+            if a["overall_code"] == "OK" and not kwargs["read_only"]:
+                held.append(slot)
+
+    asyncio.run(run())
+    assert seen["OK"] > 20 and seen["OVER_LIMIT"] > 10, seen
+    assert fastllm_litellm.status()["features"]["rate_limit"]["fallbacks"] == 0
+
+
+def test_a_generated_slot_id_goes_through_the_modules_uuid(patched, monkeypatch) -> None:
+    """Without a slot id, LiteLLM names the slot `uuid.uuid4().hex` through its module's `uuid`;
+    so does the native path (here both see the same replaced generator)."""
+    import types
+    import uuid
+
+    ids = iter(range(100))
+    monkeypatch.setattr(v3, "uuid", types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(ids))))
+    now = [START]
+    theirs, ours = _limiter(now), _limiter(now)
+    d = [{"key": "api_key", "value": "k1", "rate_limit": {"max_parallel_requests": 5}}]
+
+    async def run() -> None:
+        for step in range(3):
+            a = await ORIGINAL(theirs, d)
+            b = await ours.should_rate_limit(d)
+            assert a == b, step
+
+    asyncio.run(run())
+    key = "{api_key:k1}:max_parallel_requests"
+    ours_slots = ours.internal_usage_cache.dual_cache.in_memory_cache.cache_dict[key]
+    theirs_slots = theirs.internal_usage_cache.dual_cache.in_memory_cache.cache_dict[key]
+    # Two limiters drew from one generator in turn: each registry holds its own three ids.
+    assert len(ours_slots) == len(theirs_slots) == 3 and not set(ours_slots) & set(theirs_slots)
+    assert all(int(slot, 16) < 100 for slot in ours_slots)  # from the replaced generator

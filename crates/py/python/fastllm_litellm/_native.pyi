@@ -207,6 +207,7 @@ class V3DualCacheChecks:
         in_memory_cache: type,
         system_clock: Any,
         current_time: Any,
+        module: Any,
         steps: InMemoryCacheSteps,
     ) -> V3DualCacheChecks: ...
     def should_rate_limit(
@@ -215,6 +216,7 @@ class V3DualCacheChecks:
         descriptors: list[dict[str, Any]],
         read_only: bool,
         skip_tpm_check: bool,
+        parallel_slot_id: str | None,
         skip_parallel_check: bool,
     ) -> dict[str, Any] | None:
         """The limiter's response, or ``None`` (nothing changed, the fallback counted) when

@@ -578,6 +578,7 @@ def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
         InMemoryCache,
         datetime.now,
         cls.__dict__["_get_current_time"],
+        v3,
         _cache_steps(),
     ).should_rate_limit
 
@@ -593,7 +594,7 @@ def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
     ):
         # Decided natively on a memory-only proxy cache; otherwise (the fallback counted,
         # nothing changed) by LiteLLM's own method.
-        response = decide(self, descriptors, read_only, skip_tpm_check, skip_parallel_check)
+        response = decide(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
         if response is None:
             return await original_check(
                 self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
