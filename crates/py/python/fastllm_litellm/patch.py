@@ -431,6 +431,30 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
     return feature if feature.bindings else None
 
 
+def _make_should_rate_limit(original_check: Callable[..., Any], decide: Callable[..., Any]) -> Callable[..., Any]:
+    """The v3 limiter's patched ``should_rate_limit``: ``decide`` (a native call) answers, or
+    returns None (the fallback counted, nothing changed) and LiteLLM's own method does."""
+
+    @functools.wraps(original_check)
+    async def should_rate_limit(
+        self,
+        descriptors,
+        parent_otel_span=None,
+        read_only=False,
+        skip_tpm_check=False,
+        parallel_slot_id=None,
+        skip_parallel_check=False,
+    ):
+        response = decide(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
+        if response is None:
+            return await original_check(
+                self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
+            )
+        return response
+
+    return should_rate_limit
+
+
 def _patch_v3_limiter(feature: _Feature, v3: ModuleType) -> None:
     cls = getattr(v3, _V3_CLASS)
     stats = _stats["rate_limit"]
@@ -459,26 +483,7 @@ def _patch_v3_limiter(feature: _Feature, v3: ModuleType) -> None:
                 local_type(handle, stats=stats, system_clock=clock, current_time=now_of, slot_ttl=slot_ttl)
             )
 
-    decide = _native.V3Checks(stats).should_rate_limit
-
-    @functools.wraps(original_check)
-    async def should_rate_limit(
-        self,
-        descriptors,
-        parent_otel_span=None,
-        read_only=False,
-        skip_tpm_check=False,
-        parallel_slot_id=None,
-        skip_parallel_check=False,
-    ):
-        # Decided natively on a limiter whose keyspace is in Rust; otherwise (the fallback
-        # counted, nothing changed) by LiteLLM's own method.
-        response = decide(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
-        if response is None:
-            return await original_check(
-                self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
-            )
-        return response
+    should_rate_limit = _make_should_rate_limit(original_check, _native.V3Checks(stats).should_rate_limit)
 
     original_atomic = cls.__dict__["_atomic_check_and_increment_in_memory"]
 
@@ -581,25 +586,7 @@ def _patch_v3_dual_cache_limiter(feature: _Feature, v3: ModuleType) -> None:
         v3,
         _cache_steps(),
     ).should_rate_limit
-
-    @functools.wraps(original_check)
-    async def should_rate_limit(
-        self,
-        descriptors,
-        parent_otel_span=None,
-        read_only=False,
-        skip_tpm_check=False,
-        parallel_slot_id=None,
-        skip_parallel_check=False,
-    ):
-        # Decided natively on a memory-only proxy cache; otherwise (the fallback counted,
-        # nothing changed) by LiteLLM's own method.
-        response = decide(self, descriptors, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check)
-        if response is None:
-            return await original_check(
-                self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
-            )
-        return response
+    should_rate_limit = _make_should_rate_limit(original_check, decide)
 
     feature.bindings.append(_Binding(cls, "should_rate_limit", original_check, True))  # type: ignore[arg-type]
     cls.should_rate_limit = should_rate_limit
