@@ -15,6 +15,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use crate::v3store::since_epoch;
+
 /// What LiteLLM's cache module calls and reads, captured when the patch is applied:
 /// `heapq.heappush` and `heappop`, `json.loads`, the module itself (its
 /// `MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB`, its `time`), the code of `InMemoryCache`'s default
@@ -63,6 +65,7 @@ pub(crate) struct Memory<'a, 'py> {
     /// The cache's clock is `time.time()`, read natively (decided once per call: no other
     /// Python code runs inside one).
     system_clock: std::cell::OnceCell<bool>,
+    dicts: std::cell::OnceCell<Option<(Bound<'py, PyDict>, Bound<'py, PyDict>)>>,
 }
 
 /// `true` for an exact int or float (not a bool): `json.loads` raises on them, so LiteLLM's
@@ -120,6 +123,7 @@ impl<'a, 'py> Memory<'a, 'py> {
             cache,
             fns,
             system_clock: std::cell::OnceCell::new(),
+            dicts: std::cell::OnceCell::new(),
         }
     }
 
@@ -156,19 +160,24 @@ impl<'a, 'py> Memory<'a, 'py> {
         self.cache.getattr(name)
     }
 
+    /// `cache_dict` and `ttl_dict` (exact dicts, else `None`), read once per call: LiteLLM
+    /// clears them in place and never rebinds them.
     fn dicts(&self) -> PyResult<Option<(Bound<'py, PyDict>, Bound<'py, PyDict>)>> {
+        if let Some(known) = self.dicts.get() {
+            return Ok(known.clone());
+        }
         let py = self.py();
         let cache = self.attr(intern!(py, "cache_dict"))?;
         let ttl = self.attr(intern!(py, "ttl_dict"))?;
-        Ok(
-            match (
-                cache.cast_into_exact::<PyDict>(),
-                ttl.cast_into_exact::<PyDict>(),
-            ) {
-                (Ok(c), Ok(t)) => Some((c, t)),
-                _ => None,
-            },
-        )
+        let dicts = match (
+            cache.cast_into_exact::<PyDict>(),
+            ttl.cast_into_exact::<PyDict>(),
+        ) {
+            (Ok(c), Ok(t)) => Some((c, t)),
+            _ => None,
+        };
+        let _ = self.dicts.set(dicts.clone());
+        Ok(dicts)
     }
 
     fn now(&self) -> PyResult<Bound<'py, PyAny>> {
@@ -176,10 +185,7 @@ impl<'a, 'py> Memory<'a, 'py> {
         let clock = self.attr(intern!(py, "_clock"))?;
         if self.on_system_clock(&clock)? {
             // `time.time()`: the system clock's seconds as a float.
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            return Ok(PyFloat::new(py, secs).into_any());
+            return Ok(PyFloat::new(py, since_epoch().as_secs_f64()).into_any());
         }
         clock.call0()
     }

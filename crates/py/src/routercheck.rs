@@ -9,8 +9,6 @@
 //! path does not reproduce (Redis, itpm/otpm, daily limits, non-int limits, a subclass
 //! anywhere) is answered `None` before anything changes, and LiteLLM's method decides.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -18,6 +16,7 @@ use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
 use crate::tokencount::Stats;
+use crate::v3store::since_epoch;
 
 /// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.
 enum Limit<'py> {
@@ -156,9 +155,7 @@ impl<'py> Deployment<'py> {
 
 /// `HH-MM` of the current UTC time, as `datetime.now(timezone.utc).strftime("%H-%M")`.
 fn utc_minute() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = since_epoch().as_secs();
     format!("{:02}-{:02}", (secs / 3600) % 24, (secs / 60) % 60)
 }
 

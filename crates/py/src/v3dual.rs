@@ -18,7 +18,10 @@ use smallvec::SmallVec;
 use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
 use crate::routercheck::memory_tier;
 use crate::tokencount::Stats;
-use crate::v3store::{Counter, Desc, Status, Suffix, over_limit, parse_descriptor, response};
+use crate::v3store::{
+    Counter, Desc, Status, Suffix, limiter_timestamp, over_limit, parse_descriptor, response,
+    since_epoch,
+};
 
 /// Why the native path hands a call back (counted as a fallback).
 type Handback = &'static str;
@@ -61,14 +64,9 @@ impl V3DualCacheChecks {
                 .getattr(intern!(py, "_get_current_time"))?
                 .is(self.current_time.bind(py));
         if system {
-            return Ok(std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()));
+            return Ok(since_epoch().as_secs_f64());
         }
-        handler
-            .call_method0(intern!(py, "_get_current_time"))?
-            .call_method0(intern!(py, "timestamp"))?
-            .extract::<f64>()
+        limiter_timestamp(handler)
     }
 
     /// The memory tier, if the limiter's cache is LiteLLM's own and memory-only.

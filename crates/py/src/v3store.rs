@@ -189,6 +189,22 @@ impl Scope {
     }
 }
 
+/// The system clock's time since the Unix epoch (`time.time()`, `datetime.now().timestamp()`).
+pub(crate) fn since_epoch() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A v3 limiter's `self._get_current_time().timestamp()`, through Python.
+pub(crate) fn limiter_timestamp(handler: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let py = handler.py();
+    handler
+        .call_method0(intern!(py, "_get_current_time"))?
+        .call_method0(intern!(py, "timestamp"))?
+        .extract::<f64>()
+}
+
 /// The key of a scope: the descriptor key's length, `:`, the key, then the value (so no two
 /// (key, value) pairs share one).
 fn scope_key(key: &str, value: &str) -> String {
@@ -729,11 +745,7 @@ impl LocalRateLimits {
             }
         }
         // `None`: the limiter's clock is `datetime.now`, read here without a trip to Python.
-        let now = now.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64())
-        });
+        let now = now.unwrap_or_else(|| since_epoch().as_secs_f64());
         if !now.is_finite() || now.abs() >= 9.0e18 {
             self.count(Some("a time outside the i64 range"));
             return Ok(None);
@@ -944,12 +956,7 @@ impl LocalRateLimits {
         let now = if system {
             None
         } else {
-            Some(
-                handler
-                    .call_method0(intern!(py, "_get_current_time"))?
-                    .call_method0(intern!(py, "timestamp"))?
-                    .extract::<f64>()?,
-            )
+            Some(limiter_timestamp(handler)?)
         };
         let window_size: i64 = handler.getattr(intern!(py, "window_size"))?.extract()?;
         self.should_rate_limit(
