@@ -10,6 +10,7 @@ mod memcache;
 mod model;
 mod ratelimit;
 mod routercheck;
+mod routerpick;
 mod tokencount;
 mod v3dual;
 mod v3store;
@@ -31,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<v3store::V3Checks>()?;
     m.add_class::<routercheck::ModelRateLimitChecks>()?;
     m.add_class::<routercheck::UsageV2Checks>()?;
+    m.add_class::<routerpick::ShufflePicker>()?;
     m.add_class::<v3dual::V3DualCacheChecks>()?;
     m.add_class::<memcache::InMemoryCacheSteps>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -65,7 +65,8 @@ def outcome(function: Any, kwargs: dict[str, Any]) -> tuple[str, Any]:
 
 def _default_patched() -> list[str]:
     """What ``patch()`` with no arguments patches on this install: rate_limit whenever either
-    of its parts (the v3 proxy limiter, the router's deployment check) applies."""
+    of its parts (the v3 proxy limiter, the router's deployment check) applies, and router
+    whenever this is one of the two router cores it knows."""
     parts = []
     try:
         v3 = importlib.import_module("litellm.proxy.hooks.parallel_request_limiter_v3")
@@ -75,7 +76,10 @@ def _default_patched() -> list[str]:
         parts.append(patch_module._rate_limit_mismatch(v3) is None)
     checks = importlib.import_module(patch_module._MODEL_CHECK_MODULE)
     parts.append(patch_module._model_check_mismatch(checks) is None)
-    return sorted(["token_counter", *(["rate_limit"] if any(parts) else [])])
+    from fastllm_litellm import _router
+
+    router = [] if isinstance(_router._line(litellm), str) else ["router"]
+    return sorted(["token_counter", *(["rate_limit"] if any(parts) else []), *router])
 
 
 DEFAULT_PATCHED = _default_patched()

@@ -181,7 +181,7 @@ def test_features_empty_list_patches_nothing():
 
 
 def test_features_list_and_str(stats):
-    assert fastllm_litellm.FEATURES == ("token_counter", "rate_limit")
+    assert fastllm_litellm.FEATURES == ("token_counter", "rate_limit", "router")
     for features in (["token_counter"], "token_counter", ("token_counter",)):
         assert fastllm_litellm.patch(features=features) == ["token_counter"]
         assert core.token_counter is not ORIGINAL
@@ -221,7 +221,7 @@ def test_env_var_selects_features(monkeypatch):
 
 
 def test_unknown_feature_raises():
-    for features in (["nope"], "nope", ["token_counter", "router"]):
+    for features in (["nope"], "nope", ["token_counter", "routing"]):
         with pytest.raises(fastllm_litellm.UnknownFeatureError) as info:
             fastllm_litellm.patch(features=features)
         assert isinstance(info.value, ValueError)

@@ -1,5 +1,6 @@
 """Type stubs of the native extension."""
 
+from collections.abc import Sequence
 from typing import Any
 
 __version__: str
@@ -194,6 +195,23 @@ class UsageV2Checks:
         """``None`` when LiteLLM must decide (nothing changed, the fallback counted), else
         ``(stage, limit, usage)``: ``stage`` is ``None`` when admitted, ``"local"`` or
         ``"counted"`` when refused."""
+
+class ShufflePicker:
+    """A router's simple-shuffle picks: the group's deployments minus the ones cooling down,
+    drawn with LiteLLM's rule from Python's own ``random`` state."""
+
+    def __new__(
+        cls,
+        groups: dict[str, Sequence[tuple[str, Any, float, float, float]]],
+        getrandbits: Any,
+        copy: bool,
+    ) -> ShufflePicker: ...
+    def __contains__(self, model: str) -> bool: ...
+    def pick(self, model: str, cooling: Any = None) -> dict[str, Any] | None:
+        """The deployment drawn (a fresh copy when built with ``copy``), or ``None`` (nothing
+        drawn) when ``model`` is no group here or all of it is cooling down."""
+    def ids(self, model: str) -> list[str]:
+        """The group's deployment ids, in LiteLLM's order."""
 
 class V3DualCacheChecks:
     """The 1.109 line's v3 ``should_rate_limit`` on a memory-only proxy cache, decided

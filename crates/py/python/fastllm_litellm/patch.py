@@ -20,7 +20,7 @@ from typing import Any
 from fastllm_litellm import _native
 from fastllm_litellm._versions import SUPPORTED
 
-FEATURES: tuple[str, ...] = ("token_counter", "rate_limit")
+FEATURES: tuple[str, ...] = ("token_counter", "rate_limit", "router")
 """Every feature :func:`patch` knows."""
 
 ENV_VAR = "FASTLLM_LITELLM_FEATURES"
@@ -108,7 +108,7 @@ def _parse_features(features: Iterable[str] | str | None) -> list[str]:
 def _litellm_modules() -> list[ModuleType]:
     return [
         module
-        for name, module in list(sys.modules.items())
+        for name, module in sys.modules.copy().items()
         if isinstance(module, ModuleType) and (name == "litellm" or name.startswith("litellm."))
     ]
 
@@ -117,7 +117,7 @@ def _swap_everywhere(feature: _Feature, originals: dict[int, tuple[object, objec
     """Replace every module-level binding of each original with its replacement."""
     for module in _litellm_modules():
         namespace = getattr(module, "__dict__", {})
-        for name, value in list(namespace.items()):
+        for name, value in namespace.copy().items():  # a copy: another thread may import meanwhile
             pair = originals.get(id(value))
             if pair is not None and value is pair[0]:
                 feature.bindings.append(_Binding(module, name, value, True))
@@ -132,9 +132,9 @@ def _restore(feature: _Feature) -> None:
             binding.module.__dict__.pop(binding.name, None)
     # Modules imported while patched bound a replacement by name: give them the original.
     back = {id(replacement): (replacement, original) for original, replacement in feature.replacements.values()}
-    for module in _litellm_modules():
+    for module in _litellm_modules() if back else ():
         namespace = getattr(module, "__dict__", {})
-        for name, value in list(namespace.items()):
+        for name, value in namespace.copy().items():  # a copy: another thread may import meanwhile
             pair = back.get(id(value))
             if pair is not None and value is pair[0]:
                 setattr(module, name, pair[1])
@@ -861,7 +861,28 @@ def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
 _PATCHERS: dict[str, Callable[[ModuleType, bool], _Feature | None]] = {
     "token_counter": lambda litellm, explicit: _patch_token_counter(litellm),
     "rate_limit": _patch_rate_limit,
+    "router": lambda litellm, explicit: _patch_router(litellm, explicit),
 }
+
+
+# --------------------------------------------------------------------------------------------
+# router
+
+
+def _patch_router(litellm: ModuleType, explicit: bool) -> _Feature | None:
+    """The router's simple-shuffle picks (``fastllm_litellm._router``), on both lines."""
+    from fastllm_litellm import _router
+
+    feature = _Feature()
+    installed: list[tuple[type, str, object]] = []
+    reason = _router.patch_router(litellm, _stats["router"], installed)
+    if reason is not None:
+        if explicit:
+            warnings.warn(f"fastllm_litellm: router is not patched: {reason}", RuntimeWarning, stacklevel=3)
+        return None
+    for owner, name, original in installed:
+        feature.bindings.append(_Binding(owner, name, original, True))  # type: ignore[arg-type]
+    return feature
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,6 +50,32 @@ pub fn pick<'a>(
     Some(healthy[rng::choice(rng, healthy.len())])
 }
 
+/// The same rule over plain weight sets: `len` candidates, each of `weight_sets` one weight
+/// per candidate (absent weights as `0.0`), tried in order (LiteLLM's request weights, then
+/// `weight`, `rpm`, `tpm`); the first whose largest weight is positive decides, else a uniform
+/// `random.choice`. Returns the index drawn, `None` only when `len` is 0.
+///
+/// `buf` is scratch space, so a caller picking in a loop allocates once.
+pub fn pick_index<'w>(
+    len: usize,
+    weight_sets: impl IntoIterator<Item = &'w [f64]>,
+    buf: &mut Vec<f64>,
+    rng: &mut (impl RouterRng + ?Sized),
+) -> Option<usize> {
+    if len == 0 {
+        return None;
+    }
+    for weights in weight_sets {
+        debug_assert_eq!(weights.len(), len);
+        buf.clear();
+        buf.extend_from_slice(weights);
+        if let Some(i) = weighted(buf, rng) {
+            return Some(i);
+        }
+    }
+    Some(rng::choice(rng, len))
+}
+
 /// One weight set: `None` when LiteLLM moves on to the next one.
 fn weighted(weights: &mut [f64], rng: &mut (impl RouterRng + ?Sized)) -> Option<usize> {
     // max(weights, default=0.0): Python keeps the current maximum unless `item > current`.
@@ -94,6 +120,29 @@ mod tests {
 
     // Expected sequences: LiteLLM 1.109.3's simple_shuffle(...)["model_info"]["id"] after
     // random.seed(seed), same deployments, same calls.
+
+    /// `pick_index` over plain weight sets draws what `pick` draws over the same deployments.
+    fn indices(sets: &[&[f64]], len: usize, seed: i128, n: usize) -> Vec<usize> {
+        let mut rng = PyRandom::new(seed);
+        let mut buf = Vec::new();
+        (0..n)
+            .map(|_| pick_index(len, sets.iter().copied(), &mut buf, &mut rng).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn pick_index_matches_cpython_sequences() {
+        // Same expectations as `uniform_is_random_choice` and `weight_then_rpm_then_tpm`.
+        assert_eq!(indices(&[&[0.0; 3]], 3, 1, 6), [0, 2, 0, 1, 0, 1]);
+        assert_eq!(indices(&[], 3, 1, 6), [0, 2, 0, 1, 0, 1]);
+        let weight: &[f64] = &[1.0, 3.0, 0.0];
+        let rpm: &[f64] = &[1000.0, 0.0, 0.0];
+        assert_eq!(indices(&[weight, rpm], 3, 3, 6), [0, 1, 1, 1, 1, 0]);
+        let rpm: &[f64] = &[10.0, 30.0, 0.0];
+        assert_eq!(indices(&[&[0.0; 3], rpm], 3, 3, 6), [0, 1, 1, 1, 1, 0]);
+        let mut buf = Vec::new();
+        assert_eq!(pick_index(0, [], &mut buf, &mut PyRandom::new(1)), None);
+    }
 
     #[test]
     fn uniform_is_random_choice() {

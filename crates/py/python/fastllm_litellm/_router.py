@@ -1,0 +1,526 @@
+"""The ``router`` feature: a ``litellm.Router``'s simple-shuffle pick in one native call.
+
+LiteLLM's pick walks a long chain of filters (aliases, routing groups, access groups, tags,
+regions, health checks, cooldowns, blocked and paused deployments, media, order, exclusions),
+most of which only act when a setting, a deployment field or a request key turns them on. A
+router whose settings all match a default router's (apart from the few that do not change a
+pick), whose deployments carry no field those filters read, and a request with no routing key,
+leaves only two steps: drop the deployments cooling down, then ``simple_shuffle``. That is what
+the native picker runs, drawing from Python's own ``random`` state, so it returns the very
+deployment LiteLLM returns after the same draws. Anything else goes to LiteLLM's own pick
+and counts as a fallback.
+
+The picker is built per router core and kept until the core's registry or settings change
+(any attribute written on the core drops it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+import weakref
+from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+from fastllm_litellm import _native
+
+STRATEGY = "simple-shuffle"
+
+# Router settings that never change which deployment a pick returns.
+_NEUTRAL_SETTINGS = frozenset(
+    {
+        "num_retries",
+        "max_fallbacks",
+        "timeout",
+        "stream_timeout",
+        "retry_after",
+        "cooldown_time",
+        "allowed_fails",
+        "set_verbose",
+        "debug_level",
+        "_registry_version",
+        "_settings_version",
+        "_core_registry_version",
+        "explicit_allowed_fails",
+        # A cache of the routing groups' rows, filled on first use; the groups themselves are
+        # compared through _core_routing_groups.
+        "_routing_group_rows",
+    }
+)
+
+# The deployment fields a plain deployment may carry. LiteLLM adds the flags in
+# ``_DEFAULT_FALSE_PARAMS`` / ``_DEFAULT_FALSE_INFO`` itself, always False.
+_PLAIN_PARAMS = frozenset(
+    {
+        "model",
+        "api_key",
+        "api_base",
+        "api_version",
+        "organization",
+        "timeout",
+        "stream_timeout",
+        "max_retries",
+        "weight",
+        "rpm",
+        "tpm",
+        "mock_response",
+    }
+)
+_DEFAULT_FALSE_PARAMS = frozenset(
+    {
+        "allow_client_keepalive_override",
+        "use_in_pass_through",
+        "use_litellm_proxy",
+        "use_xai_oauth",
+        "merge_reasoning_content_in_choices",
+    }
+)
+_DEFAULT_FALSE_INFO = frozenset({"db_model", "member_auto_router"})
+_MARKER_PREFIX = "auto_router/"
+
+_MISSING = object()
+
+# Set while LiteLLM's own select runs after the patched one declined the pick.
+_declined: ContextVar[bool] = ContextVar("fastllm_router_declined", default=False)
+
+
+def _settings_signature(values: dict[str, object]) -> dict[str, object]:
+    """The scalar settings, and whether each container setting is empty."""
+    signature: dict[str, object] = {}
+    for name, value in values.items():
+        if name in _NEUTRAL_SETTINGS or name.removeprefix("_core_") in _NEUTRAL_SETTINGS:
+            continue
+        if value is None or type(value) in (bool, str, int, float):
+            signature[name] = value
+        elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
+            signature[name] = ("empty", len(value) == 0)
+    return signature
+
+
+def _plain_copy(value: object) -> object:
+    """``value`` with every mapping and list in it as a plain dict and list."""
+    if isinstance(value, Mapping):
+        return {key: _plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(item) for item in value]
+    return value
+
+
+def _weight(params: dict, name: str) -> float:
+    """LiteLLM's ``_metric_weight``; raises for what it raises on (the router is then not plain)."""
+    value = params.get(name)
+    if value is None:
+        return 0.0
+    if isinstance(value, (int, float)):
+        weight = float(value)
+        if weight != weight or weight < 0 or weight == float("inf"):
+            raise ValueError(f"a {name} the picker does not take")
+        return weight
+    raise TypeError(f"Deployment {name} must be numeric")
+
+
+def _plain_deployment(deployment: object) -> tuple[str, str, float, float, float] | str:
+    """``(group, id, weight, rpm, tpm)`` of a deployment no filter acts on, else why not."""
+    if type(deployment) is not dict or not set(deployment) <= {"model_name", "litellm_params", "model_info"}:
+        return "a deployment with fields beyond model_name, litellm_params and model_info"
+    params = deployment.get("litellm_params")
+    info = deployment.get("model_info")
+    group = deployment.get("model_name")
+    if type(params) is not dict or type(info) is not dict or type(group) is not str:
+        return "a deployment without plain litellm_params, model_info and model_name"
+    for name, value in params.items():
+        if name not in _PLAIN_PARAMS and not (name in _DEFAULT_FALSE_PARAMS and value is False):
+            return f"a deployment with litellm_params.{name}"
+    for name, value in info.items():
+        if name != "id" and not (name in _DEFAULT_FALSE_INFO and value is False):
+            return f"a deployment with model_info.{name}"
+    model = params.get("model")
+    deployment_id = info.get("id")
+    if type(model) is not str or model.startswith(_MARKER_PREFIX) or type(deployment_id) is not str:
+        return "a deployment whose model or id is not a plain str"
+    try:
+        weights = tuple(_weight(params, name) for name in ("weight", "rpm", "tpm"))
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return (group, deployment_id, *weights)
+
+
+class _Entry:
+    """A core's picker and the versions it was built for."""
+
+    __slots__ = ("picker", "reason", "version")
+
+    def __init__(self, version: tuple, picker: _native.ShufflePicker | None, reason: str | None) -> None:
+        self.version = version
+        self.picker = picker
+        self.reason = reason
+
+
+class _Line:
+    """What differs between the two LiteLLM lines: where a core keeps its deployments, its
+    settings, its versions and its cooldowns."""
+
+    copy: bool
+
+    def __init__(self, core_class: type) -> None:
+        self.core_class = core_class
+        self.reference: dict[str, object] | None = None
+
+    def version(self, core: Any) -> tuple: ...
+
+    def settings(self, core: Any) -> dict[str, object]: ...
+
+    def deployments(self, core: Any) -> list: ...
+
+    def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object: ...
+
+    def shared_state(self, core: Any) -> bool: ...
+
+    def reference_settings(self, litellm: ModuleType) -> dict[str, object]:
+        """A default router's settings, built once."""
+        if self.reference is None:
+            router = litellm.Router(
+                model_list=[
+                    {
+                        "model_name": "fastllm-reference",
+                        "litellm_params": {"model": "openai/fastllm-reference", "api_key": "unused"},
+                        "model_info": {"id": "fastllm-reference"},
+                    }
+                ]
+            )
+            self.reference = _settings_signature(self.settings(router._core))
+        return self.reference
+
+
+class _PythonCoreLine(_Line):
+    """1.109: ``PythonCore`` keeps its settings as attributes and serves the model list's own
+    dicts; cooldowns live in the cooldown cache's ``InMemoryCache``."""
+
+    copy = False
+
+    def version(self, core: Any) -> tuple:
+        return (core._registry_version, core._settings_version)
+
+    def settings(self, core: Any) -> dict[str, object]:
+        return dict(vars(core))
+
+    def deployments(self, core: Any) -> list:
+        return list(core._core_model_list)
+
+    def shared_state(self, core: Any) -> bool:
+        return getattr(core._core_cooldown_cache.cache, "redis_cache", None) is not None
+
+    def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object:
+        cooldowns = core._core_cooldown_cache
+        if not cooldowns.in_memory_cache.cache_dict:
+            return None
+        from litellm.router_utils import cooldown_handlers
+
+        return set(cooldown_handlers.get_cooldown_deployments(ctx=core._core_ctx, parent_otel_span=None))
+
+
+class _RustCoreLine(_Line):
+    """1.110: ``RustCore`` keeps its settings in ``_resolved`` and serves a fresh copy of the
+    deployment per pick; cooldowns live in LiteLLM's native cooldown store."""
+
+    copy = True
+
+    def version(self, core: Any) -> tuple:
+        return (core._hosted._registry_version, id(core._handle), id(core._resolved))
+
+    def settings(self, core: Any) -> dict[str, object]:
+        resolved = core._resolved
+        values = {field.name: getattr(resolved, field.name) for field in dataclasses.fields(resolved)}
+        values["_custom_strategy"] = core.__dict__.get("_custom_strategy")
+        values["_core_async_get_available_deployment"] = core.__dict__.get("_core_async_get_available_deployment")
+        return values
+
+    def deployments(self, core: Any) -> list:
+        # The hosted list's entries are live views; a pick serves a plain copy of one.
+        return [_plain_copy(entry) for entry in core.model_list]
+
+    def shared_state(self, core: Any) -> bool:
+        return bool(core._cooldowns.cooldown_store.has_redis)
+
+    def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object:
+        store = core._cooldowns.cooldown_store
+        if not store._handle.snapshot():
+            return None
+        return {model_id for model_id, _ in store.active_sync(tuple(picker.ids(model)))}
+
+
+def _line(litellm: ModuleType) -> _Line | str:
+    """This install's line, or why the router feature does not apply to it."""
+    try:
+        from litellm.router_rust.core import RustCore
+    except ImportError:
+        RustCore = None
+    if RustCore is not None:
+        return _RustCoreLine(RustCore)
+    try:
+        from litellm.router_python_core import PythonCore
+    except ImportError:
+        return "neither litellm.router_rust.core.RustCore nor litellm.router_python_core.PythonCore exists"
+    return _PythonCoreLine(PythonCore)
+
+
+class RouterPatch:
+    """The patched picks of one line, with their per-core pickers."""
+
+    def __init__(self, litellm: ModuleType, line: _Line, stats: _native.Stats) -> None:
+        self.litellm = litellm
+        self.line = line
+        self.stats = stats
+        self.entries: weakref.WeakKeyDictionary[object, _Entry] = weakref.WeakKeyDictionary()
+        self.getrandbits = random._inst.getrandbits  # type: ignore[attr-defined]
+
+    def forget(self, core: object) -> None:
+        self.entries.pop(core, None)
+
+    def _build(self, core: Any, version: tuple) -> _Entry:
+        line = self.line
+        reason: str | None = None
+        try:
+            settings = _settings_signature(line.settings(core))
+            reference = line.reference_settings(self.litellm)
+            if settings.get("routing_strategy", settings.get("_core_routing_strategy")) != STRATEGY:
+                reason = "a routing strategy other than simple-shuffle"
+            else:
+                differing = sorted(
+                    name
+                    for name in set(settings) | set(reference)
+                    if settings.get(name, _MISSING) != reference.get(name, _MISSING)
+                )
+                if differing:
+                    reason = f"router settings that may change a pick: {', '.join(differing[:5])}"
+            if reason is None and line.shared_state(core):
+                reason = "a router whose cooldowns are shared in Redis"
+            groups: dict[str, list] = {}
+            if reason is None:
+                for deployment in line.deployments(core):
+                    plain = _plain_deployment(deployment)
+                    if isinstance(plain, str):
+                        reason = plain
+                        break
+                    group, deployment_id, weight, rpm, tpm = plain
+                    groups.setdefault(group, []).append((deployment_id, deployment, weight, rpm, tpm))
+            if reason is None:
+                ids = [member[0] for members in groups.values() for member in members]
+                if len(set(ids)) != len(ids) or set(ids) & set(groups):
+                    reason = "deployment ids that repeat or name a model group"
+            picker = None if reason is not None else _native.ShufflePicker(groups, self.getrandbits, line.copy)
+        except Exception as error:  # an install this code does not know: LiteLLM picks
+            picker, reason = None, f"a router this patch cannot read ({type(error).__name__}: {error})"
+        entry = _Entry(version, picker, reason)
+        self.entries[core] = entry
+        return entry
+
+    def pick(self, core: Any, model: object, specific_deployment: object, request_kwargs: object) -> object:
+        """The deployment, or None when LiteLLM's own pick must answer (the fallback counted)."""
+        stats = self.stats
+        if type(model) is not str or specific_deployment not in (None, False):
+            stats.record_fallback("a pick of a specific deployment or a non-str model")
+            return None
+        if not _plain_request(request_kwargs):
+            stats.record_fallback("request kwargs that steer routing")
+            return None
+        litellm = self.litellm
+        if litellm.model_alias_map:
+            stats.record_fallback("litellm.model_alias_map is set")
+            return None
+        try:
+            version = self.line.version(core)
+            entry = self.entries.get(core)
+            if entry is None or entry.version != version:
+                entry = self._build(core, version)
+            picker = entry.picker
+            if picker is None:
+                stats.record_fallback(entry.reason or "a router the picker does not serve")
+                return None
+            if model not in picker:
+                stats.record_fallback("a model that is not one of the router's groups")
+                return None
+            picked = picker.pick(model, self.line.cooling(core, picker, model))
+        except Exception as error:
+            stats.record_fallback(f"{type(error).__name__}: {error}")
+            return None
+        if picked is None:
+            stats.record_fallback("every deployment of the group is cooling down")
+            return None
+        stats.record_call()
+        return picked
+
+
+# The request keys a plain pick may see: what LiteLLM's own endpoints pass down (a request
+# with any other key, or metadata beyond this, goes to LiteLLM's pick).
+_PLAIN_REQUEST_KEYS = frozenset(
+    {"model", "messages", "mock_response", "stream", "litellm_trace_id", "litellm_call_id", "_context_compaction_state", "metadata"}
+)
+_PLAIN_METADATA_KEYS = frozenset(
+    {
+        "model_group",
+        "model_group_alias",
+        "attempted_fallbacks",
+        "original_model_group",
+        "model_group_size",
+        "attempted_retries",
+        "max_retries",
+    }
+)
+
+
+def _plain_request(request_kwargs: object) -> bool:
+    if not request_kwargs:
+        return True
+    if type(request_kwargs) is not dict or not _PLAIN_REQUEST_KEYS.issuperset(request_kwargs):
+        return False
+    metadata = request_kwargs.get("metadata")
+    return metadata is None or (type(metadata) is dict and _PLAIN_METADATA_KEYS.issuperset(metadata))
+
+
+def patch_router(litellm: ModuleType, stats: _native.Stats, bindings: list) -> str | None:
+    """Installs the patched picks; appends ``(owner, name, original)`` for each to ``bindings``.
+    Returns why the feature does not apply, or None."""
+    line = _line(litellm)
+    if isinstance(line, str):
+        return line
+    state = RouterPatch(litellm, line, stats)
+    cls = line.core_class
+    if isinstance(line, _RustCoreLine):
+        replacements = _rust_core_picks(cls, state)
+    else:
+        replacements = _python_core_picks(cls, state)
+    for name in ("__setattr__", "__delattr__"):
+        original = cls.__dict__[name]
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original)
+            def invalidate(self, *args):
+                state.forget(self)
+                return original(self, *args)
+
+            return invalidate
+
+        replacements[name] = make(original)
+    for name, replacement in replacements.items():
+        bindings.append((cls, name, cls.__dict__[name]))
+        setattr(cls, name, replacement)
+    return None
+
+
+def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., Any]]:
+    original_sync = cls.__dict__["get_available_deployment"]
+    original_async = cls.__dict__["_core_async_get_available_deployment"]
+    pick = state.pick
+
+    @functools.wraps(original_sync)
+    def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
+        picked = pick(self, model, specific_deployment, request_kwargs)
+        if picked is None:
+            return original_sync(
+                self,
+                model=model,
+                messages=messages,
+                input=input,
+                specific_deployment=specific_deployment,
+                request_kwargs=request_kwargs,
+            )
+        return picked
+
+    @functools.wraps(original_async)
+    async def _core_async_get_available_deployment(
+        self, model, request_kwargs, messages=None, input=None, specific_deployment=False
+    ):
+        picked = pick(self, model, specific_deployment, request_kwargs)
+        if picked is None:
+            return await original_async(
+                self,
+                model=model,
+                request_kwargs=request_kwargs,
+                messages=messages,
+                input=input,
+                specific_deployment=specific_deployment,
+            )
+        return picked
+
+    return {
+        "get_available_deployment": get_available_deployment,
+        "_core_async_get_available_deployment": _core_async_get_available_deployment,
+    }
+
+
+def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., Any]]:
+    original_sync = cls.__dict__["get_available_deployment"]
+    original_select = cls.__dict__["select"]
+    pick = state.pick
+
+    @functools.wraps(original_sync)
+    def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
+        picked = pick(self, model, specific_deployment, request_kwargs)
+        if picked is None:
+            return original_sync(self, model, messages, input, specific_deployment, request_kwargs)
+        return picked
+
+    @functools.wraps(original_select)
+    async def select(
+        self,
+        model,
+        request_kwargs=None,
+        *,
+        kind="pick",
+        specific_deployment=None,
+        messages=None,
+        input=None,
+        health_check_probe=False,
+        **options,
+    ):
+        if kind == "pick" and not options:
+            picked = pick(self, model, specific_deployment, request_kwargs)
+            if picked is not None:
+                return picked
+        # LiteLLM's own selection asks _pre_route below too: it must not count a second fallback.
+        token = _declined.set(True)
+        try:
+            return await original_select(
+                self,
+                model,
+                request_kwargs,
+                kind=kind,
+                specific_deployment=specific_deployment,
+                messages=messages,
+                input=input,
+                health_check_probe=health_check_probe,
+                **options,
+            )
+        finally:
+            _declined.reset(token)
+
+    original_pre_route = cls.__dict__["_pre_route"]
+    from litellm.router_rust import core as core_module
+
+    as_document = core_module._custom_pick
+    no_input = core_module._NO_INPUT
+
+    @functools.wraps(original_pre_route)
+    async def _pre_route(self, step, request, *args, pass_through=False, call_type=None, **kwargs):
+        # An endpoint's pick (acompletion and the other async endpoints): LiteLLM's pre-routing
+        # runs first, as it would; only when it routes nothing does the pick come from here,
+        # handed to the Rust core as its custom-strategy answer.
+        routed = await original_pre_route(
+            self, step, request, *args, pass_through=pass_through, call_type=call_type, **kwargs
+        )
+        if routed is not None or pass_through or type(step) is not dict or _declined.get():
+            return routed
+        depth = step.get("fallback_depth")
+        if depth not in (None, 0):
+            return routed
+        specific = args[2] if len(args) >= 3 else kwargs.get("specific_deployment", no_input)
+        if specific is no_input:
+            specific = request.get("specific_deployment") if type(request) is dict else None
+        picked = pick(self, step.get("model"), specific, request)
+        return routed if picked is None else as_document(picked)
+
+    return {"get_available_deployment": get_available_deployment, "select": select, "_pre_route": _pre_route}

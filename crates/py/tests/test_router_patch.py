@@ -1,0 +1,293 @@
+"""The ``router`` feature against LiteLLM's own ``Router``, on the installed line.
+
+Each trace runs twice from the same ``random.seed``: on LiteLLM as installed, then patched,
+each time on a fresh router built from the same arguments. Every pick (sync, the deprecated
+async pick, ``select``), every ``acompletion(mock_response=...)`` outcome, the cooldown set
+after every step and the ``random`` state at the end must be equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+from typing import Any
+
+import litellm
+import pytest
+
+import fastllm_litellm
+from fastllm_litellm import _router
+
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "hello there"},
+    {"role": "user", "content": "how are you?"},
+]
+
+LINE = _router._line(litellm)
+pytestmark = pytest.mark.skipif(isinstance(LINE, str), reason=f"router feature does not apply: {LINE}")
+
+
+def deployments(group: str, n: int, **params: Any) -> list[dict[str, Any]]:
+    """``n`` deployments of ``group``; ``params`` values may be lists (one value per deployment)."""
+    out = []
+    for i in range(n):
+        litellm_params: dict[str, Any] = {"model": f"openai/{group}-{i}", "api_key": "sk-test"}
+        for name, value in params.items():
+            chosen = value[i % len(value)] if isinstance(value, list) else value
+            if chosen is not None:
+                litellm_params[name] = chosen
+        out.append({"model_name": group, "litellm_params": litellm_params, "model_info": {"id": f"{group}-{i}"}})
+    return out
+
+
+def failure(kind: str) -> Exception:
+    if kind == "429":
+        return litellm.RateLimitError(message="slow down", llm_provider="openai", model="gpt-4o")
+    if kind == "401":
+        return litellm.AuthenticationError(message="bad key", llm_provider="openai", model="gpt-4o")
+    if kind == "timeout":
+        return litellm.Timeout(message="timed out", model="gpt-4o", llm_provider="openai")
+    raise AssertionError(kind)
+
+
+def cooldowns(router: Any) -> list[str]:
+    ids = [d["model_info"]["id"] for d in router.get_model_list()]
+    active = router.health().cooldowns.get_active_cooldowns(model_ids=ids, parent_otel_span=None)
+    return sorted(model_id for model_id, _ in active)
+
+
+def outcome(value: Any) -> Any:
+    """What a step returned, comparable across runs."""
+    if isinstance(value, dict):
+        return ("deployment", copy.deepcopy(value))
+    if isinstance(value, BaseException):
+        return ("raise", type(value).__name__)
+    content = value.choices[0].message.content
+    return ("response", content, value._hidden_params.get("model_id"))
+
+
+async def step(router: Any, op: tuple) -> Any:
+    kind, model = op[0], op[1]
+    try:
+        if kind == "sync":
+            return router.get_available_deployment(model)
+        if kind == "sync_messages":
+            return router.get_available_deployment(model, messages=MESSAGES)
+        if kind == "async":
+            return await router.async_get_available_deployment(model, request_kwargs={}, messages=MESSAGES)
+        if kind == "select":
+            return await router.select(model, {}, messages=MESSAGES)
+        if kind == "ok":
+            return await router.acompletion(model=model, messages=MESSAGES, mock_response="fine")
+        if kind == "fail":
+            return await router.acompletion(model=model, messages=MESSAGES, mock_response=failure(op[2]))
+        if kind == "completion":
+            return router.completion(model=model, messages=MESSAGES, mock_response="fine")
+    except Exception as error:  # noqa: BLE001 - the type is compared
+        return error
+    raise AssertionError(kind)
+
+
+def run(router_kwargs: dict[str, Any], ops: list[tuple], seed: int, patched: bool) -> list[Any]:
+    if patched:
+        fastllm_litellm.patch(["router"])
+    try:
+        router = litellm.Router(**copy.deepcopy(router_kwargs))
+        loop = asyncio.new_event_loop()
+        try:
+            random.seed(seed)
+            trace = []
+            for op in ops:
+                trace.append((op, outcome(loop.run_until_complete(step(router, op))), cooldowns(router)))
+            trace.append(("random", random.random()))
+        finally:
+            loop.close()
+        return trace
+    finally:
+        fastllm_litellm.unpatch(["router"])
+
+
+def assert_same(router_kwargs: dict[str, Any], ops: list[tuple], seed: int, *, served: bool = True) -> None:
+    baseline = run(router_kwargs, ops, seed, patched=False)
+    fastllm_litellm.reset_stats()
+    patched = run(router_kwargs, ops, seed, patched=True)
+    assert patched == baseline
+    stats = fastllm_litellm.status()["features"]["router"]
+    if served:
+        assert stats["calls"] > stats["fallbacks"], stats
+    else:
+        assert stats["calls"] == stats["fallbacks"] > 0, stats
+
+
+def random_ops(rng: random.Random, groups: list[str], n: int) -> list[tuple]:
+    ops: list[tuple] = []
+    for _ in range(n):
+        kind = rng.choices(
+            ["sync", "sync_messages", "async", "select", "ok", "fail", "completion"],
+            weights=[5, 2, 5, 5, 2, 1, 1],
+        )[0]
+        op: tuple = (kind, rng.choice(groups))
+        if kind == "fail":
+            op += (rng.choice(["429", "401", "timeout"]),)
+        ops.append(op)
+    return ops
+
+
+CONFIGS = {
+    "uniform": deployments("g", 5),
+    "weight": deployments("g", 6, weight=[1, 3, 0.5]),
+    "rpm": deployments("g", 4, rpm=[10, 300, 50, 1]),
+    "tpm": deployments("g", 4, tpm=[1000, 20, 999, 5]),
+    "weight-zero-then-rpm": deployments("g", 3, weight=0, rpm=[5, 7, None]),
+    "mixed-groups": deployments("g", 3, weight=[1, 2]) + deployments("h", 20, rpm=[1, 10, 100]) + deployments("one", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("seed", [1, 7, 2024])
+def test_seeded_traces_equal(name: str, seed: int) -> None:
+    model_list = CONFIGS[name]
+    groups = sorted({d["model_name"] for d in model_list})
+    ops = random_ops(random.Random(seed * 31 + len(name)), groups, 60)
+    assert_same({"model_list": model_list, "num_retries": 0, "cooldown_time": 600}, ops, seed)
+
+
+@pytest.mark.parametrize("kind", ["429", "401", "timeout"])
+def test_cooldown_rules_equal(kind: str) -> None:
+    """Failures cool deployments down by LiteLLM's rules; picks then skip them, alike."""
+    ops = [("fail", "g", kind)] * 3 + [("sync", "g"), ("async", "g"), ("select", "g")] * 10
+    ops += [("fail", "g", kind)] * 6 + [("sync", "g"), ("select", "g")] * 5
+    for allowed_fails in (None, 0, 2):
+        kwargs: dict[str, Any] = {"model_list": deployments("g", 4, rpm=[5, 50]), "num_retries": 0, "cooldown_time": 600}
+        if allowed_fails is not None:
+            kwargs["allowed_fails"] = allowed_fails
+        assert_same(kwargs, ops, 11)
+
+
+def test_every_deployment_cooling_raises_alike() -> None:
+    ops = [("fail", "g", "429")] * 8 + [("sync", "g"), ("async", "g"), ("select", "g"), ("ok", "g")]
+    assert_same({"model_list": deployments("g", 2), "num_retries": 0, "cooldown_time": 600}, ops, 3)
+
+
+def test_bad_input_raises_like_litellm() -> None:
+    """Unknown models, an empty model list and odd argument types raise LiteLLM's exceptions."""
+    ops = [("sync", "nope"), ("async", "nope"), ("select", "nope"), ("sync", 5), ("select", None)]
+    assert_same({"model_list": deployments("g", 3), "num_retries": 0}, ops, 5, served=False)
+    assert_same({"model_list": [], "num_retries": 0}, [("sync", "g"), ("select", "g")], 5, served=False)
+
+
+@pytest.mark.parametrize(
+    "router_kwargs",
+    [
+        {"routing_strategy": "least-busy"},
+        {"routing_strategy": "latency-based-routing"},
+        {"enable_pre_call_checks": True},
+        {"model_group_alias": {"alias": "g"}},
+    ],
+    ids=["least-busy", "latency", "pre-call-checks", "alias"],
+)
+def test_other_settings_fall_back(router_kwargs: dict[str, Any]) -> None:
+    ops = [("sync", "g"), ("async", "g"), ("select", "g")] * 4
+    kwargs = {"model_list": deployments("g", 3, rpm=[1, 9]), "num_retries": 0, **router_kwargs}
+    assert_same(kwargs, ops, 9, served=False)
+
+
+@pytest.mark.parametrize(
+    "deployment_extra",
+    [
+        {"litellm_params": {"order": 2}},
+        {"litellm_params": {"tags": ["eu"]}},
+        {"litellm_params": {"region_name": "eu"}},
+        {"model_info": {"blocked": True}},
+        {"litellm_params": {"weight": "3"}},
+    ],
+    ids=["order", "tags", "region", "blocked", "str-weight"],
+)
+def test_deployment_fields_fall_back(deployment_extra: dict[str, Any]) -> None:
+    model_list = deployments("g", 3)
+    for section, values in deployment_extra.items():
+        model_list[1][section].update(values)
+    ops = [("sync", "g"), ("select", "g"), ("async", "g")] * 4
+    assert_same({"model_list": model_list, "num_retries": 0}, ops, 13, served=False)
+
+
+def test_request_kwargs_that_route_fall_back() -> None:
+    fastllm_litellm.patch(["router"])
+    try:
+        router = litellm.Router(model_list=deployments("g", 3), num_retries=0)
+        fastllm_litellm.reset_stats()
+        request = {"metadata": {"tags": ["eu"]}}
+        asyncio.run(router.select("g", request))
+        stats = fastllm_litellm.status()["features"]["router"]
+        assert stats["fallbacks"] == 1
+        assert stats["last_fallback_reason"] == "request kwargs that steer routing"
+        try:
+            router.get_available_deployment("g", specific_deployment=True)
+        except Exception:  # noqa: BLE001 - LiteLLM's answer to a pick by a name that is no id
+            pass
+        assert fastllm_litellm.status()["features"]["router"]["fallbacks"] == 2
+    finally:
+        fastllm_litellm.unpatch(["router"])
+
+
+def test_registry_changes_rebuild_the_picker() -> None:
+    """A deployment added or removed after picks is seen by the next pick, as LiteLLM sees it."""
+
+    def trace(patched: bool) -> list[Any]:
+        if patched:
+            fastllm_litellm.patch(["router"])
+        try:
+            router = litellm.Router(model_list=deployments("g", 3, weight=[1, 2, 3]), num_retries=0)
+            random.seed(4)
+            picks = [router.get_available_deployment("g")["model_info"]["id"] for _ in range(20)]
+            router.add_deployment(litellm.types.router.Deployment(**deployments("g", 5, weight=9)[4]))
+            picks += [router.get_available_deployment("g")["model_info"]["id"] for _ in range(20)]
+            router.delete_deployment(id="g-0")
+            picks += [router.get_available_deployment("g")["model_info"]["id"] for _ in range(20)]
+            return picks
+        finally:
+            fastllm_litellm.unpatch(["router"])
+
+    baseline = trace(False)
+    assert "g-4" in baseline
+    assert trace(True) == baseline
+
+
+def test_router_built_before_patch_is_served() -> None:
+    router = litellm.Router(model_list=deployments("g", 4, weight=[1, 5]), num_retries=0)
+    random.seed(8)
+    baseline = [router.get_available_deployment("g") for _ in range(30)]
+    fastllm_litellm.patch(["router"])
+    try:
+        fastllm_litellm.reset_stats()
+        random.seed(8)
+        assert [router.get_available_deployment("g") for _ in range(30)] == baseline
+        assert fastllm_litellm.status()["features"]["router"]["calls"] == 30
+        assert fastllm_litellm.status()["features"]["router"]["fallbacks"] == 0
+        assert isinstance(router, litellm.Router)
+    finally:
+        fastllm_litellm.unpatch(["router"])
+
+
+def test_unpatch_restores_every_original() -> None:
+    cls = LINE.core_class
+    names = (
+        "get_available_deployment",
+        "__setattr__",
+        "__delattr__",
+        "select",
+        "_pre_route",
+        "_core_async_get_available_deployment",
+    )
+    before = {name: cls.__dict__.get(name) for name in names}
+    fastllm_litellm.patch(["router"])
+    replaced = [name for name in names if cls.__dict__.get(name) is not before[name]]
+    # 1.109: the two picks; 1.110: the sync pick, select and the endpoints' pre-route; both:
+    # the attribute hooks that drop a stale picker.
+    assert len(replaced) == fastllm_litellm.status()["features"]["router"]["bindings"] in (4, 5)
+    fastllm_litellm.unpatch(["router"])
+    assert {name: cls.__dict__.get(name) for name in names} == before
+    for name in names:
+        assert cls.__dict__.get(name) is before[name]
