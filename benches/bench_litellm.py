@@ -395,6 +395,125 @@ def router_check_rows(rounds: int) -> list[Row]:
     return rows
 
 
+ROUTER_CHAT = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "Paris is the capital of France."},
+]
+
+
+def _router_sides(side: str) -> None:
+    if side == "baseline":
+        fastllm_litellm.unpatch()
+    else:
+        fastllm_litellm.patch(["router"])
+
+
+def _seeded(run: Callable[[], object], n: int, seed: int) -> list[object]:
+    """``n`` results of ``run`` after ``random.seed(seed)``, then the next ``random.random()``:
+    equal on both sides only if both drew the same deployments from the same random state."""
+    random.seed(seed)
+    out = [run() for _ in range(n)]
+    return [*out, random.random()]
+
+
+def router_rows(rounds: int) -> list[Row]:
+    """The router's simple-shuffle pick over 20 weighted deployments: LiteLLM's ``Router`` as
+    installed vs patched (``router``). Picks are random, so parity is checked on seeded
+    sequences: the same seed must give the same deployments (and leave the same random state)
+    on both sides. Then the sides are timed in interleaved rounds."""
+    import asyncio
+
+    model_list = [
+        {
+            "model_name": "gpt-4o",
+            "litellm_params": {"model": f"openai/gpt-4o-{i}", "api_key": "sk-bench", "weight": 1 + i % 4},
+            "model_info": {"id": f"deployment-{i}"},
+        }
+        for i in range(20)
+    ]
+    router = litellm.Router(model_list=model_list, num_retries=0)
+    loop = asyncio.new_event_loop()
+
+    def parity(run: Callable[[], object]) -> bool:
+        sequences = {}
+        for side in ("baseline", "patched"):
+            _router_sides(side)
+            sequences[side] = _seeded(run, 300, seed=2024)
+        return sequences["baseline"] == sequences["patched"]
+
+    def sync_pick():
+        return router.get_available_deployment("gpt-4o")
+
+    async def select_many(calls: int) -> float:
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            await router.select("gpt-4o", {}, messages=ROUTER_CHAT)
+        return (time.perf_counter_ns() - start) / calls / 1000
+
+    def select_once():
+        return loop.run_until_complete(router.select("gpt-4o", {}, messages=ROUTER_CHAT))
+
+    rows = []
+    sync_equal = parity(sync_pick)
+    select_equal = parity(select_once)
+    times: dict[str, dict[str, list[float]]] = {"sync": {"baseline": [], "patched": []}, "select": {"baseline": [], "patched": []}}
+    for r in range(rounds):
+        order = ("baseline", "patched") if r % 2 == 0 else ("patched", "baseline")
+        for side in order:
+            _router_sides(side)
+            times["sync"][side].append(_timed(sync_pick, 1000 if side == "patched" else 200)[0])
+            times["select"][side].append(loop.run_until_complete(select_many(1000 if side == "patched" else 200)))
+    for key, label, equal in (
+        ("sync", "router pick, simple-shuffle, sync (20 deployments)", sync_equal),
+        ("select", "router pick, simple-shuffle, async select + 3-message chat", select_equal),
+    ):
+        rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
+
+    # acompletion(mock_response=...) end to end: per-request wall time at each concurrency.
+    async def completions(concurrency: int, total: int) -> tuple[float, list[object]]:
+        ids: list[object] = []
+
+        async def worker(n: int) -> None:
+            for _ in range(n):
+                response = await router.acompletion(model="gpt-4o", messages=ROUTER_CHAT, mock_response="ok")
+                ids.append((response.choices[0].message.content, response._hidden_params.get("model_id")))
+
+        start = time.perf_counter_ns()
+        await asyncio.gather(*(worker(total // concurrency) for _ in range(concurrency)))
+        return (time.perf_counter_ns() - start) / total / 1000, ids
+
+    # Parity: one request at a time from the same seed answers from the same deployments.
+    seeded: dict[str, list[object]] = {}
+    for side in ("baseline", "patched"):
+        _router_sides(side)
+        random.seed(7)
+        seeded[side] = loop.run_until_complete(completions(1, 50))[1] + [random.random()]
+    completion_equal = seeded["baseline"] == seeded["patched"]
+    completion_rounds = max(3, rounds // 3)
+    for concurrency in (1, 10, 50):
+        per_request: dict[str, list[float]] = {"baseline": [], "patched": []}
+        answered = True
+        for r in range(completion_rounds):
+            order = ("baseline", "patched") if r % 2 == 0 else ("patched", "baseline")
+            for side in order:
+                _router_sides(side)
+                took, ids = loop.run_until_complete(completions(concurrency, 200))
+                per_request[side].append(took)
+                answered = answered and len(ids) == 200 and all(content == "ok" for content, _ in ids)
+        rows.append(
+            Row(
+                f"router acompletion(mock_response), concurrency {concurrency} (per request)",
+                statistics.median(per_request["baseline"]),
+                statistics.median(per_request["patched"]),
+                completion_equal and answered,
+            )
+        )
+    fastllm_litellm.unpatch()
+    loop.close()
+    return rows
+
+
 def mixed_text(words: int, seed: int) -> str:
     """Deterministic prose with code, numbers, accents, CJK and emoji."""
     rng = random.Random(seed)
@@ -507,6 +626,9 @@ def main() -> None:
     fastllm_litellm.unpatch()
     rows += rate_limit_rows(args.rounds)
     rows += router_check_rows(args.rounds)
+    fastllm_litellm.reset_stats()
+    rows += router_rows(args.rounds)
+    router_stats = fastllm_litellm.status()["features"]["router"]
 
     print(
         f"\nlitellm {stats['litellm_version']} | fastllm_litellm | Python {platform.python_version()} | "
@@ -532,6 +654,7 @@ def main() -> None:
     print(f"\ntoken_counter: {tc['calls']} patched calls, {tc['fallbacks']} fallbacks")
     rl = fastllm_litellm.status()["features"]["rate_limit"]
     print(f"rate_limit: {rl['calls']} native checks, {rl['fallbacks']} fallbacks")
+    print(f"router: {router_stats['calls']} patched picks, {router_stats['fallbacks']} fallbacks")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"litellm": stats["litellm_version"], "rows": [asdict(r) | {"speedup": r.speedup} for r in rows]}, f, indent=2)

@@ -154,6 +154,18 @@ def test_seeded_traces_equal(name: str, seed: int) -> None:
     assert_same({"model_list": model_list, "num_retries": 0, "cooldown_time": 600}, ops, seed)
 
 
+def test_plain_traces_never_fall_back() -> None:
+    """Picks and successful calls of every entry point, mixed: all served natively, none handed
+    back (a router's own counters filling up must not look like a settings change)."""
+    ops = [("sync", "g"), ("async", "g"), ("select", "g"), ("ok", "g"), ("completion", "g"), ("sync_messages", "g")] * 8
+    assert_same({"model_list": deployments("g", 5, weight=[2, 1]), "num_retries": 0}, ops, 21)
+    stats = fastllm_litellm.status()["features"]["router"]
+    assert stats["fallbacks"] == 0, stats
+    # Every pick went through the patch: the four direct picks, and acompletion's (both
+    # lines); the sync completion picks through the patch on 1.109 only.
+    assert stats["calls"] >= 8 * 5
+
+
 @pytest.mark.parametrize("kind", ["429", "401", "timeout"])
 def test_cooldown_rules_equal(kind: str) -> None:
     """Failures cool deployments down by LiteLLM's rules; picks then skip them, alike."""

@@ -45,6 +45,13 @@ _NEUTRAL_SETTINGS = frozenset(
         "_settings_version",
         "_core_registry_version",
         "explicit_allowed_fails",
+        # Counters and caches a router fills as it serves.
+        "fail_calls",
+        "total_calls",
+        "success_calls",
+        "deployment_stats",
+        "_core_deployment_latency_map",
+        "_zero_cost_cache",
         # A cache of the routing groups' rows, filled on first use; the groups themselves are
         # compared through _core_routing_groups.
         "_routing_group_rows",
@@ -252,19 +259,24 @@ class _RustCoreLine(_Line):
         return {model_id for model_id, _ in store.active_sync(tuple(picker.ids(model)))}
 
 
+_lines: dict[type, _Line] = {}
+
+
 def _line(litellm: ModuleType) -> _Line | str:
-    """This install's line, or why the router feature does not apply to it."""
+    """This install's line (one object per core class, so a default router's settings are
+    read once per process), or why the router feature does not apply to it."""
     try:
-        from litellm.router_rust.core import RustCore
+        from litellm.router_rust.core import RustCore as core_class
     except ImportError:
-        RustCore = None
-    if RustCore is not None:
-        return _RustCoreLine(RustCore)
-    try:
-        from litellm.router_python_core import PythonCore
-    except ImportError:
-        return "neither litellm.router_rust.core.RustCore nor litellm.router_python_core.PythonCore exists"
-    return _PythonCoreLine(PythonCore)
+        try:
+            from litellm.router_python_core import PythonCore as core_class
+        except ImportError:
+            return "neither litellm.router_rust.core.RustCore nor litellm.router_python_core.PythonCore exists"
+    line = _lines.get(core_class)
+    if line is None:
+        kind = _RustCoreLine if core_class.__name__ == "RustCore" else _PythonCoreLine
+        line = _lines.setdefault(core_class, kind(core_class))
+    return line
 
 
 class RouterPatch:
