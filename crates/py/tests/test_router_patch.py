@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 import litellm
+import litellm.integrations.custom_logger
 import pytest
 
 import fastllm_litellm
@@ -59,7 +60,10 @@ def cooldowns(router: Any) -> list[str]:
 
 
 def outcome(value: Any) -> Any:
-    """What a step returned, comparable across runs."""
+    """What a step returned, comparable across runs (with the request dict the pick was
+    given, as the pick left it)."""
+    if isinstance(value, tuple):
+        return tuple(outcome(item) for item in value)
     if isinstance(value, dict):
         return ("deployment", copy.deepcopy(value))
     if isinstance(value, BaseException):
@@ -76,9 +80,12 @@ async def step(router: Any, op: tuple) -> Any:
         if kind == "sync_messages":
             return router.get_available_deployment(model, messages=MESSAGES)
         if kind == "async":
-            return await router.async_get_available_deployment(model, request_kwargs={}, messages=MESSAGES)
+            request: dict[str, Any] = {"metadata": {"model_group": model}}
+            picked = await router.async_get_available_deployment(model, request_kwargs=request, messages=MESSAGES)
+            return picked, request
         if kind == "select":
-            return await router.select(model, {}, messages=MESSAGES)
+            request = {}
+            return await router.select(model, request, messages=MESSAGES), request
         if kind == "ok":
             return await router.acompletion(model=model, messages=MESSAGES, mock_response="fine")
         if kind == "fail":
@@ -164,6 +171,32 @@ def test_plain_traces_never_fall_back() -> None:
     # Every pick went through the patch: the four direct picks, and acompletion's (both
     # lines); the sync completion picks through the patch on 1.109 only.
     assert stats["calls"] >= 8 * 5
+
+
+class _DropFirst(litellm.integrations.custom_logger.CustomLogger):
+    """A routing callback that filters: it drops the first deployment offered."""
+
+    async def async_filter_deployments(self, model, healthy_deployments, messages, request_kwargs=None, parent_otel_span=None):
+        return healthy_deployments[1:]
+
+
+def test_filtering_callbacks_fall_back_on_async_picks() -> None:
+    callback = _DropFirst()
+    litellm.callbacks.append(callback)
+    try:
+        ops = [("async", "g"), ("select", "g"), ("ok", "g"), ("sync", "g")] * 6
+        baseline = run({"model_list": deployments("g", 3), "num_retries": 0}, ops, 17, patched=False)
+        fastllm_litellm.reset_stats()
+        assert run({"model_list": deployments("g", 3), "num_retries": 0}, ops, 17, patched=True) == baseline
+        ids = {step[1][0][1]["model_info"]["id"] for step in baseline if step[0][0] == "select"}
+        assert "g-0" not in ids  # the filter acted
+        stats = fastllm_litellm.status()["features"]["router"]
+        # The async picks and acompletion's go to LiteLLM (the filter must run); the sync pick,
+        # which runs no routing callback, is still served.
+        assert stats["fallbacks"] >= 18
+        assert stats["calls"] > stats["fallbacks"]
+    finally:
+        litellm.callbacks.remove(callback)
 
 
 @pytest.mark.parametrize("kind", ["429", "401", "timeout"])

@@ -186,6 +186,11 @@ class _Line:
 
     def shared_state(self, core: Any) -> bool: ...
 
+    def filters_deployments(self, core: Any) -> bool:
+        """Whether an async pick would run a routing callback's ``async_filter_deployments``
+        (the base ``CustomLogger``'s keeps every deployment, so only overrides count)."""
+        ...
+
     def reference_settings(self, litellm: ModuleType) -> dict[str, object]:
         """A default router's settings, built once."""
         if self.reference is None:
@@ -220,6 +225,15 @@ class _PythonCoreLine(_Line):
     def shared_state(self, core: Any) -> bool:
         return getattr(core._core_cooldown_cache.cache, "redis_cache", None) is not None
 
+    def filters_deployments(self, core: Any) -> bool:
+        from litellm.integrations.custom_logger import CustomLogger
+
+        base = CustomLogger.async_filter_deployments
+        return any(
+            isinstance(callback, CustomLogger) and type(callback).async_filter_deployments is not base
+            for callback in core._routing_callbacks()
+        )
+
     def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object:
         cooldowns = core._core_cooldown_cache
         if not cooldowns.in_memory_cache.cache_dict:
@@ -251,6 +265,9 @@ class _RustCoreLine(_Line):
 
     def shared_state(self, core: Any) -> bool:
         return bool(core._cooldowns.cooldown_store.has_redis)
+
+    def filters_deployments(self, core: Any) -> bool:
+        return bool(core._opt.has_filters())
 
     def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object:
         store = core._cooldowns.cooldown_store
@@ -330,8 +347,11 @@ class RouterPatch:
         self.entries[core] = entry
         return entry
 
-    def pick(self, core: Any, model: object, specific_deployment: object, request_kwargs: object) -> object:
-        """The deployment, or None when LiteLLM's own pick must answer (the fallback counted)."""
+    def pick(
+        self, core: Any, model: object, specific_deployment: object, request_kwargs: object, is_async: bool
+    ) -> object:
+        """The deployment, or None when LiteLLM's own pick must answer (the fallback counted).
+        ``is_async``: the async chain, which also runs the routing callbacks' filters."""
         stats = self.stats
         if type(model) is not str or specific_deployment not in (None, False):
             stats.record_fallback("a pick of a specific deployment or a non-str model")
@@ -354,6 +374,9 @@ class RouterPatch:
                 return None
             if model not in picker:
                 stats.record_fallback("a model that is not one of the router's groups")
+                return None
+            if is_async and self.line.filters_deployments(core):
+                stats.record_fallback("a routing callback that filters deployments")
                 return None
             picked = picker.pick(model, self.line.cooling(core, picker, model))
         except Exception as error:
@@ -430,7 +453,7 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
 
     @functools.wraps(original_sync)
     def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
-        picked = pick(self, model, specific_deployment, request_kwargs)
+        picked = pick(self, model, specific_deployment, request_kwargs, False)
         if picked is None:
             return original_sync(
                 self,
@@ -446,7 +469,7 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
     async def _core_async_get_available_deployment(
         self, model, request_kwargs, messages=None, input=None, specific_deployment=False
     ):
-        picked = pick(self, model, specific_deployment, request_kwargs)
+        picked = pick(self, model, specific_deployment, request_kwargs, True)
         if picked is None:
             return await original_async(
                 self,
@@ -471,7 +494,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
 
     @functools.wraps(original_sync)
     def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
-        picked = pick(self, model, specific_deployment, request_kwargs)
+        picked = pick(self, model, specific_deployment, request_kwargs, False)
         if picked is None:
             return original_sync(self, model, messages, input, specific_deployment, request_kwargs)
         return picked
@@ -490,7 +513,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         **options,
     ):
         if kind == "pick" and not options:
-            picked = pick(self, model, specific_deployment, request_kwargs)
+            picked = pick(self, model, specific_deployment, request_kwargs, True)
             if picked is not None:
                 return picked
         # LiteLLM's own selection asks _pre_route below too: it must not count a second fallback.
@@ -532,7 +555,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         specific = args[2] if len(args) >= 3 else kwargs.get("specific_deployment", no_input)
         if specific is no_input:
             specific = request.get("specific_deployment") if type(request) is dict else None
-        picked = pick(self, step.get("model"), specific, request)
+        picked = pick(self, step.get("model"), specific, request, True)
         return routed if picked is None else as_document(picked)
 
     return {"get_available_deployment": get_available_deployment, "select": select, "_pre_route": _pre_route}
