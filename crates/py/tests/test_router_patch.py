@@ -223,15 +223,36 @@ def test_bad_input_raises_like_litellm() -> None:
     assert_same({"model_list": [], "num_retries": 0}, [("sync", "g"), ("select", "g")], 5, served=False)
 
 
+OTHER_STRATEGIES = [
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "cost-based-routing",
+]
+
+
+@pytest.mark.parametrize("strategy", OTHER_STRATEGIES)
+def test_other_strategies_trace_equal(strategy: str) -> None:
+    """Strategies the picker does not serve: every entry point goes to LiteLLM's own pick
+    (counted), through the patched methods, with the same answers and cooldowns. Calls that
+    succeed are left out: they record wall-clock latencies and usage minutes, which differ
+    between any two runs of LiteLLM itself."""
+    rng = random.Random(len(strategy))
+    ops = [op for op in random_ops(rng, ["g", "h"], 60) if op[0] not in ("ok", "completion")]
+    model_list = deployments("g", 4, rpm=[100, 1000], tpm=[10**6]) + deployments("h", 2)
+    kwargs = {"model_list": model_list, "num_retries": 0, "cooldown_time": 600, "routing_strategy": strategy}
+    assert_same(kwargs, ops, 5, served=False)
+
+
 @pytest.mark.parametrize(
     "router_kwargs",
     [
-        {"routing_strategy": "least-busy"},
-        {"routing_strategy": "latency-based-routing"},
         {"enable_pre_call_checks": True},
         {"model_group_alias": {"alias": "g"}},
+        {"routing_groups": [{"group_name": "rg", "models": ["g"], "routing_strategy": "least-busy"}]},
     ],
-    ids=["least-busy", "latency", "pre-call-checks", "alias"],
+    ids=["pre-call-checks", "alias", "routing-group"],
 )
 def test_other_settings_fall_back(router_kwargs: dict[str, Any]) -> None:
     ops = [("sync", "g"), ("async", "g"), ("select", "g")] * 4
