@@ -32,7 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<v3store::V3Checks>()?;
     m.add_class::<routercheck::ModelRateLimitChecks>()?;
     m.add_class::<routercheck::UsageV2Checks>()?;
-    m.add_class::<routerpick::ShufflePicker>()?;
+    m.add_class::<routerpick::GroupPicker>()?;
     m.add_class::<v3dual::V3DualCacheChecks>()?;
     m.add_class::<memcache::InMemoryCacheSteps>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use fastllm_router::RouterRng;
 use fastllm_router::strategy::simple_shuffle::pick_index;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PySequence, PyString};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySequence, PyString};
+
+use crate::memcache::{InMemoryCacheSteps, Memory};
 
 /// Python's `random` module instance as a [`RouterRng`]: every 32-bit word is
 /// `getrandbits(32)`, which is one `genrand_uint32` of CPython's Mersenne Twister, so
@@ -46,13 +48,15 @@ impl RouterRng for PythonRandom<'_, '_> {
 /// deployment for each of `weight`, `rpm`, `tpm` (absent as 0.0).
 struct Group {
     ids: Vec<String>,
+    /// LiteLLM's least-busy cache key of each deployment, `{group}_request_count:{id}`.
+    count_keys: Vec<Py<PyString>>,
     deployments: Vec<Py<PyAny>>,
     weights: [Vec<f64>; 3],
 }
 
 /// A router's simple-shuffle picks (see the module docs).
 #[pyclass(frozen, module = "fastllm_litellm._native")]
-pub struct ShufflePicker {
+pub struct GroupPicker {
     groups: HashMap<String, Group>,
     getrandbits: Py<PyAny>,
     copy: bool,
@@ -79,8 +83,43 @@ fn fresh<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     Ok(value.clone())
 }
 
+/// A stored in-flight count as LiteLLM's least-busy reads it (`float | None`, then `int()`),
+/// or `None` for a value this path leaves to LiteLLM.
+fn in_flight(value: &Bound<'_, PyAny>) -> Option<i64> {
+    const EXACT: i64 = 1 << 53;
+    if value.is_none() {
+        return Some(0);
+    }
+    if let Ok(int) = value.cast_exact::<PyInt>() {
+        return int.extract::<i64>().ok().filter(|v| v.abs() <= EXACT);
+    }
+    if let Ok(float) = value.cast_exact::<PyFloat>() {
+        let f = float.value();
+        // int() truncates toward zero; beyond i64 (or NaN/inf) LiteLLM decides.
+        return (f.is_finite() && f.abs() < 9.0e18).then(|| f.trunc() as i64);
+    }
+    None
+}
+
+impl GroupPicker {
+    /// The `i`th deployment of `group`, as this core serves it.
+    fn served<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+        group: &Group,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let deployment = group.deployments[i].bind(py);
+        if self.copy {
+            fresh(deployment).map(Some)
+        } else {
+            Ok(Some(deployment.clone()))
+        }
+    }
+}
+
 #[pymethods]
-impl ShufflePicker {
+impl GroupPicker {
     /// `groups`: model group name -> sequence of `(id, deployment, weight, rpm, tpm)` in the
     /// order LiteLLM lists the group. `getrandbits`: the `random` module's
     /// `random._inst.getrandbits`. `copy`: return a fresh copy of the deployment (as a core
@@ -94,6 +133,7 @@ impl ShufflePicker {
             let len = members.len()?;
             let mut group = Group {
                 ids: Vec::with_capacity(len),
+                count_keys: Vec::with_capacity(len),
                 deployments: Vec::with_capacity(len),
                 weights: [
                     Vec::with_capacity(len),
@@ -104,6 +144,9 @@ impl ShufflePicker {
             for member in members.try_iter()? {
                 let (id, deployment, weight, rpm, tpm): (String, Py<PyAny>, f64, f64, f64) =
                     member?.extract()?;
+                group.count_keys.push(
+                    PyString::new(groups.py(), &format!("{name}_request_count:{id}")).unbind(),
+                );
                 group.ids.push(id);
                 group.deployments.push(deployment);
                 group.weights[0].push(weight);
@@ -172,12 +215,50 @@ impl ShufflePicker {
             return Err(error);
         }
         let Some(i) = chosen else { return Ok(None) };
-        let deployment = group.deployments[i].bind(py);
-        if self.copy {
-            fresh(deployment).map(Some)
-        } else {
-            Ok(Some(deployment.clone()))
+        self.served(py, i, group)
+    }
+
+    /// least-busy: of `model`'s deployments not in `cooling`, the first with the fewest
+    /// requests in flight, as LiteLLM's `LeastBusyLoggingHandler` reads them from its router
+    /// cache's `InMemoryCache` (`cache`): `{model}_request_count:{id}`, each read with the
+    /// cache's own `get_cache` steps (so expired entries are evicted as LiteLLM evicts them),
+    /// a missing count as 0, a float truncated as `int()` truncates it.
+    ///
+    /// `None` (LiteLLM's own pick then answers) for an unknown group, every deployment cooling
+    /// down, or a stored count this path does not read as LiteLLM's validation does (anything
+    /// but `None`, an `int` within 2^53, or a finite `float`). The reads it made are the ones
+    /// LiteLLM's pick makes first, and reading again changes nothing, so handing back is safe.
+    #[pyo3(signature = (model, cooling, cache, steps))]
+    fn least_busy<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        cooling: Option<&Bound<'py, PyAny>>,
+        cache: Bound<'py, PyAny>,
+        steps: &Bound<'py, InMemoryCacheSteps>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(group) = self.groups.get(model) else {
+            return Ok(None);
+        };
+        let steps = steps.get();
+        let memory = Memory::new(cache, steps);
+        let mut best: Option<(usize, i64)> = None;
+        for (i, id) in group.ids.iter().enumerate() {
+            if let Some(cooling) = cooling
+                && cooling.contains(PyString::new(py, id))?
+            {
+                continue;
+            }
+            let Some(count) = in_flight(&memory.get(group.count_keys[i].bind(py))?) else {
+                return Ok(None);
+            };
+            // min(range(n), key=...): the first of the smallest.
+            if best.is_none_or(|(_, fewest)| count < fewest) {
+                best = Some((i, count));
+            }
         }
+        let Some((i, _)) = best else { return Ok(None) };
+        self.served(py, i, group)
     }
 
     /// The ids of `model`'s deployments, in LiteLLM's order (empty for an unknown group).

@@ -62,6 +62,8 @@ def cooldowns(router: Any) -> list[str]:
 def outcome(value: Any) -> Any:
     """What a step returned, comparable across runs (with the request dict the pick was
     given, as the pick left it)."""
+    if value is None:
+        return None
     if isinstance(value, tuple):
         return tuple(outcome(item) for item in value)
     if isinstance(value, dict):
@@ -92,6 +94,22 @@ async def step(router: Any, op: tuple) -> Any:
             return await router.acompletion(model=model, messages=MESSAGES, mock_response=failure(op[2]))
         if kind == "completion":
             return router.completion(model=model, messages=MESSAGES, mock_response="fine")
+        if kind == "busy":
+            # A request starts (+1) or ends (-1) on deployment `index`, through LiteLLM's own
+            # least-busy handler, as its callbacks would count it.
+            _, _, index, delta = op
+            handler = router.leastbusy_logger
+            kwargs = {"litellm_params": {"metadata": {"model_group": model}, "model_info": {"id": f"{model}-{index}"}}}
+            if delta > 0:
+                handler.log_pre_api_call(model, MESSAGES, kwargs)
+            else:
+                handler.log_success_event(kwargs, None, None, None)
+            return None
+        if kind == "store":
+            # A count written straight into the router cache (odd values included).
+            _, _, index, value = op
+            router.leastbusy_logger.router_cache.set_cache(f"{model}_request_count:{model}-{index}", value, local_only=True)
+            return None
     except Exception as error:  # noqa: BLE001 - the type is compared
         return error
     raise AssertionError(kind)
@@ -223,8 +241,33 @@ def test_bad_input_raises_like_litellm() -> None:
     assert_same({"model_list": [], "num_retries": 0}, [("sync", "g"), ("select", "g")], 5, served=False)
 
 
+def least_busy_ops(rng: random.Random, n: int, size: int) -> list[tuple]:
+    ops: list[tuple] = []
+    for _ in range(n):
+        kind = rng.choices(["busy", "sync", "async", "select", "fail", "store"], weights=[6, 3, 3, 3, 1, 1])[0]
+        if kind == "busy":
+            ops.append(("busy", "g", rng.randrange(size), rng.choice([1, 1, -1])))
+        elif kind == "fail":
+            ops.append(("fail", "g", rng.choice(["429", "401"])))
+        elif kind == "store":
+            ops.append(("store", "g", rng.randrange(size), rng.choice([2, 0, 1.7, -1, "3", None, 2**60])))
+        else:
+            ops.append((kind, "g"))
+    return ops
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5, 6])
+def test_least_busy_traces_equal(seed: int) -> None:
+    """least-busy: in-flight counts moved by LiteLLM's own handler (and odd stored counts),
+    failures cooling deployments down, and every pick entry point; equal at every step. On
+    1.109 the picks are served natively, on 1.110 (whose least-busy also holds reservations)
+    they are LiteLLM's."""
+    ops = least_busy_ops(random.Random(seed), 80, 5)
+    kwargs = {"model_list": deployments("g", 5), "num_retries": 0, "cooldown_time": 600, "routing_strategy": "least-busy"}
+    assert_same(kwargs, ops, seed, served=isinstance(LINE, _router._PythonCoreLine))
+
+
 OTHER_STRATEGIES = [
-    "least-busy",
     "latency-based-routing",
     "usage-based-routing",
     "usage-based-routing-v2",

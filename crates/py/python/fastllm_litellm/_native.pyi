@@ -196,20 +196,26 @@ class UsageV2Checks:
         ``(stage, limit, usage)``: ``stage`` is ``None`` when admitted, ``"local"`` or
         ``"counted"`` when refused."""
 
-class ShufflePicker:
-    """A router's simple-shuffle picks: the group's deployments minus the ones cooling down,
-    drawn with LiteLLM's rule from Python's own ``random`` state."""
+class GroupPicker:
+    """A router's picks: the group's deployments minus the ones cooling down, then
+    simple-shuffle (drawn with LiteLLM's rule from Python's own ``random`` state) or
+    least-busy (in-flight counts read from LiteLLM's ``InMemoryCache``)."""
 
     def __new__(
         cls,
         groups: dict[str, Sequence[tuple[str, Any, float, float, float]]],
         getrandbits: Any,
         copy: bool,
-    ) -> ShufflePicker: ...
+    ) -> GroupPicker: ...
     def __contains__(self, model: str) -> bool: ...
     def pick(self, model: str, cooling: Any = None) -> dict[str, Any] | None:
         """The deployment drawn (a fresh copy when built with ``copy``), or ``None`` (nothing
         drawn) when ``model`` is no group here or all of it is cooling down."""
+    def least_busy(
+        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps
+    ) -> dict[str, Any] | None:
+        """The first deployment with the fewest requests in flight in ``cache``, or ``None``
+        when LiteLLM must pick (unknown group, all cooling down, a count it reads otherwise)."""
     def ids(self, model: str) -> list[str]:
         """The group's deployment ids, in LiteLLM's order."""
 

@@ -158,12 +158,15 @@ def _plain_deployment(deployment: object) -> tuple[str, str, float, float, float
 class _Entry:
     """A core's picker and the versions it was built for."""
 
-    __slots__ = ("picker", "reason", "version")
+    __slots__ = ("picker", "reason", "strategy", "version")
 
-    def __init__(self, version: tuple, picker: _native.ShufflePicker | None, reason: str | None) -> None:
+    def __init__(
+        self, version: tuple, picker: _native.GroupPicker | None, reason: str | None, strategy: str | None
+    ) -> None:
         self.version = version
         self.picker = picker
         self.reason = reason
+        self.strategy = strategy
 
 
 class _Line:
@@ -171,6 +174,10 @@ class _Line:
     settings, its versions and its cooldowns."""
 
     copy: bool
+    strategies: frozenset[str] = frozenset({STRATEGY})
+    strategy_setting: str
+    # The attribute that holds a strategy's selector (None on a router of another strategy).
+    selector_attributes: dict[object, str] = {}
 
     def __init__(self, core_class: type) -> None:
         self.core_class = core_class
@@ -182,9 +189,14 @@ class _Line:
 
     def deployments(self, core: Any) -> list: ...
 
-    def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object: ...
+    def cooling(self, core: Any, picker: _native.GroupPicker, model: str) -> object: ...
 
     def shared_state(self, core: Any) -> bool: ...
+
+    def least_busy_cache(self, core: Any) -> object:
+        """The ``InMemoryCache`` the router's least-busy selector counts in flight requests in,
+        or None when that selector is not the plain one the native read reproduces."""
+        return None
 
     def filters_deployments(self, core: Any) -> bool:
         """Whether an async pick would run a routing callback's ``async_filter_deployments``
@@ -212,9 +224,31 @@ class _PythonCoreLine(_Line):
     dicts; cooldowns live in the cooldown cache's ``InMemoryCache``."""
 
     copy = False
+    strategies = frozenset({STRATEGY, "least-busy"})
+    strategy_setting = "_core_routing_strategy"
+    selector_attributes = {"least-busy": "leastbusy_logger"}
 
     def version(self, core: Any) -> tuple:
         return (core._registry_version, core._settings_version)
+
+    def __init__(self, core_class: type) -> None:
+        super().__init__(core_class)
+        from litellm.caching.dual_cache import DualCache
+        from litellm.caching.in_memory_cache import InMemoryCache
+        from litellm.router_strategy.least_busy import LeastBusyLoggingHandler
+
+        self._least_busy_types = (LeastBusyLoggingHandler, DualCache, InMemoryCache)
+
+    def least_busy_cache(self, core: Any) -> object:
+        handler_type, dual_type, memory_type = self._least_busy_types
+        selector = core.__dict__.get("leastbusy_logger")
+        if type(selector) is not handler_type:
+            return None
+        cache = selector.router_cache
+        if type(cache) is not dual_type or cache.redis_cache is not None:
+            return None
+        memory = cache.in_memory_cache
+        return memory if type(memory) is memory_type else None
 
     def settings(self, core: Any) -> dict[str, object]:
         return dict(vars(core))
@@ -234,7 +268,7 @@ class _PythonCoreLine(_Line):
             for callback in core._routing_callbacks()
         )
 
-    def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object:
+    def cooling(self, core: Any, picker: _native.GroupPicker, model: str) -> object:
         cooldowns = core._core_cooldown_cache
         if not cooldowns.in_memory_cache.cache_dict:
             return None
@@ -248,6 +282,7 @@ class _RustCoreLine(_Line):
     deployment per pick; cooldowns live in LiteLLM's native cooldown store."""
 
     copy = True
+    strategy_setting = "routing_strategy"
 
     def version(self, core: Any) -> tuple:
         return (core._hosted._registry_version, id(core._handle), id(core._resolved))
@@ -269,7 +304,7 @@ class _RustCoreLine(_Line):
     def filters_deployments(self, core: Any) -> bool:
         return bool(core._opt.has_filters())
 
-    def cooling(self, core: Any, picker: _native.ShufflePicker, model: str) -> object:
+    def cooling(self, core: Any, picker: _native.GroupPicker, model: str) -> object:
         store = core._cooldowns.cooldown_store
         if not store._handle.snapshot():
             return None
@@ -305,6 +340,9 @@ class RouterPatch:
         self.stats = stats
         self.entries: weakref.WeakKeyDictionary[object, _Entry] = weakref.WeakKeyDictionary()
         self.getrandbits = random._inst.getrandbits  # type: ignore[attr-defined]
+        from fastllm_litellm.patch import _cache_steps
+
+        self.steps = _cache_steps()
 
     def forget(self, core: object) -> None:
         self.entries.pop(core, None)
@@ -312,16 +350,19 @@ class RouterPatch:
     def _build(self, core: Any, version: tuple) -> _Entry:
         line = self.line
         reason: str | None = None
+        strategy: object = None
         try:
             settings = _settings_signature(line.settings(core))
             reference = line.reference_settings(self.litellm)
-            if settings.get("routing_strategy", settings.get("_core_routing_strategy")) != STRATEGY:
-                reason = "a routing strategy other than simple-shuffle"
+            strategy = settings.get(line.strategy_setting)
+            if strategy not in line.strategies:
+                reason = f"a routing strategy the picker does not serve on this line ({strategy!r})"
             else:
                 differing = sorted(
                     name
                     for name in set(settings) | set(reference)
-                    if settings.get(name, _MISSING) != reference.get(name, _MISSING)
+                    if name not in (line.strategy_setting, line.selector_attributes.get(strategy))
+                    and settings.get(name, _MISSING) != reference.get(name, _MISSING)
                 )
                 if differing:
                     reason = f"router settings that may change a pick: {', '.join(differing[:5])}"
@@ -340,10 +381,10 @@ class RouterPatch:
                 ids = [member[0] for members in groups.values() for member in members]
                 if len(set(ids)) != len(ids) or set(ids) & set(groups):
                     reason = "deployment ids that repeat or name a model group"
-            picker = None if reason is not None else _native.ShufflePicker(groups, self.getrandbits, line.copy)
+            picker = None if reason is not None else _native.GroupPicker(groups, self.getrandbits, line.copy)
         except Exception as error:  # an install this code does not know: LiteLLM picks
             picker, reason = None, f"a router this patch cannot read ({type(error).__name__}: {error})"
-        entry = _Entry(version, picker, reason)
+        entry = _Entry(version, picker, reason, None if picker is None else strategy)
         self.entries[core] = entry
         return entry
 
@@ -378,7 +419,20 @@ class RouterPatch:
             if is_async and self.line.filters_deployments(core):
                 stats.record_fallback("a routing callback that filters deployments")
                 return None
-            picked = picker.pick(model, self.line.cooling(core, picker, model))
+            if entry.strategy == STRATEGY:
+                picked = picker.pick(model, self.line.cooling(core, picker, model))
+            else:  # least-busy
+                cache = self.line.least_busy_cache(core)
+                if cache is None:
+                    stats.record_fallback("a least-busy selector the native read does not reproduce")
+                    return None
+                if is_async and litellm.service_callback:
+                    stats.record_fallback("service callbacks, which LiteLLM's async pick reports to")
+                    return None
+                picked = picker.least_busy(model, self.line.cooling(core, picker, model), cache, self.steps)
+                if picked is None:
+                    stats.record_fallback("a count or cooldown state the native read leaves to LiteLLM")
+                    return None
         except Exception as error:
             stats.record_fallback(f"{type(error).__name__}: {error}")
             return None
