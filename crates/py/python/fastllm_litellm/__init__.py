@@ -6,9 +6,10 @@ to see what is patched and how often a call was handed back to LiteLLM's own cod
 
     import fastllm_litellm
 
-    fastllm_litellm.patch()                     # or patch(features=["token_counter", "rate_limit"])
+    fastllm_litellm.patch()                     # or patch(features=["token_counter", "router"])
     ...                                         # litellm.token_counter & co. now count in Rust,
-                                                # the proxy's v3 limiter decides in Rust
+                                                # the proxy's v3 limiter decides in Rust,
+                                                # and a Router's picks are made in Rust
     fastllm_litellm.status()["features"]["token_counter"]["calls"]
     fastllm_litellm.unpatch()
 """

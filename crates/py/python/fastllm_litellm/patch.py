@@ -899,6 +899,7 @@ def patch(features: Iterable[str] | str | None = None) -> list[str]:
     A feature (or part of one) this install cannot take is skipped: ``rate_limit``'s v3 proxy
     limiter needs LiteLLM's proxy modules (fastapi, orjson, backoff, redis) and the 1.110
     line; its router checks (``ModelRateLimitingCheck``, usage-based-v2) apply on both lines.
+    ``router`` patches the router core's picks on both lines (``fastllm_litellm._router``).
     Named explicitly, a skipped part also gives a ``RuntimeWarning`` saying why.
 
     Raises:
