@@ -97,10 +97,10 @@ pub(crate) fn swallowed(py: Python<'_>, error: PyErr) -> PyResult<()> {
 }
 
 /// A lock taken without blocking, released on drop.
-struct Held<'py>(Bound<'py, PyAny>);
+pub(crate) struct Held<'py>(Bound<'py, PyAny>);
 
 impl<'py> Held<'py> {
-    fn try_take(lock: Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+    pub(crate) fn try_take(lock: Bound<'py, PyAny>) -> PyResult<Option<Self>> {
         let taken = lock
             .call_method1(intern!(lock.py(), "acquire"), (false,))?
             .is_truthy()?;

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use fastllm_router::RouterRng;
 use fastllm_router::strategy::simple_shuffle::pick_index;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySequence, PyString};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
 
-use crate::memcache::{InMemoryCacheSteps, Memory};
+use crate::memcache::{Held, InMemoryCacheSteps, Memory};
 
 /// Python's `random` module instance as a [`RouterRng`]: every 32-bit word is
 /// `getrandbits(32)`, which is one `genrand_uint32` of CPython's Mersenne Twister, so
@@ -50,6 +50,8 @@ struct Group {
     ids: Vec<String>,
     /// LiteLLM's least-busy cache key of each deployment, `{group}_request_count:{id}`.
     count_keys: Vec<Py<PyString>>,
+    /// The key of its held picks on 1.110, `least_busy_reservations:{id}`.
+    reservation_keys: Vec<Py<PyString>>,
     deployments: Vec<Py<PyAny>>,
     weights: [Vec<f64>; 3],
 }
@@ -81,6 +83,40 @@ fn fresh<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         return Ok(PyList::new(py, items)?.into_any());
     }
     Ok(value.clone())
+}
+
+/// How many of the stored picks `value` are younger than `ttl` at `now`
+/// (`_unexpired(_picks(...))`), or `None` for a value this path leaves to LiteLLM.
+fn live_picks(value: &Bound<'_, PyAny>, now: f64, ttl: f64) -> Option<i64> {
+    if value.is_none() {
+        return Some(0);
+    }
+    let picks = value.cast_exact::<PyTuple>().ok()?;
+    let mut live = 0;
+    for pick in picks.iter() {
+        let pick = pick.cast_into_exact::<PyTuple>().ok()?;
+        if pick.len() != 2 {
+            return None;
+        }
+        let at = pick.get_item(0).ok()?;
+        let tag = pick.get_item(1).ok()?;
+        if !(tag.is_none() || tag.is_exact_instance_of::<PyString>()) {
+            return None;
+        }
+        let at = if let Ok(f) = at.cast_exact::<PyFloat>() {
+            f.value()
+        } else {
+            let int = at.cast_exact::<PyInt>().ok()?.extract::<i64>().ok()?;
+            if int.abs() > 1 << 53 {
+                return None;
+            }
+            int as f64
+        };
+        if now - at < ttl {
+            live += 1;
+        }
+    }
+    Some(live)
 }
 
 /// A stored in-flight count as LiteLLM's least-busy reads it (`float | None`, then `int()`),
@@ -134,6 +170,7 @@ impl GroupPicker {
             let mut group = Group {
                 ids: Vec::with_capacity(len),
                 count_keys: Vec::with_capacity(len),
+                reservation_keys: Vec::with_capacity(len),
                 deployments: Vec::with_capacity(len),
                 weights: [
                     Vec::with_capacity(len),
@@ -146,6 +183,9 @@ impl GroupPicker {
                     member?.extract()?;
                 group.count_keys.push(
                     PyString::new(groups.py(), &format!("{name}_request_count:{id}")).unbind(),
+                );
+                group.reservation_keys.push(
+                    PyString::new(groups.py(), &format!("least_busy_reservations:{id}")).unbind(),
                 );
                 group.ids.push(id);
                 group.deployments.push(deployment);
@@ -224,11 +264,17 @@ impl GroupPicker {
     /// cache's own `get_cache` steps (so expired entries are evicted as LiteLLM evicts them),
     /// a missing count as 0, a float truncated as `int()` truncates it.
     ///
+    /// With `reservations` (1.110's handler, whose picks also hold reservations): its `lock`
+    /// is taken without blocking, its `clock` read once, and each deployment's live picks
+    /// (`least_busy_reservations:{id}`, `(time, tag)` pairs younger than `ttl` seconds) are
+    /// added to its count, as that handler's `_select` adds them without reserving.
+    ///
     /// `None` (LiteLLM's own pick then answers) for an unknown group, every deployment cooling
-    /// down, or a stored count this path does not read as LiteLLM's validation does (anything
-    /// but `None`, an `int` within 2^53, or a finite `float`). The reads it made are the ones
-    /// LiteLLM's pick makes first, and reading again changes nothing, so handing back is safe.
-    #[pyo3(signature = (model, cooling, cache, steps))]
+    /// down, the lock held elsewhere, or a stored value this path does not read as LiteLLM's
+    /// validation does (counts: `None`, an `int` within 2^53 or a finite `float`; picks: a
+    /// tuple of `(int | float, str | None)` tuples). The reads it made are the ones LiteLLM's
+    /// pick makes first, and reading again changes nothing, so handing back is safe.
+    #[pyo3(signature = (model, cooling, cache, steps, reservations=None))]
     fn least_busy<'py>(
         &self,
         py: Python<'py>,
@@ -236,29 +282,64 @@ impl GroupPicker {
         cooling: Option<&Bound<'py, PyAny>>,
         cache: Bound<'py, PyAny>,
         steps: &Bound<'py, InMemoryCacheSteps>,
+        reservations: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, f64)>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
         };
         let steps = steps.get();
+        // `with _RESERVATIONS_LOCK: now = self._clock()`, before any read.
+        let mut held = None;
+        let mut live = None;
+        if let Some((store, lock, clock, ttl)) = reservations {
+            let Some(taken) = Held::try_take(lock)? else {
+                return Ok(None);
+            };
+            held = Some(taken);
+            let now: f64 = clock.call0()?.extract()?;
+            live = Some((Memory::new(store, steps), now, ttl));
+        }
         let memory = Memory::new(cache, steps);
-        let mut best: Option<(usize, i64)> = None;
-        for (i, id) in group.ids.iter().enumerate() {
-            if let Some(cooling) = cooling
-                && cooling.contains(PyString::new(py, id))?
-            {
-                continue;
+        let candidates: Vec<usize> = match cooling {
+            None => (0..group.ids.len()).collect(),
+            Some(cooling) => {
+                let mut keep = Vec::with_capacity(group.ids.len());
+                for (i, id) in group.ids.iter().enumerate() {
+                    if !cooling.contains(PyString::new(py, id))? {
+                        keep.push(i);
+                    }
+                }
+                keep
             }
+        };
+        // The counts first (`_this_workers_counts`), then the reservations, as LiteLLM reads them.
+        let mut counts = Vec::with_capacity(candidates.len());
+        for &i in &candidates {
             let Some(count) = in_flight(&memory.get(group.count_keys[i].bind(py))?) else {
                 return Ok(None);
             };
-            // min(range(n), key=...): the first of the smallest.
-            if best.is_none_or(|(_, fewest)| count < fewest) {
-                best = Some((i, count));
+            counts.push(count);
+        }
+        if let Some((store, now, ttl)) = &live {
+            for (k, &i) in candidates.iter().enumerate() {
+                let Some(picks) =
+                    live_picks(&store.get(group.reservation_keys[i].bind(py))?, *now, *ttl)
+                else {
+                    return Ok(None);
+                };
+                counts[k] = counts[k].saturating_add(picks);
             }
         }
-        let Some((i, _)) = best else { return Ok(None) };
-        self.served(py, i, group)
+        drop(held);
+        // min(range(n), key=...): the first of the smallest.
+        let mut best: Option<(usize, i64)> = None;
+        for (k, &count) in counts.iter().enumerate() {
+            if best.is_none_or(|(_, fewest)| count < fewest) {
+                best = Some((k, count));
+            }
+        }
+        let Some((k, _)) = best else { return Ok(None) };
+        self.served(py, candidates[k], group)
     }
 
     /// The ids of `model`'s deployments, in LiteLLM's order (empty for an unknown group).

@@ -193,9 +193,10 @@ class _Line:
 
     def shared_state(self, core: Any) -> bool: ...
 
-    def least_busy_cache(self, core: Any) -> object:
-        """The ``InMemoryCache`` the router's least-busy selector counts in flight requests in,
-        or None when that selector is not the plain one the native read reproduces."""
+    def least_busy_state(self, core: Any) -> tuple | None:
+        """``(cache, reservations)``: the ``InMemoryCache`` the router's least-busy selector
+        counts requests in flight in, and (1.110) its reservation store, lock, clock and TTL;
+        None when that selector is not the plain one the native read reproduces."""
         return None
 
     def filters_deployments(self, core: Any) -> bool:
@@ -239,7 +240,7 @@ class _PythonCoreLine(_Line):
 
         self._least_busy_types = (LeastBusyLoggingHandler, DualCache, InMemoryCache)
 
-    def least_busy_cache(self, core: Any) -> object:
+    def least_busy_state(self, core: Any) -> tuple | None:
         handler_type, dual_type, memory_type = self._least_busy_types
         selector = core.__dict__.get("leastbusy_logger")
         if type(selector) is not handler_type:
@@ -248,7 +249,7 @@ class _PythonCoreLine(_Line):
         if type(cache) is not dual_type or cache.redis_cache is not None:
             return None
         memory = cache.in_memory_cache
-        return memory if type(memory) is memory_type else None
+        return (memory, None) if type(memory) is memory_type else None
 
     def settings(self, core: Any) -> dict[str, object]:
         return dict(vars(core))
@@ -282,7 +283,36 @@ class _RustCoreLine(_Line):
     deployment per pick; cooldowns live in LiteLLM's native cooldown store."""
 
     copy = True
+    strategies = frozenset({STRATEGY, "least-busy"})
     strategy_setting = "routing_strategy"
+
+    def __init__(self, core_class: type) -> None:
+        super().__init__(core_class)
+        from litellm.caching.dual_cache import DualCache
+        from litellm.caching.in_memory_cache import InMemoryCache
+        from litellm.router_strategy import least_busy
+
+        self._least_busy = least_busy
+        self._least_busy_types = (least_busy.LeastBusyLoggingHandler, DualCache, InMemoryCache)
+
+    def least_busy_state(self, core: Any) -> tuple | None:
+        handler_type, dual_type, memory_type = self._least_busy_types
+        module = self._least_busy
+        # A pick inside a routed call holds a reservation (a write this path does not make).
+        if module.pick_reserves(False):
+            return None
+        selector = core._selectors.attribute("leastbusy_logger")
+        if type(selector) is not handler_type:
+            return None
+        cache = selector.router_cache
+        if type(cache) is not dual_type or cache.redis_cache is not None:
+            return None
+        memory = cache.in_memory_cache
+        store = selector._reservations
+        if type(memory) is not memory_type or type(store) is not memory_type:
+            return None
+        ttl = module.SELECTION_RESERVATION_TTL_SECONDS
+        return memory, (store, module._RESERVATIONS_LOCK, selector._clock, float(ttl))
 
     def version(self, core: Any) -> tuple:
         return (core._hosted._registry_version, id(core._handle), id(core._resolved))
@@ -389,10 +419,17 @@ class RouterPatch:
         return entry
 
     def pick(
-        self, core: Any, model: object, specific_deployment: object, request_kwargs: object, is_async: bool
+        self,
+        core: Any,
+        model: object,
+        specific_deployment: object,
+        request_kwargs: object,
+        is_async: bool,
+        reserving: bool = False,
     ) -> object:
         """The deployment, or None when LiteLLM's own pick must answer (the fallback counted).
-        ``is_async``: the async chain, which also runs the routing callbacks' filters."""
+        ``is_async``: the async chain, which also runs the routing callbacks' filters.
+        ``reserving``: an endpoint's pick, which least-busy holds a reservation for."""
         stats = self.stats
         if type(model) is not str or specific_deployment not in (None, False):
             stats.record_fallback("a pick of a specific deployment or a non-str model")
@@ -422,14 +459,16 @@ class RouterPatch:
             if entry.strategy == STRATEGY:
                 picked = picker.pick(model, self.line.cooling(core, picker, model))
             else:  # least-busy
-                cache = self.line.least_busy_cache(core)
-                if cache is None:
-                    stats.record_fallback("a least-busy selector the native read does not reproduce")
+                state = None if reserving else self.line.least_busy_state(core)
+                if state is None:
+                    stats.record_fallback("a least-busy pick the native read does not reproduce (or that reserves)")
                     return None
                 if is_async and litellm.service_callback:
                     stats.record_fallback("service callbacks, which LiteLLM's async pick reports to")
                     return None
-                picked = picker.least_busy(model, self.line.cooling(core, picker, model), cache, self.steps)
+                cache, reservations = state
+                cooling = self.line.cooling(core, picker, model)
+                picked = picker.least_busy(model, cooling, cache, self.steps, reservations)
                 if picked is None:
                     stats.record_fallback("a count or cooldown state the native read leaves to LiteLLM")
                     return None
@@ -609,7 +648,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         specific = args[2] if len(args) >= 3 else kwargs.get("specific_deployment", no_input)
         if specific is no_input:
             specific = request.get("specific_deployment") if type(request) is dict else None
-        picked = pick(self, step.get("model"), specific, request, True)
+        picked = pick(self, step.get("model"), specific, request, True, True)
         return routed if picked is None else as_document(picked)
 
     return {"get_available_deployment": get_available_deployment, "select": select, "_pre_route": _pre_route}
