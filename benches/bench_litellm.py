@@ -418,10 +418,18 @@ def _seeded(run: Callable[[], object], n: int, seed: int) -> list[object]:
 
 
 def router_rows(rounds: int) -> list[Row]:
-    """The router's simple-shuffle pick over 20 weighted deployments: LiteLLM's ``Router`` as
-    installed vs patched (``router``). Picks are random, so parity is checked on seeded
-    sequences: the same seed must give the same deployments (and leave the same random state)
-    on both sides. Then the sides are timed in interleaved rounds."""
+    """The router's pick over 20 deployments, per strategy the patch serves: LiteLLM's
+    ``Router`` as installed vs patched (``router``). Simple-shuffle picks are random, so parity
+    is checked on seeded sequences: the same seed must give the same deployments (and leave
+    the same random state) on both sides. Then the sides are timed in interleaved rounds."""
+    rows = []
+    for strategy in ("simple-shuffle", "least-busy"):
+        rows += _strategy_rows(strategy, rounds)
+    fastllm_litellm.unpatch()
+    return rows
+
+
+def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
     import asyncio
 
     model_list = [
@@ -432,7 +440,16 @@ def router_rows(rounds: int) -> list[Row]:
         }
         for i in range(20)
     ]
-    router = litellm.Router(model_list=model_list, num_retries=0)
+    router = litellm.Router(model_list=model_list, num_retries=0, routing_strategy=strategy)
+    if strategy == "least-busy":
+        # Requests in flight on most deployments, counted by LiteLLM's own handler.
+        for i in range(20):
+            for _ in range((i * 7) % 5 + 1):
+                router.leastbusy_logger.log_pre_api_call(
+                    "gpt-4o",
+                    ROUTER_CHAT,
+                    {"litellm_params": {"metadata": {"model_group": "gpt-4o"}, "model_info": {"id": f"deployment-{i}"}}},
+                )
     loop = asyncio.new_event_loop()
 
     def parity(run: Callable[[], object]) -> bool:
@@ -465,10 +482,16 @@ def router_rows(rounds: int) -> list[Row]:
             times["sync"][side].append(_timed(sync_pick, 1000 if side == "patched" else 200)[0])
             times["select"][side].append(loop.run_until_complete(select_many(1000 if side == "patched" else 200)))
     for key, label, equal in (
-        ("sync", "router pick, simple-shuffle, sync (20 deployments)", sync_equal),
-        ("select", "router pick, simple-shuffle, async select + 3-message chat", select_equal),
+        ("sync", f"router pick, {strategy}, sync (20 deployments)", sync_equal),
+        ("select", f"router pick, {strategy}, async select + 3-message chat", select_equal),
     ):
         rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
+    if strategy != "simple-shuffle":
+        # least-busy's counts move when LiteLLM's success callbacks run, on its logging worker,
+        # so two runs of LiteLLM itself do not pick alike end to end: no parity to check.
+        fastllm_litellm.unpatch()
+        loop.close()
+        return rows
 
     # acompletion(mock_response=...) end to end: per-request wall time at each concurrency.
     async def completions(concurrency: int, total: int) -> tuple[float, list[object]]:
@@ -503,7 +526,7 @@ def router_rows(rounds: int) -> list[Row]:
                 answered = answered and len(ids) == 200 and all(content == "ok" for content, _ in ids)
         rows.append(
             Row(
-                f"router acompletion(mock_response), concurrency {concurrency} (per request)",
+                f"router acompletion(mock_response), {strategy}, concurrency {concurrency} (per request)",
                 statistics.median(per_request["baseline"]),
                 statistics.median(per_request["patched"]),
                 completion_equal and answered,
