@@ -127,6 +127,28 @@ impl WindowCounter {
         window.count
     }
 
+    /// Raises the live value to at least `value`, or creates the key with it (expiring
+    /// `ttl_nanos` after `now`); returns the new value.
+    ///
+    /// For a count read from a shared store: it already includes this process's own
+    /// increments, so it replaces the local count unless that is higher (an increment not yet
+    /// sent), and the count never goes back.
+    pub fn raise_to(&self, label: i64, now: i64, ttl_nanos: i64, value: u64) -> u64 {
+        let mut window = lock(&self.window);
+        match window.live(label, now) {
+            Some(count) => window.count = count.max(value),
+            None => {
+                *window = Window {
+                    present: true,
+                    label,
+                    expires: now.saturating_add(ttl_nanos),
+                    count: value,
+                };
+            }
+        }
+        window.count
+    }
+
     /// `get_cache(key) or 0`.
     #[must_use]
     pub fn get(&self, label: i64, now: i64) -> u64 {
@@ -243,6 +265,25 @@ impl CooldownCell {
         self.until.store(until, Ordering::Release);
     }
 
+    /// Takes on a cooldown another process wrote to a shared store, active until `ends`
+    /// (exclusive), unless one is already active here at `now`: LiteLLM's two-tier cache reads
+    /// the shared tier only for keys missing from its memory. Returns whether it was taken on.
+    pub fn adopt(&self, now: i64, ends: i64, info: CooldownInfo) -> bool {
+        let mut entry = lock(&self.entry);
+        let live = entry.present && now <= entry.ttl_expires && now < entry.ends;
+        if live || ends <= now {
+            return false;
+        }
+        *entry = Entry {
+            present: true,
+            ttl_expires: ends,
+            ends,
+            info: Some(info),
+        };
+        self.until.store(ends, Ordering::Release);
+        true
+    }
+
     /// Ends the cooldown now (an operator override).
     pub fn clear(&self) {
         let mut entry = lock(&self.entry);
@@ -325,6 +366,48 @@ mod tests {
         assert!(!cell.is_active(11));
         assert_eq!(cell.active_info(10).map(|i| i.status), Some(429));
         assert_eq!(cell.active_info(11), None);
+    }
+
+    #[test]
+    fn window_raise_never_lowers() {
+        let counter = WindowCounter::new();
+        assert_eq!(counter.raise_to(1, 0, 60, 7), 7, "creates the key");
+        counter.increment(1, 1, 60, 2);
+        assert_eq!(
+            counter.raise_to(1, 2, 60, 5),
+            9,
+            "a lower shared count is ignored"
+        );
+        assert_eq!(counter.raise_to(1, 3, 60, 20), 20);
+        assert_eq!(counter.get(1, 60), 20);
+        assert_eq!(counter.get(1, 61), 0, "the TTL of the first write holds");
+        assert_eq!(
+            counter.raise_to(2, 62, 60, 4),
+            4,
+            "a new minute is a new key"
+        );
+    }
+
+    #[test]
+    fn cooldown_adopt_only_when_idle() {
+        let info = |status| CooldownInfo {
+            status,
+            cooldown_secs: 1e-7,
+            started_nanos: 0,
+        };
+        let cell = CooldownCell::new();
+        assert!(!cell.adopt(10, 10, info(429)), "already over");
+        assert!(cell.adopt(10, 100, info(429)));
+        assert!(cell.is_active(99));
+        assert!(!cell.is_active(100));
+        assert!(!cell.adopt(20, 500, info(500)), "one is active here");
+        assert_eq!(cell.active_info(50).map(|i| i.status), Some(429));
+        assert!(cell.adopt(100, 150, info(500)), "the local one ran out");
+        assert!(cell.is_active(149));
+        // A local write after it keeps the adopted key's TTL, as a rewrite does.
+        cell.add(120, 1000, 429, 1e-6, i64::MIN);
+        assert!(cell.is_active(150));
+        assert!(!cell.is_active(151));
     }
 
     #[test]

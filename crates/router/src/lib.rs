@@ -14,6 +14,10 @@ mod deployment;
 mod error;
 #[cfg(not(loom))]
 mod pyrepr;
+// The Redis-shared state needs the connection pool, which loom builds leave out (tokio has no
+// `tokio::net` there).
+#[cfg(all(feature = "redis", not(loom)))]
+mod redis_state;
 #[cfg(not(loom))]
 mod registry;
 #[cfg(not(loom))]
@@ -42,6 +46,8 @@ pub use deployment::{
     parse_model_list, parse_model_list_with,
 };
 pub use error::{Error, Result};
+#[cfg(all(feature = "redis", not(loom)))]
+pub use redis_state::{CooldownValue, EXCEPTION_VISIBLE_CHARS, Published, RedisState, Synced};
 #[cfg(not(loom))]
 pub use registry::{Member, ModelGroup, Registry, Snapshot};
 #[cfg(not(loom))]

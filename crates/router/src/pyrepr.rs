@@ -1,5 +1,6 @@
 //! Python's `str()`, `repr()` and `json.dumps()` of JSON values, as far as LiteLLM's deployment
-//! id hash needs them (`litellm.router_api.deployment_id`).
+//! id hash needs them (`litellm.router_api.deployment_id`), and the way back from `repr()`
+//! ([`py_literal`]) for the values LiteLLM's Redis cache stores with `str(value)`.
 
 use std::fmt::Write as _;
 
@@ -180,7 +181,7 @@ fn json_str(s: &str, out: &mut String) {
 /// `repr(str)`: single quotes unless the text has `'` and no `"`; non-printable characters
 /// escaped. Python decides "printable" from the Unicode database; this approximates it with the
 /// general categories Rust exposes (control, format, separators, private use).
-fn repr_str(s: &str, out: &mut String) {
+pub(crate) fn repr_str(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -212,6 +213,245 @@ fn repr_str(s: &str, out: &mut String) {
         }
     }
     out.push(quote);
+}
+
+/// `ast.literal_eval(text)` for the literals `repr()` gives of JSON-like values: dicts with
+/// string keys, lists and tuples (as lists), `str` (either quote, with Python's escapes),
+/// `int`, `float`, `True`, `False`, `None`. `None` for anything else or trailing text.
+///
+/// LiteLLM's Redis cache writes values with `str(value)` on its synchronous path (cooldowns
+/// among them) and reads them back with `json.loads`, falling back to `ast.literal_eval`.
+#[cfg(all(feature = "redis", not(loom)))]
+pub(crate) fn py_literal(text: &str) -> Option<Value> {
+    let mut parser = LiteralParser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    let value = parser.value()?;
+    parser.skip_ws();
+    (parser.pos == text.len()).then_some(value)
+}
+
+#[cfg(all(feature = "redis", not(loom)))]
+struct LiteralParser<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+#[cfg(all(feature = "redis", not(loom)))]
+impl<'a> LiteralParser<'a> {
+    /// Nesting limit, so a hostile value cannot overflow the stack.
+    const MAX_DEPTH: usize = 64;
+
+    fn rest(&self) -> &'a str {
+        &self.text[self.pos..]
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn skip_ws(&mut self) {
+        let rest = self.rest();
+        self.pos += rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        self.skip_ws();
+        if self.peek() == Some(c) {
+            self.pos += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        self.skip_ws();
+        match self.peek()? {
+            '{' => self.nested(|p| p.dict()),
+            '[' => self.nested(|p| p.sequence('[', ']')),
+            '(' => self.nested(|p| p.sequence('(', ')')),
+            '\'' | '"' => self.string().map(Value::String),
+            c if c == '-' || c == '+' || c == '.' || c.is_ascii_digit() => self.number(),
+            _ => self.constant(),
+        }
+    }
+
+    fn nested(&mut self, parse: impl FnOnce(&mut Self) -> Option<Value>) -> Option<Value> {
+        self.depth += 1;
+        if self.depth > Self::MAX_DEPTH {
+            return None;
+        }
+        let value = parse(self);
+        self.depth -= 1;
+        value
+    }
+
+    fn dict(&mut self) -> Option<Value> {
+        self.eat('{');
+        let mut map = Map::new();
+        loop {
+            if self.eat('}') {
+                return Some(Value::Object(map));
+            }
+            let Value::String(key) = self.value()? else {
+                return None;
+            };
+            if !self.eat(':') {
+                return None;
+            }
+            let value = self.value()?;
+            map.insert(key, value);
+            if !self.eat(',') {
+                return self.eat('}').then_some(Value::Object(map));
+            }
+        }
+    }
+
+    fn sequence(&mut self, open: char, close: char) -> Option<Value> {
+        self.eat(open);
+        let mut items = Vec::new();
+        loop {
+            if self.eat(close) {
+                return Some(Value::Array(items));
+            }
+            items.push(self.value()?);
+            if !self.eat(',') {
+                return self.eat(close).then_some(Value::Array(items));
+            }
+        }
+    }
+
+    fn constant(&mut self) -> Option<Value> {
+        for (word, value) in [
+            ("None", Value::Null),
+            ("True", Value::Bool(true)),
+            ("False", Value::Bool(false)),
+        ] {
+            if let Some(after) = self.rest().strip_prefix(word) {
+                if !after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    self.pos += word.len();
+                    return Some(value);
+                }
+            }
+        }
+        None
+    }
+
+    fn number(&mut self) -> Option<Value> {
+        let rest = self.rest();
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_')))
+            .unwrap_or(rest.len());
+        // A sign may only lead or follow an exponent marker.
+        let token = &rest[..len];
+        let cut = token
+            .char_indices()
+            .skip(1)
+            .find(|&(i, c)| {
+                matches!(c, '+' | '-') && !matches!(token.as_bytes()[i - 1], b'e' | b'E')
+            })
+            .map_or(len, |(i, _)| i);
+        let token = &token[..cut];
+        self.pos += cut;
+        let digits: String = token.chars().filter(|&c| c != '_').collect();
+        let unsigned = digits.trim_start_matches(['-', '+']);
+        if !unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            return None;
+        }
+        if unsigned.bytes().all(|b| b.is_ascii_digit()) {
+            let negative = digits.starts_with('-');
+            if let Ok(u) = unsigned.parse::<u64>() {
+                if !negative {
+                    return Some(Value::from(u));
+                }
+                if let Ok(i) = i64::try_from(u) {
+                    return Some(Value::from(-i));
+                }
+            }
+        }
+        let f: f64 = digits.parse().ok()?;
+        serde_json::Number::from_f64(f).map(Value::Number)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let quote = self.bump()?;
+        let mut out = String::new();
+        loop {
+            match self.bump()? {
+                c if c == quote => return Some(out),
+                '\n' => return None,
+                '\\' => self.escape(&mut out)?,
+                c => out.push(c),
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut String) -> Option<()> {
+        let c = self.bump()?;
+        let simple = match c {
+            '\n' => return Some(()), // a line continuation
+            '\\' | '\'' | '"' => Some(c),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\u{b}'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            return Some(());
+        }
+        let code = match c {
+            'x' => self.hex(2)?,
+            'u' => self.hex(4)?,
+            'U' => self.hex(8)?,
+            '0'..='7' => {
+                let mut code = c.to_digit(8)?;
+                for _ in 0..2 {
+                    match self.peek().and_then(|d| d.to_digit(8)) {
+                        Some(d) => {
+                            code = code * 8 + d;
+                            self.pos += 1;
+                        }
+                        None => break,
+                    }
+                }
+                code
+            }
+            // `\N{name}` needs the Unicode name table; not produced by repr().
+            'N' => return None,
+            // Python keeps unknown escapes as written.
+            other => {
+                out.push('\\');
+                out.push(other);
+                return Some(());
+            }
+        };
+        out.push(char::from_u32(code)?);
+        Some(())
+    }
+
+    fn hex(&mut self, digits: usize) -> Option<u32> {
+        let text = self.rest().get(..digits)?;
+        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.pos += digits;
+        u32::from_str_radix(text, 16).ok()
+    }
 }
 
 fn is_printable(c: char) -> bool {
@@ -280,6 +520,52 @@ mod tests {
         assert_eq!(repr(&json!([{"k": "v"}])), "[{'k': 'v'}]");
         assert_eq!(repr(&json!(["é中", "\n\t\\"])), "['é中', '\\n\\t\\\\']");
         assert_eq!(repr(&json!(["\u{7f}\u{200b}"])), "['\\x7f\\u200b']");
+    }
+
+    #[cfg(all(feature = "redis", not(loom)))]
+    #[test]
+    fn literal_eval_of_repr() {
+        // Each text is Python 3.11's repr() of the value; literal_eval gives it back.
+        let cases = [
+            (
+                "{'exception_received': 'litellm.RateLimitError: x', 'status_code': '429', \
+                 'timestamp': 1795872996.8592248, 'cooldown_time': 2.5}",
+                json!({"exception_received": "litellm.RateLimitError: x", "status_code": "429",
+                       "timestamp": 1_795_872_996.859_224_8, "cooldown_time": 2.5}),
+            ),
+            (
+                r#"{"it's": "a \"b\" é\x00\u200b\U0001f600\n\t\\", 'n': -3, 'e': 1e-05}"#,
+                json!({"it's": "a \"b\" é\u{0}\u{200b}\u{1F600}\n\t\\", "n": -3, "e": 1e-5}),
+            ),
+            (
+                "[None, True, False, (1, 2.0), {}, [], 18446744073709551615]",
+                json!([null, true, false, [1, 2.0], {}, [], u64::MAX]),
+            ),
+            ("'\\q\\101'", json!("\\qA")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(py_literal(text), Some(want.clone()), "{text}");
+            let mut again = String::new();
+            py_repr(&want, &mut again);
+            assert_eq!(py_literal(&again), Some(want), "round trip of {again}");
+        }
+        for bad in [
+            "{'a': 1",
+            "{'a' 1}",
+            "{1: 'a'}",
+            "'open",
+            "Nonesuch",
+            "inf",
+            "1 2",
+            "{'a': 1}x",
+            "'\\N{DASH}'",
+            "1-2",
+            "",
+        ] {
+            assert_eq!(py_literal(bad), None, "{bad}");
+        }
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        assert_eq!(py_literal(&deep), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Minute, SystemClock};
 use crate::cooldown::{self, CooldownDecision, CooldownSettings, Failure};
 use crate::deployment::{Deployment, Metric};
 use crate::error::Result;
@@ -102,6 +102,16 @@ impl Drop for SlotGuard {
             state.slots.decrement();
         }
     }
+}
+
+/// What [`Router::admit`] did besides answering, for the Redis-shared variant.
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct AdmitEffects {
+    /// The UTC minute whose usage-based-v2 rpm counter counted the request.
+    pub(crate) counted: Option<Minute>,
+    /// What the cooldown rules made of a v2 refusal.
+    pub(crate) cooldown: Option<CooldownDecision>,
 }
 
 /// LiteLLM's deployment selection, with identical rules.
@@ -279,48 +289,57 @@ impl Router {
     /// When v2 refuses, LiteLLM's async path also runs the cooldown rules for a 429 with the
     /// router's cooldown time; this does the same and counts nothing else.
     pub fn admit(&self, id: &str) -> Admission {
+        self.admit_with_effects(id).0
+    }
+
+    /// [`Router::admit`], and what it changed besides the answer.
+    pub(crate) fn admit_with_effects(&self, id: &str) -> (Admission, AdmitEffects) {
+        let mut effects = AdmitEffects::default();
         let snapshot = self.registry.load();
         let Some((group, member)) = snapshot.member(id) else {
-            return Admission::UnknownDeployment;
+            return (Admission::UnknownDeployment, effects);
         };
         let d = &member.deployment;
         if self.state.tracking() == Tracking::UsageV2 {
             let now = self.state.now_nanos();
-            let minute = self.state.wall().utc_minute().0;
+            let minute = self.state.wall().utc_minute();
             let limit = d.limit_first_set(Metric::Rpm).unwrap_or(f64::INFINITY);
             let ttl = crate::clock::secs_to_nanos(self.settings.state.usage_ttl.as_secs_f64());
-            let over = match member.state.v2_rpm.get_opt(minute, now) {
+            let over = match member.state.v2_rpm.get_opt(minute.0, now) {
                 Some(local) if local as f64 >= limit => Some(local),
                 _ => {
-                    let result = member.state.v2_rpm.increment(minute, now, ttl, 1);
+                    let result = member.state.v2_rpm.increment(minute.0, now, ttl, 1);
+                    effects.counted = Some(minute);
                     (result as f64 > limit).then_some(result)
                 }
             };
             if let Some(current) = over {
                 let failure = Failure::new(Some(429), cooldown::ErrorKind::RateLimit);
-                cooldown::set_cooldown(
+                effects.cooldown = Some(cooldown::set_cooldown(
                     &self.state,
                     &self.settings.cooldown,
                     group,
                     member,
                     &failure,
                     self.settings.cooldown.cooldown_time(),
-                );
-                return Admission::OverRpm { limit, current };
+                ));
+                return (Admission::OverRpm { limit, current }, effects);
             }
         }
-        match d.effective_max_parallel_requests(self.settings.default_max_parallel_requests) {
-            Some(limit) => {
-                if member.state.slots.try_increment_below(limit) {
-                    Admission::Admitted(SlotGuard {
-                        state: Some(Arc::clone(&member.state)),
-                    })
-                } else {
-                    Admission::MaxParallelReached { limit }
+        let admission =
+            match d.effective_max_parallel_requests(self.settings.default_max_parallel_requests) {
+                Some(limit) => {
+                    if member.state.slots.try_increment_below(limit) {
+                        Admission::Admitted(SlotGuard {
+                            state: Some(Arc::clone(&member.state)),
+                        })
+                    } else {
+                        Admission::MaxParallelReached { limit }
+                    }
                 }
-            }
-            None => Admission::Admitted(SlotGuard { state: None }),
-        }
+                None => Admission::Admitted(SlotGuard { state: None }),
+            };
+        (admission, effects)
     }
 
     /// The call to `id` is going out (least-busy counts it in flight).

@@ -487,8 +487,8 @@ impl RouterState {
     }
 }
 
-/// LiteLLM's cache key names for this state, for a future shared (Redis) store and for
-/// checking against LiteLLM.
+/// LiteLLM's cache key names for this state, for the state shared on Redis (`RedisState`,
+/// feature `redis`) and for checking against LiteLLM.
 pub mod keys {
     use crate::clock::Minute;
 
