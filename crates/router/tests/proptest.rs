@@ -162,6 +162,51 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `simple_shuffle::pick_index` (the rule the Python patch runs over LiteLLM's own
+    /// deployments) draws exactly what the router's simple-shuffle pick draws over the same
+    /// deployments from the same CPython random state, and never a deployment whose weight
+    /// in the deciding set is zero.
+    #[test]
+    fn pick_index_is_the_router_pick(
+        weights in proptest::collection::vec((proptest::option::of(0.0f64..5.0), proptest::option::of(0i64..50), proptest::option::of(0i64..50)), 1..12),
+        seed in any::<u32>(),
+    ) {
+        let deployments: Vec<Deployment> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, (w, rpm, tpm))| {
+                let mut b = Deployment::builder(format!("d{i}"), "g", format!("openai/m{i}"));
+                if let Some(w) = w { b = b.weight(*w); }
+                if let Some(r) = rpm { b = b.rpm(*r); }
+                if let Some(t) = tpm { b = b.tpm(*t); }
+                b.build().unwrap()
+            })
+            .collect();
+        let router = Router::new(deployments, RouterSettings::default()).unwrap();
+        let sets: [Vec<f64>; 3] = [
+            weights.iter().map(|(w, _, _)| w.unwrap_or(0.0)).collect(),
+            weights.iter().map(|(_, r, _)| r.map_or(0.0, |v| v as f64)).collect(),
+            weights.iter().map(|(_, _, t)| t.map_or(0.0, |v| v as f64)).collect(),
+        ];
+        let mut ours = PyRandom::new(i128::from(seed));
+        let mut theirs = PyRandom::new(i128::from(seed));
+        let mut buf = Vec::new();
+        for _ in 0..20 {
+            let i = fastllm_router::strategy::simple_shuffle::pick_index(
+                weights.len(), sets.iter().map(Vec::as_slice), &mut buf, &mut ours,
+            ).unwrap();
+            let picked = router.pick("g", &Request::default(), &mut theirs);
+            prop_assert_eq!(picked.deployment().map(|d| d.id().to_owned()), Some(format!("d{i}")));
+            if let Some(deciding) = sets.iter().find(|set| set.iter().any(|w| *w > 0.0)) {
+                prop_assert!(deciding[i] > 0.0);
+            }
+        }
+    }
+}
+
 fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
     use serde_json::{Value, json};
     let leaf = prop_oneof![
