@@ -423,7 +423,7 @@ def router_rows(rounds: int) -> list[Row]:
     is checked on seeded sequences: the same seed must give the same deployments (and leave
     the same random state) on both sides. Then the sides are timed in interleaved rounds."""
     rows = []
-    for strategy in ("simple-shuffle", "least-busy"):
+    for strategy in ("simple-shuffle", "least-busy", "usage-based-routing-v2"):
         rows += _strategy_rows(strategy, rounds)
     fastllm_litellm.unpatch()
     return rows
@@ -450,6 +450,16 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
                     ROUTER_CHAT,
                     {"litellm_params": {"metadata": {"model_group": "gpt-4o"}, "model_info": {"id": f"deployment-{i}"}}},
                 )
+    if strategy == "usage-based-routing-v2":
+        # Tokens and requests this minute on every deployment, through the router cache's own
+        # increment (what the strategy's success callbacks write).
+        from litellm.router_strategy.lowest_tpm_rpm_v2 import get_utc_datetime
+
+        minute = get_utc_datetime().strftime("%H-%M")
+        for i in range(20):
+            prefix = f"deployment-{i}:openai/gpt-4o-{i}"
+            router.lowesttpm_logger_v2.router_cache.increment_cache(key=f"{prefix}:tpm:{minute}", value=(i * 37) % 11 * 100)
+            router.lowesttpm_logger_v2.router_cache.increment_cache(key=f"{prefix}:rpm:{minute}", value=1)
     loop = asyncio.new_event_loop()
 
     def parity(run: Callable[[], object]) -> bool:
@@ -487,8 +497,9 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
     ):
         rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
     if strategy != "simple-shuffle":
-        # least-busy's counts move when LiteLLM's success callbacks run, on its logging worker,
-        # so two runs of LiteLLM itself do not pick alike end to end: no parity to check.
+        # least-busy's and usage-based-v2's counts move when LiteLLM's callbacks run, on its
+        # logging worker, so two runs of LiteLLM itself do not pick alike end to end: no parity
+        # to check.
         fastllm_litellm.unpatch()
         loop.close()
         return rows

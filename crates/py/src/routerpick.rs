@@ -52,6 +52,10 @@ struct Group {
     count_keys: Vec<Py<PyString>>,
     /// The key of its held picks on 1.110, `least_busy_reservations:{id}`.
     reservation_keys: Vec<Py<PyString>>,
+    /// Each deployment's `litellm_params.model`, as usage-based-v2 keys its counters.
+    models: Vec<String>,
+    /// Each deployment's `litellm_params` `tpm` and `rpm` limits (`None`: unlimited).
+    limits: Vec<(Option<f64>, Option<f64>)>,
     deployments: Vec<Py<PyAny>>,
     weights: [Vec<f64>; 3],
 }
@@ -83,6 +87,27 @@ fn fresh<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         return Ok(PyList::new(py, items)?.into_any());
     }
     Ok(value.clone())
+}
+
+/// A stored usage counter as usage-based-v2 compares it: `None` (absent), else the number
+/// (an `int` within 2^53 or a finite `float`); `Err(())` for anything else, left to LiteLLM.
+fn usage(value: &Bound<'_, PyAny>) -> Result<Option<f64>, ()> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if let Ok(int) = value.cast_exact::<PyInt>() {
+        let v = int.extract::<i64>().map_err(|_| ())?;
+        return if v.abs() <= 1 << 53 {
+            Ok(Some(v as f64))
+        } else {
+            Err(())
+        };
+    }
+    if let Ok(float) = value.cast_exact::<PyFloat>() {
+        let f = float.value();
+        return if f.is_finite() { Ok(Some(f)) } else { Err(()) };
+    }
+    Err(())
 }
 
 /// How many of the stored picks `value` are younger than `ttl` at `now`
@@ -171,6 +196,8 @@ impl GroupPicker {
                 ids: Vec::with_capacity(len),
                 count_keys: Vec::with_capacity(len),
                 reservation_keys: Vec::with_capacity(len),
+                models: Vec::with_capacity(len),
+                limits: Vec::with_capacity(len),
                 deployments: Vec::with_capacity(len),
                 weights: [
                     Vec::with_capacity(len),
@@ -179,8 +206,19 @@ impl GroupPicker {
                 ],
             };
             for member in members.try_iter()? {
-                let (id, deployment, weight, rpm, tpm): (String, Py<PyAny>, f64, f64, f64) =
-                    member?.extract()?;
+                #[allow(clippy::type_complexity)]
+                let (id, deployment, weight, rpm, tpm, model, tpm_limit, rpm_limit): (
+                    String,
+                    Py<PyAny>,
+                    f64,
+                    f64,
+                    f64,
+                    String,
+                    Option<f64>,
+                    Option<f64>,
+                ) = member?.extract()?;
+                group.models.push(model);
+                group.limits.push((tpm_limit, rpm_limit));
                 group.count_keys.push(
                     PyString::new(groups.py(), &format!("{name}_request_count:{id}")).unbind(),
                 );
@@ -340,6 +378,101 @@ impl GroupPicker {
         }
         let Some((k, _)) = best else { return Ok(None) };
         self.served(py, candidates[k], group)
+    }
+
+    /// usage-based-routing-v2: of `model`'s deployments not in `cooling`, the ones within
+    /// their limits (`tpm + input_tokens <= tpm limit`, `rpm + 1 < rpm limit`) with the lowest
+    /// tpm this minute, then `random.choice` among them, as LiteLLM's
+    /// `LowestTPMLoggingHandler_v2` picks. Its counters are read from the router cache's
+    /// `InMemoryCache` (`cache`) with the cache's own `get_cache` steps, every tpm key
+    /// (`{id}:{model}:tpm:{minute}`) first, then every rpm key, as LiteLLM reads them.
+    ///
+    /// `None` (LiteLLM then picks, or raises its own error) for an unknown group, every
+    /// deployment cooling down or over its limits, or a stored counter that is not an `int`
+    /// within 2^53 or a finite `float`; the reads made are the ones LiteLLM makes first.
+    #[pyo3(signature = (model, cooling, cache, steps, minute, input_tokens))]
+    #[allow(clippy::too_many_arguments)]
+    fn usage_v2<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        cooling: Option<&Bound<'py, PyAny>>,
+        cache: Bound<'py, PyAny>,
+        steps: &Bound<'py, InMemoryCacheSteps>,
+        minute: &str,
+        input_tokens: f64,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(group) = self.groups.get(model) else {
+            return Ok(None);
+        };
+        let memory = Memory::new(cache, steps.get());
+        let mut candidates = Vec::with_capacity(group.ids.len());
+        for (i, id) in group.ids.iter().enumerate() {
+            match cooling {
+                Some(cooling) if cooling.contains(PyString::new(py, id))? => {}
+                _ => candidates.push(i),
+            }
+        }
+        let read = |kind: &str| -> PyResult<Option<Vec<Option<f64>>>> {
+            let mut values = Vec::with_capacity(candidates.len());
+            for &i in &candidates {
+                let key = PyString::new(
+                    py,
+                    &format!("{}:{}:{kind}:{minute}", group.ids[i], group.models[i]),
+                );
+                match usage(&memory.get(&key)?) {
+                    Ok(value) => values.push(value),
+                    Err(()) => return Ok(None),
+                }
+            }
+            Ok(Some(values))
+        };
+        let Some(tpm) = read("tpm")? else {
+            return Ok(None);
+        };
+        let Some(rpm) = read("rpm")? else {
+            return Ok(None);
+        };
+        // _return_potential_deployments: the lowest tpm among those within their limits.
+        let mut lowest = f64::INFINITY;
+        let mut potential: Vec<usize> = Vec::new();
+        for (k, &i) in candidates.iter().enumerate() {
+            let used = tpm[k].unwrap_or(0.0);
+            let (tpm_limit, rpm_limit) = group.limits[i];
+            if used + input_tokens > tpm_limit.unwrap_or(f64::INFINITY)
+                || rpm[k].is_some_and(|r| r + 1.0 >= rpm_limit.unwrap_or(f64::INFINITY))
+            {
+                continue;
+            }
+            if used == lowest {
+                potential.push(i);
+            } else if used < lowest {
+                lowest = used;
+                potential.clear();
+                potential.push(i);
+            }
+        }
+        if potential.is_empty() {
+            return Ok(None);
+        }
+        let getrandbits = self.getrandbits.bind(py);
+        let mut rng = PythonRandom {
+            getrandbits,
+            error: None,
+        };
+        let k = fastllm_router::choice(&mut rng, potential.len());
+        if let Some(error) = rng.error {
+            return Err(error);
+        }
+        self.served(py, potential[k], group)
+    }
+
+    /// Whether any deployment of `model` has a tpm limit (only then does usage-based-v2's
+    /// prompt token count change a pick).
+    fn has_tpm_limits(&self, model: &str) -> bool {
+        self.groups
+            .get(model)
+            .is_some_and(|g| g.limits.iter().any(|(tpm, _)| tpm.is_some()))
     }
 
     /// The ids of `model`'s deployments, in LiteLLM's order (empty for an unknown group).

@@ -203,7 +203,7 @@ class GroupPicker:
 
     def __new__(
         cls,
-        groups: dict[str, Sequence[tuple[str, Any, float, float, float]]],
+        groups: dict[str, Sequence[tuple[str, Any, float, float, float, str, float | None, float | None]]],
         getrandbits: Any,
         copy: bool,
     ) -> GroupPicker: ...
@@ -212,10 +212,16 @@ class GroupPicker:
         """The deployment drawn (a fresh copy when built with ``copy``), or ``None`` (nothing
         drawn) when ``model`` is no group here or all of it is cooling down."""
     def least_busy(
-        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps
+        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, reservations: Any = None
     ) -> dict[str, Any] | None:
         """The first deployment with the fewest requests in flight in ``cache``, or ``None``
         when LiteLLM must pick (unknown group, all cooling down, a count it reads otherwise)."""
+    def usage_v2(
+        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, minute: str, input_tokens: float
+    ) -> dict[str, Any] | None:
+        """usage-based-routing-v2: the lowest-tpm deployment within its limits (ties drawn
+        with ``random.choice``), counters read from ``cache``; ``None`` when LiteLLM must pick."""
+    def has_tpm_limits(self, model: str) -> bool: ...
     def ids(self, model: str) -> list[str]:
         """The group's deployment ids, in LiteLLM's order."""
 

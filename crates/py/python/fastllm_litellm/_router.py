@@ -129,8 +129,10 @@ def _weight(params: dict, name: str) -> float:
     raise TypeError(f"Deployment {name} must be numeric")
 
 
-def _plain_deployment(deployment: object) -> tuple[str, str, float, float, float] | str:
-    """``(group, id, weight, rpm, tpm)`` of a deployment no filter acts on, else why not."""
+def _plain_deployment(deployment: object) -> tuple | str:
+    """``(group, id, weight, rpm, tpm, model, tpm limit, rpm limit)`` of a deployment no
+    filter acts on, else why not. The weights are ``_metric_weight``'s (absent: 0.0), the
+    limits the usage strategies' (absent: None, unlimited)."""
     if type(deployment) is not dict or not set(deployment) <= {"model_name", "litellm_params", "model_info"}:
         return "a deployment with fields beyond model_name, litellm_params and model_info"
     params = deployment.get("litellm_params")
@@ -152,7 +154,10 @@ def _plain_deployment(deployment: object) -> tuple[str, str, float, float, float
         weights = tuple(_weight(params, name) for name in ("weight", "rpm", "tpm"))
     except (TypeError, ValueError) as error:
         return str(error)
-    return (group, deployment_id, *weights)
+    if ":" in deployment_id:
+        return "a deployment id with ':' (usage-based-v2 splits its keys on ':')"
+    limits = tuple(None if params.get(name) is None else float(params[name]) for name in ("tpm", "rpm"))
+    return (group, deployment_id, *weights, model, *limits)
 
 
 class _Entry:
@@ -199,6 +204,15 @@ class _Line:
         None when that selector is not the plain one the native read reproduces."""
         return None
 
+    def usage_v2_state(self, core: Any) -> tuple | None:
+        """``(cache, module)``: the ``InMemoryCache`` the usage-based-v2 selector counts in,
+        and its module; None when that selector is not the plain one the native read reproduces."""
+        return None
+
+    def input_tokens(self, module: ModuleType, messages: object, input: object) -> float:
+        """The prompt's tokens as the usage-based-v2 pick counts them."""
+        raise NotImplementedError
+
     def filters_deployments(self, core: Any) -> bool:
         """Whether an async pick would run a routing callback's ``async_filter_deployments``
         (the base ``CustomLogger``'s keeps every deployment, so only overrides count)."""
@@ -225,9 +239,9 @@ class _PythonCoreLine(_Line):
     dicts; cooldowns live in the cooldown cache's ``InMemoryCache``."""
 
     copy = False
-    strategies = frozenset({STRATEGY, "least-busy"})
+    strategies = frozenset({STRATEGY, "least-busy", "usage-based-routing-v2"})
     strategy_setting = "_core_routing_strategy"
-    selector_attributes = {"least-busy": "leastbusy_logger"}
+    selector_attributes = {"least-busy": "leastbusy_logger", "usage-based-routing-v2": "lowesttpm_logger_v2"}
 
     def version(self, core: Any) -> tuple:
         return (core._registry_version, core._settings_version)
@@ -239,6 +253,30 @@ class _PythonCoreLine(_Line):
         from litellm.router_strategy.least_busy import LeastBusyLoggingHandler
 
         self._least_busy_types = (LeastBusyLoggingHandler, DualCache, InMemoryCache)
+        from litellm.router_strategy import lowest_tpm_rpm_v2
+
+        self._usage_v2 = lowest_tpm_rpm_v2
+
+    def usage_v2_state(self, core: Any) -> tuple | None:
+        module = self._usage_v2
+        _, dual_type, memory_type = self._least_busy_types
+        selector = core.__dict__.get("lowesttpm_logger_v2")
+        if type(selector) is not module.LowestTPMLoggingHandler_v2:
+            return None
+        cache = selector.router_cache
+        if type(cache) is not dual_type or cache.redis_cache is not None:
+            return None
+        memory = cache.in_memory_cache
+        if type(memory) is not memory_type:
+            return None
+        return memory, module
+
+    def input_tokens(self, module: ModuleType, messages: object, input: object) -> float:
+        # `_common_checks_available_deployment`: LiteLLM's token_counter, 0 when it raises.
+        try:
+            return float(module.token_counter(messages=messages, text=input))
+        except Exception:
+            return 0.0
 
     def least_busy_state(self, core: Any) -> tuple | None:
         handler_type, dual_type, memory_type = self._least_busy_types
@@ -405,8 +443,8 @@ class RouterPatch:
                     if isinstance(plain, str):
                         reason = plain
                         break
-                    group, deployment_id, weight, rpm, tpm = plain
-                    groups.setdefault(group, []).append((deployment_id, deployment, weight, rpm, tpm))
+                    group, deployment_id, *rest = plain
+                    groups.setdefault(group, []).append((deployment_id, deployment, *rest))
             if reason is None:
                 ids = [member[0] for members in groups.values() for member in members]
                 if len(set(ids)) != len(ids) or set(ids) & set(groups):
@@ -426,6 +464,8 @@ class RouterPatch:
         request_kwargs: object,
         is_async: bool,
         reserving: bool = False,
+        messages: object = None,
+        input: object = None,
     ) -> object:
         """The deployment, or None when LiteLLM's own pick must answer (the fallback counted).
         ``is_async``: the async chain, which also runs the routing callbacks' filters.
@@ -458,13 +498,26 @@ class RouterPatch:
                 return None
             if entry.strategy == STRATEGY:
                 picked = picker.pick(model, self.line.cooling(core, picker, model))
+            elif is_async and litellm.service_callback:
+                stats.record_fallback("service callbacks, which LiteLLM's async pick reports to")
+                return None
+            elif entry.strategy == "usage-based-routing-v2":
+                state = self.line.usage_v2_state(core)
+                if state is None:
+                    stats.record_fallback("a usage-based-v2 selector the native read does not reproduce")
+                    return None
+                cache, module = state
+                minute = module.get_utc_datetime().strftime("%H-%M")
+                tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
+                cooling = self.line.cooling(core, picker, model)
+                picked = picker.usage_v2(model, cooling, cache, self.steps, minute, tokens)
+                if picked is None:
+                    stats.record_fallback("usage or limits the native pick leaves to LiteLLM (or none within them)")
+                    return None
             else:  # least-busy
                 state = None if reserving else self.line.least_busy_state(core)
                 if state is None:
                     stats.record_fallback("a least-busy pick the native read does not reproduce (or that reserves)")
-                    return None
-                if is_async and litellm.service_callback:
-                    stats.record_fallback("service callbacks, which LiteLLM's async pick reports to")
                     return None
                 cache, reservations = state
                 cooling = self.line.cooling(core, picker, model)
@@ -546,7 +599,7 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
 
     @functools.wraps(original_sync)
     def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
-        picked = pick(self, model, specific_deployment, request_kwargs, False)
+        picked = pick(self, model, specific_deployment, request_kwargs, False, messages=messages, input=input)
         if picked is None:
             return original_sync(
                 self,
@@ -562,7 +615,7 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
     async def _core_async_get_available_deployment(
         self, model, request_kwargs, messages=None, input=None, specific_deployment=False
     ):
-        picked = pick(self, model, specific_deployment, request_kwargs, True)
+        picked = pick(self, model, specific_deployment, request_kwargs, True, messages=messages, input=input)
         if picked is None:
             return await original_async(
                 self,
