@@ -4,14 +4,16 @@
 //!
 //! | state | key | value | write |
 //! | --- | --- | --- | --- |
-//! | cooldown | `deployment:{id}:cooldown` | `str()` of LiteLLM's `CooldownCacheValue` dict | `SET key value EX int(cooldown_time)` |
+//! | cooldown | `deployment:{id}:cooldown` | LiteLLM's `CooldownCacheValue` dict, as `str()` or JSON | `SET key value EX int(cooldown_time)` |
 //! | v2 tokens | `{id}:{model}:tpm:{HH-MM}` (UTC minute) | a number | `INCRBYFLOAT key tokens`, `EXPIRE key 60` |
 //! | v2 requests | `{id}:{model}:rpm:{HH-MM}` (UTC minute) | a number | `INCRBYFLOAT key 1`, `EXPIRE key 60` |
 //!
-//! These are the commands LiteLLM 1.109.3 and 1.110.2 send (seen with `MONITOR`):
-//! `CooldownCache.add_deployment_to_cooldown` goes through the synchronous `RedisCache.set_cache`,
-//! which stores `str(value)` (Python's `repr` of the dict, not JSON) with `ex=int(ttl)`, so a
-//! cooldown shorter than 1 s never reaches Redis (`EX 0` is refused). The usage-based-v2
+//! These are the commands LiteLLM 1.109.3 and 1.110.2 send (seen with `MONITOR`): a cooldown is
+//! `SET` with `ex=int(ttl)`, so one shorter than 1 s never reaches Redis (`EX 0` is refused).
+//! Its value is `str()` of the dict (Python's `repr`) on 1.109.3 and on 1.110.2's synchronous
+//! `add_deployment_to_cooldown`, and `json.dumps` of it on 1.110.2's `acompletion` failure
+//! path; `cooldown_time` keeps the configured number's type (an int by default). This module
+//! writes the `str()` form with `cooldown_time` as a float, and reads every form. The usage-based-v2
 //! counters go through the async increment pipeline: `INCRBYFLOAT` then `EXPIRE` with
 //! `RoutingArgs.ttl` (60 s), the TTL refreshed by every write. Reads are `MGET`; LiteLLM decodes
 //! each value with `json.loads`, falling back to `ast.literal_eval`, and so does this module.
