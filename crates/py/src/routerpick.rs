@@ -162,6 +162,25 @@ fn in_flight(value: &Bound<'_, PyAny>) -> Option<i64> {
     None
 }
 
+/// The indices of `group`'s deployments whose ids are not in `cooling` (a container of str,
+/// or `None` for none cooling down), in order.
+fn not_cooling(
+    py: Python<'_>,
+    group: &Group,
+    cooling: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<usize>> {
+    let Some(cooling) = cooling else {
+        return Ok((0..group.ids.len()).collect());
+    };
+    let mut keep = Vec::with_capacity(group.ids.len());
+    for (i, id) in group.ids.iter().enumerate() {
+        if !cooling.contains(PyString::new(py, id))? {
+            keep.push(i);
+        }
+    }
+    Ok(keep)
+}
+
 impl GroupPicker {
     /// The `i`th deployment of `group`, as this core serves it.
     fn served<'py>(
@@ -271,13 +290,8 @@ impl GroupPicker {
                 &mut buf,
                 &mut rng,
             ),
-            Some(cooling) => {
-                let mut keep = Vec::with_capacity(group.ids.len());
-                for (i, id) in group.ids.iter().enumerate() {
-                    if !cooling.contains(PyString::new(py, id))? {
-                        keep.push(i);
-                    }
-                }
+            Some(_) => {
+                let keep = not_cooling(py, group, cooling)?;
                 let sets: [Vec<f64>; 3] =
                     [0, 1, 2].map(|m| keep.iter().map(|&i| group.weights[m][i]).collect());
                 pick_index(
@@ -338,18 +352,7 @@ impl GroupPicker {
             live = Some((Memory::new(store, steps), now, ttl));
         }
         let memory = Memory::new(cache, steps);
-        let candidates: Vec<usize> = match cooling {
-            None => (0..group.ids.len()).collect(),
-            Some(cooling) => {
-                let mut keep = Vec::with_capacity(group.ids.len());
-                for (i, id) in group.ids.iter().enumerate() {
-                    if !cooling.contains(PyString::new(py, id))? {
-                        keep.push(i);
-                    }
-                }
-                keep
-            }
-        };
+        let candidates = not_cooling(py, group, cooling)?;
         // The counts first (`_this_workers_counts`), then the reservations, as LiteLLM reads them.
         let mut counts = Vec::with_capacity(candidates.len());
         for &i in &candidates {
@@ -406,13 +409,7 @@ impl GroupPicker {
             return Ok(None);
         };
         let memory = Memory::new(cache, steps.get());
-        let mut candidates = Vec::with_capacity(group.ids.len());
-        for (i, id) in group.ids.iter().enumerate() {
-            match cooling {
-                Some(cooling) if cooling.contains(PyString::new(py, id))? => {}
-                _ => candidates.push(i),
-            }
-        }
+        let candidates = not_cooling(py, group, cooling)?;
         let read = |kind: &str| -> PyResult<Option<Vec<Option<f64>>>> {
             let mut values = Vec::with_capacity(candidates.len());
             for &i in &candidates {

@@ -160,6 +160,18 @@ def _plain_deployment(deployment: object) -> tuple | str:
     return (group, deployment_id, *weights, model, *limits)
 
 
+def _selector_memory(selector: object, handler_type: type, dual_type: type, memory_type: type) -> Any:
+    """The ``InMemoryCache`` of a strategy selector's router cache, when the selector and its
+    cache are exactly LiteLLM's own classes and the cache has no Redis; else None."""
+    if type(selector) is not handler_type:
+        return None
+    cache = selector.router_cache  # type: ignore[attr-defined]
+    if type(cache) is not dual_type or cache.redis_cache is not None:
+        return None
+    memory = cache.in_memory_cache
+    return memory if type(memory) is memory_type else None
+
+
 class _Entry:
     """A core's picker and the versions it was built for."""
 
@@ -261,15 +273,8 @@ class _PythonCoreLine(_Line):
         module = self._usage_v2
         _, dual_type, memory_type = self._least_busy_types
         selector = core.__dict__.get("lowesttpm_logger_v2")
-        if type(selector) is not module.LowestTPMLoggingHandler_v2:
-            return None
-        cache = selector.router_cache
-        if type(cache) is not dual_type or cache.redis_cache is not None:
-            return None
-        memory = cache.in_memory_cache
-        if type(memory) is not memory_type:
-            return None
-        return memory, module
+        memory = _selector_memory(selector, module.LowestTPMLoggingHandler_v2, dual_type, memory_type)
+        return None if memory is None else (memory, module)
 
     def input_tokens(self, module: ModuleType, messages: object, input: object) -> float:
         # `_common_checks_available_deployment`: LiteLLM's token_counter, 0 when it raises.
@@ -279,15 +284,8 @@ class _PythonCoreLine(_Line):
             return 0.0
 
     def least_busy_state(self, core: Any) -> tuple | None:
-        handler_type, dual_type, memory_type = self._least_busy_types
-        selector = core.__dict__.get("leastbusy_logger")
-        if type(selector) is not handler_type:
-            return None
-        cache = selector.router_cache
-        if type(cache) is not dual_type or cache.redis_cache is not None:
-            return None
-        memory = cache.in_memory_cache
-        return (memory, None) if type(memory) is memory_type else None
+        memory = _selector_memory(core.__dict__.get("leastbusy_logger"), *self._least_busy_types)
+        return None if memory is None else (memory, None)
 
     def settings(self, core: Any) -> dict[str, object]:
         return dict(vars(core))
@@ -340,14 +338,9 @@ class _RustCoreLine(_Line):
         if module.pick_reserves(False):
             return None
         selector = core._selectors.attribute("leastbusy_logger")
-        if type(selector) is not handler_type:
-            return None
-        cache = selector.router_cache
-        if type(cache) is not dual_type or cache.redis_cache is not None:
-            return None
-        memory = cache.in_memory_cache
-        store = selector._reservations
-        if type(memory) is not memory_type or type(store) is not memory_type:
+        memory = _selector_memory(selector, handler_type, dual_type, memory_type)
+        store = getattr(selector, "_reservations", None)
+        if memory is None or type(store) is not memory_type:
             return None
         ttl = module.SELECTION_RESERVATION_TTL_SECONDS
         return memory, (store, module._RESERVATIONS_LOCK, selector._clock, float(ttl))
