@@ -44,6 +44,10 @@ impl RouterRng for PythonRandom<'_, '_> {
     }
 }
 
+/// 1.110's least-busy reservations: the handler's reservation store (an `InMemoryCache`), the
+/// module's lock, the handler's clock and the reservation TTL in seconds.
+type Reservations<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, f64);
+
 /// One model group: its deployments in LiteLLM's order, their ids, and one weight per
 /// deployment for each of `weight`, `rpm`, `tpm` (absent as 0.0).
 struct Group {
@@ -334,7 +338,7 @@ impl GroupPicker {
         cooling: Option<&Bound<'py, PyAny>>,
         cache: Bound<'py, PyAny>,
         steps: &Bound<'py, InMemoryCacheSteps>,
-        reservations: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, f64)>,
+        reservations: Option<Reservations<'py>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
