@@ -52,6 +52,10 @@ type Reservations<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny
 /// deployment for each of `weight`, `rpm`, `tpm` (absent as 0.0).
 struct Group {
     ids: Vec<String>,
+    /// The same ids as Python strings, made once.
+    id_strings: Vec<Py<PyString>>,
+    /// latency-based's cache key of the group, `{group}_map`.
+    latency_key: Py<PyString>,
     /// LiteLLM's least-busy cache key of each deployment, `{group}_request_count:{id}`.
     count_keys: Vec<Py<PyString>>,
     /// The key of its held picks on 1.110, `least_busy_reservations:{id}`.
@@ -112,6 +116,40 @@ fn usage(value: &Bound<'_, PyAny>) -> Result<Option<f64>, ()> {
         return if f.is_finite() { Ok(Some(f)) } else { Err(()) };
     }
     Err(())
+}
+
+/// Latency samples: each number with its Python object.
+type Samples<'py> = Vec<(f64, Bound<'py, PyAny>)>;
+
+/// A latency sample list as `_usable_latency_samples` keeps it (finite, `>= 0`), each as
+/// the number and its Python object; `None` for anything but a list or tuple of `int`s
+/// within 2^53 and `float`s, left to LiteLLM.
+fn samples<'py>(value: &Bound<'py, PyAny>) -> Option<Samples<'py>> {
+    let items: Vec<Bound<'py, PyAny>> = if let Ok(list) = value.cast_exact::<PyList>() {
+        list.iter().collect()
+    } else if let Ok(tuple) = value.cast_exact::<PyTuple>() {
+        tuple.iter().collect()
+    } else {
+        return None;
+    };
+    let mut usable = Vec::with_capacity(items.len());
+    for item in items {
+        let number = usage(&item).ok()??;
+        if number.is_finite() && number >= 0.0 {
+            usable.push((number, item));
+        }
+    }
+    Some(usable)
+}
+
+/// A count in a latency map's minute entry (`.get(key, 0)`), as a number; `None` for a value
+/// this path leaves to LiteLLM.
+fn minute_count(entry: Option<&Bound<'_, PyDict>>, key: &str) -> Option<f64> {
+    let Some(entry) = entry else { return Some(0.0) };
+    match entry.get_item(key).ok()? {
+        None => Some(0.0),
+        Some(value) => usage(&value).ok()?,
+    }
 }
 
 /// How many of the stored picks `value` are younger than `ttl` at `now`
@@ -177,8 +215,8 @@ fn not_cooling(
         return Ok((0..group.ids.len()).collect());
     };
     let mut keep = Vec::with_capacity(group.ids.len());
-    for (i, id) in group.ids.iter().enumerate() {
-        if !cooling.contains(PyString::new(py, id))? {
+    for (i, id) in group.id_strings.iter().enumerate() {
+        if !cooling.contains(id.bind(py))? {
             keep.push(i);
         }
     }
@@ -216,6 +254,8 @@ impl GroupPicker {
             let members = members.cast_into::<PySequence>()?;
             let len = members.len()?;
             let mut group = Group {
+                latency_key: PyString::new(groups.py(), &format!("{name}_map")).unbind(),
+                id_strings: Vec::with_capacity(len),
                 ids: Vec::with_capacity(len),
                 count_keys: Vec::with_capacity(len),
                 reservation_keys: Vec::with_capacity(len),
@@ -248,6 +288,9 @@ impl GroupPicker {
                 group.reservation_keys.push(
                     PyString::new(groups.py(), &format!("least_busy_reservations:{id}")).unbind(),
                 );
+                group
+                    .id_strings
+                    .push(PyString::new(groups.py(), &id).unbind());
                 group.ids.push(id);
                 group.deployments.push(deployment);
                 group.weights[0].push(weight);
@@ -466,6 +509,197 @@ impl GroupPicker {
             return Err(error);
         }
         self.served(py, potential[k], group)
+    }
+
+    /// latency-based-routing (1.109's `LowestLatencyLoggingHandler._get_available_deployments`,
+    /// on Python 3.11's `sum`): the group's `{model}_map` read from the router cache with the
+    /// cache's own steps, a `latency_normalized: [0]` entry added for each deployment not in it
+    /// yet (in the cached map itself, as LiteLLM adds it), the map's entries drawn into
+    /// `random.sample` order, each deployment's average latency (or time to first token on a
+    /// stream, or its percentile), the ones within their tpm/rpm this minute sorted by it, and
+    /// `random.choice` among those within `buffer` of the lowest. When `metadata` is given,
+    /// `metadata["_latency_per_deployment"]` is set as LiteLLM sets it.
+    ///
+    /// `None` (LiteLLM then picks, or raises) before any draw: an unknown group, every
+    /// deployment cooling down or over its limits, or a map or value this path does not read
+    /// as LiteLLM does. The entries it added are the ones LiteLLM adds first.
+    #[pyo3(signature = (model, cooling, cache, steps, precise_minute, input_tokens, stream, buffer, ttft_percentile, metadata))]
+    #[allow(clippy::too_many_arguments)]
+    fn latency<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        cooling: Option<&Bound<'py, PyAny>>,
+        cache: Bound<'py, PyAny>,
+        steps: &Bound<'py, InMemoryCacheSteps>,
+        precise_minute: &str,
+        input_tokens: f64,
+        stream: bool,
+        buffer: f64,
+        ttft_percentile: Option<f64>,
+        metadata: Option<Bound<'py, PyDict>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(group) = self.groups.get(model) else {
+            return Ok(None);
+        };
+        let candidates = not_cooling(py, group, cooling)?;
+        let memory = Memory::new(cache, steps.get());
+        let stored = memory.get(group.latency_key.bind(py))?;
+        // `get_cache(...) or {}`: a falsy value is replaced by a new dict, never stored.
+        let map = if !stored.is_truthy()? {
+            PyDict::new(py)
+        } else if let Ok(dict) = stored.cast_into_exact::<PyDict>() {
+            dict
+        } else {
+            return Ok(None);
+        };
+        for &i in &candidates {
+            let id = group.id_strings[i].bind(py);
+            if !map.contains(id)? {
+                let entry = PyDict::new(py);
+                entry.set_item("latency_normalized", PyList::new(py, [0])?)?;
+                let minute = PyDict::new(py);
+                minute.set_item("tpm", 0)?;
+                minute.set_item("rpm", 0)?;
+                entry.set_item(precise_minute, minute)?;
+                map.set_item(id, entry)?;
+            }
+        }
+        // Every entry of the map, in its order: the deployment it names (if healthy), its
+        // latency as LiteLLM selects it, and whether it is within its limits.
+        let by_id: HashMap<&str, usize> = candidates
+            .iter()
+            .map(|&i| (group.ids[i].as_str(), i))
+            .collect();
+        struct Item<'py> {
+            deployment: Option<(usize, Bound<'py, PyAny>, f64, bool)>,
+        }
+        let mut items: Vec<Item<'py>> = Vec::with_capacity(map.len());
+        let mut any_within = false;
+        for (key, item_map) in map.iter() {
+            let Ok(key) = key.cast_exact::<PyString>() else {
+                return Ok(None);
+            };
+            let Some(&i) = by_id.get(key.to_str()?) else {
+                items.push(Item { deployment: None });
+                continue;
+            };
+            let Ok(item_map) = item_map.cast_into_exact::<PyDict>() else {
+                return Ok(None);
+            };
+            let list_of = |name: &str| -> PyResult<Option<Samples<'py>>> {
+                Ok(match item_map.get_item(name)? {
+                    None => Some(Vec::new()),
+                    Some(value) => samples(&value),
+                })
+            };
+            let (Some(latencies), Some(ttfts)) = (
+                list_of("latency_normalized")?,
+                list_of("time_to_first_token_seconds")?,
+            ) else {
+                return Ok(None);
+            };
+            let minute_entry = match item_map.get_item(precise_minute)? {
+                None => None,
+                Some(entry) => match entry.cast_into_exact::<PyDict>() {
+                    Ok(entry) => Some(entry),
+                    Err(_) => return Ok(None),
+                },
+            };
+            let (Some(rpm), Some(tpm)) = (
+                minute_count(minute_entry.as_ref(), "rpm"),
+                minute_count(minute_entry.as_ref(), "tpm"),
+            ) else {
+                return Ok(None);
+            };
+            let use_ttft = stream && !ttfts.is_empty();
+            let (latency, object) = match (use_ttft, ttft_percentile) {
+                (true, Some(p)) => {
+                    // sorted(values)[ceil(len * p) - 1]
+                    let mut sorted = ttfts;
+                    sorted
+                        .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+                    let index = ((sorted.len() as f64) * p).ceil() as usize;
+                    let Some((value, object)) =
+                        index.checked_sub(1).and_then(|k| sorted.into_iter().nth(k))
+                    else {
+                        return Ok(None);
+                    };
+                    (value, object)
+                }
+                _ => {
+                    let chosen = if use_ttft { ttfts } else { latencies };
+                    // sum(samples) / len(samples) on Python 3.11: a left fold in doubles.
+                    let average = if chosen.is_empty() {
+                        0.0
+                    } else {
+                        chosen.iter().fold(0.0, |acc, (v, _)| acc + v) / chosen.len() as f64
+                    };
+                    (average, PyFloat::new(py, average).into_any())
+                }
+            };
+            // `x or y or float("inf")`: an absent or zero limit is no limit.
+            let (tpm_limit, rpm_limit) = group.limits[i];
+            let open = |limit: Option<f64>| limit.filter(|v| *v != 0.0).unwrap_or(f64::INFINITY);
+            let within = !(tpm + input_tokens > open(tpm_limit) || rpm + 1.0 > open(rpm_limit));
+            any_within |= within;
+            items.push(Item {
+                deployment: Some((i, object, latency, within)),
+            });
+        }
+        if !any_within {
+            return Ok(None);
+        }
+        // random.sample(list(items), len(items)): the order the entries are walked in.
+        let getrandbits = self.getrandbits.bind(py);
+        let mut rng = PythonRandom {
+            getrandbits,
+            error: None,
+        };
+        let order = fastllm_router::sample(&mut rng, items.len());
+        if let Some(error) = rng.error.take() {
+            return Err(error);
+        }
+        let per_deployment = PyDict::new(py);
+        let mut potential: Vec<(usize, f64)> = Vec::new();
+        for &k in &order {
+            let Some((i, object, latency, within)) = &items[k].deployment else {
+                continue;
+            };
+            if metadata.is_some() {
+                // `_latency_per_deployment[litellm_params.get("api_base", "")]`, only written
+                // into a request that has metadata.
+                let deployment = group.deployments[*i].bind(py);
+                let api_base = match deployment.get_item("litellm_params").ok() {
+                    Some(params) => match params.cast_exact::<PyDict>() {
+                        Ok(params) => params
+                            .get_item("api_base")?
+                            .unwrap_or_else(|| PyString::new(py, "").into_any()),
+                        Err(_) => return Ok(None),
+                    },
+                    None => PyString::new(py, "").into_any(),
+                };
+                if !api_base.is_none() {
+                    per_deployment.set_item(api_base, object)?;
+                }
+            }
+            if *within {
+                potential.push((*i, *latency));
+            }
+        }
+        // sorted(potential, key=latency): stable.
+        potential.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
+        let lowest = potential[0].1;
+        let ceiling = lowest + buffer * lowest;
+        let valid = potential.iter().take_while(|(_, l)| *l <= ceiling).count();
+        let k = fastllm_router::choice(&mut rng, valid);
+        if let Some(error) = rng.error {
+            return Err(error);
+        }
+        if let Some(metadata) = metadata {
+            metadata.set_item("_latency_per_deployment", per_deployment)?;
+        }
+        self.served(py, potential[k].0, group)
     }
 
     /// Whether any deployment of `model` has a tpm limit (only then does usage-based-v2's

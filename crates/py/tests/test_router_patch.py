@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import inspect
 import random
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import litellm
 import litellm.integrations.custom_logger
 import pytest
+from litellm.router_strategy import lowest_latency as latency_module
 from litellm.router_strategy import lowest_tpm_rpm_v2 as v2_module
 
 import fastllm_litellm
@@ -139,6 +141,22 @@ async def step(router: Any, op: tuple) -> Any:
             key = f"{model}-{index}:{deployment['litellm_params']['model']}:{what}:{minute}"
             handler.router_cache.increment_cache(key=key, value=amount)
             return None
+        if kind == "latency":
+            # A call that took `seconds` (and, on a stream, `ttft` to its first token) on
+            # deployment `index`, recorded by LiteLLM's own latency handler.
+            _, _, index, seconds, ttft = op
+            start = dt.datetime(2026, 11, 28, 9, 41, 0)
+            kwargs: dict[str, Any] = {
+                "litellm_params": {"metadata": {"model_group": model}, "model_info": {"id": f"{model}-{index}"}}
+            }
+            if ttft is not None:
+                kwargs["stream"] = True
+                kwargs["completion_start_time"] = start + dt.timedelta(seconds=ttft)
+            router.lowestlatency_logger.log_success_event(kwargs, None, start, start + dt.timedelta(seconds=seconds))
+            return None
+        if kind == "select_stream":
+            request = {"stream": True}
+            return await router.select(model, request, messages=MESSAGES), request
         if kind == "store":
             # A count written straight into the router cache (odd values included).
             _, _, index, value = op
@@ -342,6 +360,58 @@ def test_usage_v2_traces_equal(seed: int, frozen_usage_minute: None) -> None:
     assert_same(kwargs, ops, seed, served=isinstance(LINE, _router._PythonCoreLine))
 
 
+def latency_ops(rng: random.Random, n: int, size: int) -> list[tuple]:
+    ops: list[tuple] = []
+    for _ in range(n):
+        kind = rng.choices(
+            ["latency", "sync", "sync_messages", "async", "select", "select_stream", "fail"], weights=[6, 3, 1, 3, 3, 2, 1]
+        )[0]
+        if kind == "latency":
+            seconds = rng.choice([0.1, 0.25, 0.5, 1.0, 2.0, 0.3333333])
+            ttft = rng.choice([None, None, 0.05, 0.2, 0.7])
+            ops.append(("latency", "g", rng.randrange(size), seconds, ttft))
+        elif kind == "fail":
+            ops.append(("fail", "g", rng.choice(["429", "401"])))
+        else:
+            ops.append((kind, "g"))
+    return ops
+
+
+class _FrozenDatetime(dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2026, 11, 28, 9, 41, 7, tzinfo=tz)
+
+
+@pytest.fixture
+def frozen_latency_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The latency map keys its tpm/rpm by the local minute: one fixed minute for both runs."""
+    monkeypatch.setattr(latency_module, "datetime", _FrozenDatetime)
+
+
+@pytest.mark.parametrize(
+    "args", [{}, {"lowest_latency_buffer": 0.5}, {"ttft_percentile": 0.5}], ids=["plain", "buffer", "ttft-p50"]
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_latency_traces_equal(seed: int, args: dict[str, Any], frozen_latency_minute: None) -> None:
+    """latency-based-routing: latencies and times to first token recorded by LiteLLM's own
+    handler, rpm limits that fill up within the minute, streams, the buffer and the TTFT
+    percentile, failures cooling deployments down; equal at every step, including the
+    `_latency_per_deployment` LiteLLM writes into the request's metadata. Served natively on
+    1.109 under Python 3.11; LiteLLM's on 1.110."""
+    ops = latency_ops(random.Random(seed), 80, 5)
+    model_list = deployments("g", 5, rpm=[None, 4, None, 6, None], api_base=[None, "https://a.example", "https://b.example"])
+    kwargs = {
+        "model_list": model_list,
+        "num_retries": 0,
+        "cooldown_time": 600,
+        "routing_strategy": "latency-based-routing",
+        "routing_strategy_args": args,
+    }
+    served = "latency-based-routing" in LINE.strategies
+    assert_same(kwargs, ops, seed, served=served)
+
+
 @pytest.mark.parametrize("seed", [3, 4, 5, 6])
 def test_least_busy_traces_equal(seed: int) -> None:
     """least-busy: in-flight counts moved by LiteLLM's own handler (and odd stored counts),
@@ -354,7 +424,6 @@ def test_least_busy_traces_equal(seed: int) -> None:
 
 
 OTHER_STRATEGIES = [
-    "latency-based-routing",
     "usage-based-routing",
     "cost-based-routing",
 ]

@@ -221,6 +221,21 @@ class GroupPicker:
     ) -> dict[str, Any] | None:
         """usage-based-routing-v2: the lowest-tpm deployment within its limits (ties drawn
         with ``random.choice``), counters read from ``cache``; ``None`` when LiteLLM must pick."""
+    def latency(
+        self,
+        model: str,
+        cooling: Any,
+        cache: Any,
+        steps: InMemoryCacheSteps,
+        precise_minute: str,
+        input_tokens: float,
+        stream: bool,
+        buffer: float,
+        ttft_percentile: float | None,
+        metadata: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """latency-based-routing (1.109, Python 3.11): LiteLLM's latency pick over the cached
+        latency map; ``None`` when LiteLLM must pick."""
     def has_tpm_limits(self, model: str) -> bool: ...
     def ids(self, model: str) -> list[str]:
         """The group's deployment ids, in LiteLLM's order."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
+import sys
 import weakref
 from contextvars import ContextVar
 from collections.abc import Callable, Mapping
@@ -45,6 +46,9 @@ _NEUTRAL_SETTINGS = frozenset(
         "_settings_version",
         "_core_registry_version",
         "explicit_allowed_fails",
+        # The strategies' own arguments: latency-based reads its buffer and TTFT percentile
+        # from its selector; the rest (TTLs, list sizes) only shape what is recorded.
+        "routing_strategy_args",
         # Counters and caches a router fills as it serves.
         "fail_calls",
         "total_calls",
@@ -225,6 +229,10 @@ class _Line:
         """The prompt's tokens as the usage-based-v2 pick counts them."""
         raise NotImplementedError
 
+    def latency_state(self, core: Any) -> tuple | None:
+        """``(cache, module, buffer, ttft percentile)`` of the router's latency selector, or None."""
+        return None
+
     def filters_deployments(self, core: Any) -> bool:
         """Whether an async pick would run a routing callback's ``async_filter_deployments``
         (the base ``CustomLogger``'s keeps every deployment, so only overrides count)."""
@@ -251,9 +259,18 @@ class _PythonCoreLine(_Line):
     dicts; cooldowns live in the cooldown cache's ``InMemoryCache``."""
 
     copy = False
-    strategies = frozenset({STRATEGY, "least-busy", "usage-based-routing-v2"})
+    # latency-based averages with Python's `sum`, a plain left fold of doubles up to 3.11
+    # (3.12 compensates): the native average is that fold, so it serves 3.11 only.
+    strategies = frozenset(
+        {STRATEGY, "least-busy", "usage-based-routing-v2"}
+        | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
+    )
     strategy_setting = "_core_routing_strategy"
-    selector_attributes = {"least-busy": "leastbusy_logger", "usage-based-routing-v2": "lowesttpm_logger_v2"}
+    selector_attributes = {
+        "least-busy": "leastbusy_logger",
+        "usage-based-routing-v2": "lowesttpm_logger_v2",
+        "latency-based-routing": "lowestlatency_logger",
+    }
 
     def version(self, core: Any) -> tuple:
         return (core._registry_version, core._settings_version)
@@ -268,6 +285,22 @@ class _PythonCoreLine(_Line):
         from litellm.router_strategy import lowest_tpm_rpm_v2
 
         self._usage_v2 = lowest_tpm_rpm_v2
+        from litellm.router_strategy import lowest_latency
+
+        self._latency = lowest_latency
+
+    def latency_state(self, core: Any) -> tuple | None:
+        module = self._latency
+        _, dual_type, memory_type = self._least_busy_types
+        selector = core.__dict__.get("lowestlatency_logger")
+        memory = _selector_memory(selector, module.LowestLatencyLoggingHandler, dual_type, memory_type)
+        if memory is None:
+            return None
+        args = selector.routing_args
+        buffer, percentile = args.lowest_latency_buffer, args.ttft_percentile
+        if type(buffer) not in (int, float) or (percentile is not None and type(percentile) is not float):
+            return None
+        return memory, module, float(buffer), percentile
 
     def usage_v2_state(self, core: Any) -> tuple | None:
         module = self._usage_v2
@@ -506,6 +539,28 @@ class RouterPatch:
                 picked = picker.usage_v2(model, cooling, cache, self.steps, minute, tokens)
                 if picked is None:
                     stats.record_fallback("usage or limits the native pick leaves to LiteLLM (or none within them)")
+                    return None
+            elif entry.strategy == "latency-based-routing":
+                state = self.line.latency_state(core)
+                metadata = None
+                if request_kwargs is not None and "metadata" in request_kwargs:
+                    metadata = request_kwargs["metadata"]
+                    if type(metadata) is not dict:
+                        state = None
+                if state is None:
+                    stats.record_fallback("a latency selector or request the native pick does not reproduce")
+                    return None
+                cache, module, buffer, percentile = state
+                # f"{date}-{hour}-{minute}" of datetime.now(), as LiteLLM keys its minute.
+                minute = module.datetime.now().strftime("%Y-%m-%d-%H-%M")
+                tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
+                stream = request_kwargs is not None and request_kwargs.get("stream") is True
+                cooling = self.line.cooling(core, picker, model)
+                picked = picker.latency(
+                    model, cooling, cache, self.steps, minute, tokens, stream, buffer, percentile, metadata
+                )
+                if picked is None:
+                    stats.record_fallback("latencies or limits the native pick leaves to LiteLLM (or none within them)")
                     return None
             else:  # least-busy
                 state = None if reserving else self.line.least_busy_state(core)
