@@ -423,7 +423,7 @@ def router_rows(rounds: int) -> list[Row]:
     is checked on seeded sequences: the same seed must give the same deployments (and leave
     the same random state) on both sides. Then the sides are timed in interleaved rounds."""
     rows = []
-    for strategy in ("simple-shuffle", "least-busy", "usage-based-routing-v2"):
+    for strategy in ("simple-shuffle", "least-busy", "usage-based-routing-v2", "latency-based-routing"):
         rows += _strategy_rows(strategy, rounds)
     fastllm_litellm.unpatch()
     return rows
@@ -460,6 +460,19 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
             prefix = f"deployment-{i}:openai/gpt-4o-{i}"
             router.lowesttpm_logger_v2.router_cache.increment_cache(key=f"{prefix}:tpm:{minute}", value=(i * 37) % 11 * 100)
             router.lowesttpm_logger_v2.router_cache.increment_cache(key=f"{prefix}:rpm:{minute}", value=1)
+    if strategy == "latency-based-routing":
+        # Five recorded latencies per deployment, through LiteLLM's own handler.
+        import datetime as dt
+
+        start = dt.datetime.now()
+        for i in range(20):
+            for k in range(5):
+                router.lowestlatency_logger.log_success_event(
+                    {"litellm_params": {"metadata": {"model_group": "gpt-4o"}, "model_info": {"id": f"deployment-{i}"}}},
+                    None,
+                    start,
+                    start + dt.timedelta(seconds=0.1 + ((i * 7 + k) % 13) / 10),
+                )
     loop = asyncio.new_event_loop()
 
     def parity(run: Callable[[], object]) -> bool:
@@ -497,9 +510,9 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
     ):
         rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
     if strategy != "simple-shuffle":
-        # least-busy's and usage-based-v2's counts move when LiteLLM's callbacks run, on its
-        # logging worker, so two runs of LiteLLM itself do not pick alike end to end: no parity
-        # to check.
+        # The stateful strategies' counts and latencies move when LiteLLM's callbacks run, on
+        # its logging worker, so two runs of LiteLLM itself do not pick alike end to end: no
+        # parity to check.
         fastllm_litellm.unpatch()
         loop.close()
         return rows
