@@ -176,6 +176,18 @@ def _selector_memory(selector: object, handler_type: type, dual_type: type, memo
     return memory if type(memory) is memory_type else None
 
 
+def _latency_state(selector: object, module: ModuleType, dual_type: type, memory_type: type) -> tuple | None:
+    """``(cache, module, buffer, ttft percentile)`` of a plain latency selector, or None."""
+    memory = _selector_memory(selector, module.LowestLatencyLoggingHandler, dual_type, memory_type)
+    if memory is None:
+        return None
+    args = selector.routing_args  # type: ignore[attr-defined]
+    buffer, percentile = args.lowest_latency_buffer, args.ttft_percentile
+    if type(buffer) not in (int, float) or (percentile is not None and type(percentile) is not float):
+        return None
+    return memory, module, float(buffer), percentile
+
+
 class _Entry:
     """A core's picker and the versions it was built for."""
 
@@ -225,9 +237,11 @@ class _Line:
         and its module; None when that selector is not the plain one the native read reproduces."""
         return None
 
-    def input_tokens(self, module: ModuleType, messages: object, input: object) -> float:
-        """The prompt's tokens as the usage-based-v2 pick counts them."""
-        raise NotImplementedError
+    def input_tokens(self, module: ModuleType, messages: object, input: object) -> float | None:
+        """The prompt's tokens as the stateful strategies count them against tpm limits, or
+        None where this line counts them in a way the patch does not reproduce (1.110 counts
+        with the deployments' backend models)."""
+        return None
 
     def latency_state(self, core: Any) -> tuple | None:
         """``(cache, module, buffer, ttft percentile)`` of the router's latency selector, or None."""
@@ -290,17 +304,8 @@ class _PythonCoreLine(_Line):
         self._latency = lowest_latency
 
     def latency_state(self, core: Any) -> tuple | None:
-        module = self._latency
         _, dual_type, memory_type = self._least_busy_types
-        selector = core.__dict__.get("lowestlatency_logger")
-        memory = _selector_memory(selector, module.LowestLatencyLoggingHandler, dual_type, memory_type)
-        if memory is None:
-            return None
-        args = selector.routing_args
-        buffer, percentile = args.lowest_latency_buffer, args.ttft_percentile
-        if type(buffer) not in (int, float) or (percentile is not None and type(percentile) is not float):
-            return None
-        return memory, module, float(buffer), percentile
+        return _latency_state(core.__dict__.get("lowestlatency_logger"), self._latency, dual_type, memory_type)
 
     def usage_v2_state(self, core: Any) -> tuple | None:
         module = self._usage_v2
@@ -352,7 +357,9 @@ class _RustCoreLine(_Line):
     deployment per pick; cooldowns live in LiteLLM's native cooldown store."""
 
     copy = True
-    strategies = frozenset({STRATEGY, "least-busy"})
+    strategies = frozenset(
+        {STRATEGY, "least-busy"} | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
+    )
     strategy_setting = "routing_strategy"
 
     def __init__(self, core_class: type) -> None:
@@ -363,6 +370,14 @@ class _RustCoreLine(_Line):
 
         self._least_busy = least_busy
         self._least_busy_types = (least_busy.LeastBusyLoggingHandler, DualCache, InMemoryCache)
+        from litellm.router_strategy import lowest_latency
+
+        self._latency = lowest_latency
+
+    def latency_state(self, core: Any) -> tuple | None:
+        _, dual_type, memory_type = self._least_busy_types
+        selector = core._selectors.attribute("lowestlatency_logger")
+        return _latency_state(selector, self._latency, dual_type, memory_type)
 
     def least_busy_state(self, core: Any) -> tuple | None:
         handler_type, dual_type, memory_type = self._least_busy_types
@@ -535,6 +550,9 @@ class RouterPatch:
                 cache, module = state
                 minute = module.get_utc_datetime().strftime("%H-%M")
                 tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
+                if tokens is None:
+                    stats.record_fallback("tpm limits with a prompt count this line makes its own way")
+                    return None
                 cooling = self.line.cooling(core, picker, model)
                 picked = picker.usage_v2(model, cooling, cache, self.steps, minute, tokens)
                 if picked is None:
@@ -554,6 +572,9 @@ class RouterPatch:
                 # f"{date}-{hour}-{minute}" of datetime.now(), as LiteLLM keys its minute.
                 minute = module.datetime.now().strftime("%Y-%m-%d-%H-%M")
                 tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
+                if tokens is None:
+                    stats.record_fallback("tpm limits with a prompt count this line makes its own way")
+                    return None
                 stream = request_kwargs is not None and request_kwargs.get("stream") is True
                 cooling = self.line.cooling(core, picker, model)
                 picked = picker.latency(
