@@ -283,6 +283,33 @@ def test_filtering_callbacks_fall_back_on_async_picks() -> None:
         litellm.callbacks.remove(callback)
 
 
+class _KeepAll(litellm.integrations.custom_logger.CustomLogger):
+    """A routing callback that overrides the filter with the identity (as proxy hooks that opt
+    out of filtering do)."""
+
+    async def async_filter_deployments(self, model, healthy_deployments, messages, request_kwargs=None, parent_otel_span=None):
+        return healthy_deployments
+
+
+def test_identity_filters_keep_async_picks_served() -> None:
+    """A callback whose filter returns the deployments unchanged (here, and the proxy's own
+    model-budget hook, whose filter LiteLLM wraps with a service target) does not send async
+    picks to LiteLLM: the answers are the same either way."""
+    callbacks: list[object] = [_KeepAll()]
+    try:
+        from litellm.proxy.hooks.model_max_budget_limiter import _PROXY_VirtualKeyModelMaxBudgetLimiter
+    except ImportError:  # the proxy's dependencies are not installed
+        pass
+    else:
+        from litellm.caching.dual_cache import DualCache
+
+        callbacks.append(_PROXY_VirtualKeyModelMaxBudgetLimiter(dual_cache=DualCache()))
+    litellm.callbacks.extend(callbacks)
+    ops = [("async", "g"), ("select", "g"), ("ok", "g")] * 8
+    assert_same({"model_list": deployments("g", 4, weight=[1, 2]), "num_retries": 0}, ops, 19)
+    assert fastllm_litellm.status()["features"]["router"]["fallbacks"] == 0
+
+
 @pytest.mark.parametrize("kind", ["429", "401", "timeout"])
 def test_cooldown_rules_equal(kind: str) -> None:
     """Failures cool deployments down by LiteLLM's rules; picks then skip them, alike."""

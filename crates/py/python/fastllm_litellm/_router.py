@@ -17,12 +17,13 @@ The picker is built per router core and kept until the core's registry or settin
 from __future__ import annotations
 
 import dataclasses
+import dis
 import functools
 import random
 import sys
 import weakref
 from contextvars import ContextVar
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -162,6 +163,60 @@ def _plain_deployment(deployment: object) -> tuple | str:
         return "a deployment id with ':' (usage-based-v2 splits its keys on ':')"
     limits = tuple(None if params.get(name) is None else float(params[name]) for name in ("tpm", "rpm"))
     return (group, deployment_id, *weights, model, *limits)
+
+
+_IGNORED_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_GENERATOR", "POP_TOP", "COPY_FREE_VARS", "MAKE_CELL"})
+_identity_filters: dict[object, bool] = {}
+
+
+def _returns_its_deployments(function: object) -> bool:
+    """Whether ``function`` is an ``async_filter_deployments`` whose whole body is
+    ``return healthy_deployments`` (as proxy hooks that opt out of filtering write it): read
+    from its bytecode, once per function."""
+    known = _identity_filters.get(function)
+    if known is not None:
+        return known
+    wrapped = getattr(function, "__wrapped__", None)
+    if wrapped is not None and getattr(function, "__code__", None) is _service_target_wrapper_code():
+        # LiteLLM's `with_service_target` only sets a context variable around the call.
+        result = _returns_its_deployments(wrapped)
+        _identity_filters[function] = result
+        return result
+    code = getattr(function, "__code__", None)
+    result = False
+    if code is not None and code.co_argcount >= 3 and code.co_varnames[2] == "healthy_deployments":
+        body = [(i.opname, i.argval) for i in dis.get_instructions(function) if i.opname not in _IGNORED_OPS]
+        result = body == [("LOAD_FAST", "healthy_deployments"), ("RETURN_VALUE", None)]
+    _identity_filters[function] = result
+    return result
+
+
+@functools.cache
+def _service_target_wrapper_code() -> object:
+    """The code of the coroutine wrapper LiteLLM's ``with_service_target`` puts around a method."""
+    try:
+        from litellm._internal_context import with_service_target
+    except ImportError:
+        return None
+
+    async def probe(self, model, healthy_deployments, messages):  # pragma: no cover - never called
+        return healthy_deployments
+
+    return getattr(with_service_target("fastllm-probe")(probe), "__code__", None)
+
+
+def _any_filter(callbacks: Iterable[object]) -> bool:
+    """Whether any of the routing ``callbacks`` would narrow an async pick's deployments: a
+    ``CustomLogger`` overriding ``async_filter_deployments`` with anything but the identity."""
+    from litellm.integrations.custom_logger import CustomLogger
+
+    base = CustomLogger.async_filter_deployments
+    for callback in callbacks:
+        if isinstance(callback, CustomLogger):
+            method = type(callback).async_filter_deployments
+            if method is not base and not _returns_its_deployments(method):
+                return True
+    return False
 
 
 def _selector_memory(selector: object, handler_type: type, dual_type: type, memory_type: type) -> Any:
@@ -335,13 +390,7 @@ class _PythonCoreLine(_Line):
         return getattr(core._core_cooldown_cache.cache, "redis_cache", None) is not None
 
     def filters_deployments(self, core: Any) -> bool:
-        from litellm.integrations.custom_logger import CustomLogger
-
-        base = CustomLogger.async_filter_deployments
-        return any(
-            isinstance(callback, CustomLogger) and type(callback).async_filter_deployments is not base
-            for callback in core._routing_callbacks()
-        )
+        return _any_filter(core._routing_callbacks())
 
     def cooling(self, core: Any, picker: _native.GroupPicker, model: str) -> object:
         cooldowns = core._core_cooldown_cache
@@ -411,7 +460,9 @@ class _RustCoreLine(_Line):
         return bool(core._cooldowns.cooldown_store.has_redis)
 
     def filters_deployments(self, core: Any) -> bool:
-        return bool(core._opt.has_filters())
+        # The list `has_filters` walks; with an overriding filter in it LiteLLM also asks a
+        # prompt caching check, which _any_filter counts as a filter too.
+        return _any_filter(core._opt.routing_callbacks())
 
     def cooling(self, core: Any, picker: _native.GroupPicker, model: str) -> object:
         store = core._cooldowns.cooldown_store
