@@ -8,9 +8,11 @@
 //! configuration adds no filter of its own; everything else stays LiteLLM's.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use fastllm_router::RouterRng;
 use fastllm_router::strategy::simple_shuffle::pick_index;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
 
@@ -21,7 +23,19 @@ use crate::memcache::{Held, InMemoryCacheSteps, Memory};
 /// `random()`, `_randbelow` and `choices` built on it draw what CPython's do.
 struct PythonRandom<'a, 'py> {
     getrandbits: &'a Bound<'py, PyAny>,
+    /// `(32,)`, made once per pick.
+    args: Bound<'py, PyTuple>,
     error: Option<PyErr>,
+}
+
+impl<'a, 'py> PythonRandom<'a, 'py> {
+    fn new(getrandbits: &'a Bound<'py, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            getrandbits,
+            args: PyTuple::new(getrandbits.py(), [32u32])?,
+            error: None,
+        })
+    }
 }
 
 impl RouterRng for PythonRandom<'_, '_> {
@@ -31,7 +45,7 @@ impl RouterRng for PythonRandom<'_, '_> {
         }
         match self
             .getrandbits
-            .call1((32,))
+            .call1(&self.args)
             .and_then(|word| word.extract::<u32>())
         {
             Ok(word) => word,
@@ -43,6 +57,9 @@ impl RouterRng for PythonRandom<'_, '_> {
         }
     }
 }
+
+/// A minute's usage-based-v2 keys: the minute, and per deployment its tpm and rpm key.
+type UsageKeys = (String, Vec<(Py<PyString>, Py<PyString>)>);
 
 /// 1.110's least-busy reservations: the handler's reservation store (an `InMemoryCache`), the
 /// module's lock, the handler's clock and the reservation TTL in seconds.
@@ -64,6 +81,9 @@ struct Group {
     models: Vec<String>,
     /// Each deployment's `litellm_params` `tpm` and `rpm` limits (`None`: unlimited).
     limits: Vec<(Option<f64>, Option<f64>)>,
+    /// usage-based-v2's counter keys of the last minute asked for: the minute, then each
+    /// deployment's tpm and rpm key (made once a minute, so their hashes are reused).
+    usage_keys: Mutex<Option<UsageKeys>>,
     deployments: Vec<Py<PyAny>>,
     weights: [Vec<f64>; 3],
 }
@@ -144,7 +164,7 @@ fn samples<'py>(value: &Bound<'py, PyAny>) -> Option<Samples<'py>> {
 
 /// A count in a latency map's minute entry (`.get(key, 0)`), as a number; `None` for a value
 /// this path leaves to LiteLLM.
-fn minute_count(entry: Option<&Bound<'_, PyDict>>, key: &str) -> Option<f64> {
+fn minute_count(entry: Option<&Bound<'_, PyDict>>, key: &Bound<'_, PyString>) -> Option<f64> {
     let Some(entry) = entry else { return Some(0.0) };
     match entry.get_item(key).ok()? {
         None => Some(0.0),
@@ -261,6 +281,7 @@ impl GroupPicker {
                 reservation_keys: Vec::with_capacity(len),
                 models: Vec::with_capacity(len),
                 limits: Vec::with_capacity(len),
+                usage_keys: Mutex::new(None),
                 deployments: Vec::with_capacity(len),
                 weights: [
                     Vec::with_capacity(len),
@@ -325,10 +346,7 @@ impl GroupPicker {
             return Ok(None);
         };
         let getrandbits = self.getrandbits.bind(py);
-        let mut rng = PythonRandom {
-            getrandbits,
-            error: None,
-        };
+        let mut rng = PythonRandom::new(getrandbits)?;
         let mut buf = Vec::with_capacity(group.ids.len());
         let chosen = match cooling {
             None => pick_index(
@@ -457,24 +475,51 @@ impl GroupPicker {
         };
         let memory = Memory::new(cache, steps.get());
         let candidates = not_cooling(py, group, cooling)?;
-        let read = |kind: &str| -> PyResult<Option<Vec<Option<f64>>>> {
+        let keys = {
+            let mut cached = group
+                .usage_keys
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match cached.as_ref() {
+                Some((at, keys)) if at == minute => keys
+                    .iter()
+                    .map(|(t, r)| (t.clone_ref(py), r.clone_ref(py)))
+                    .collect::<Vec<_>>(),
+                _ => {
+                    let made: Vec<(Py<PyString>, Py<PyString>)> = (0..group.ids.len())
+                        .map(|i| {
+                            let prefix = format!("{}:{}", group.ids[i], group.models[i]);
+                            (
+                                PyString::new(py, &format!("{prefix}:tpm:{minute}")).unbind(),
+                                PyString::new(py, &format!("{prefix}:rpm:{minute}")).unbind(),
+                            )
+                        })
+                        .collect();
+                    let copy = made
+                        .iter()
+                        .map(|(t, r)| (t.clone_ref(py), r.clone_ref(py)))
+                        .collect();
+                    *cached = Some((minute.to_owned(), made));
+                    copy
+                }
+            }
+        };
+        // Every tpm key first, then every rpm key, as LiteLLM reads them.
+        let read = |rpm: bool| -> PyResult<Option<Vec<Option<f64>>>> {
             let mut values = Vec::with_capacity(candidates.len());
             for &i in &candidates {
-                let key = PyString::new(
-                    py,
-                    &format!("{}:{}:{kind}:{minute}", group.ids[i], group.models[i]),
-                );
-                match usage(&memory.get(&key)?) {
+                let key = if rpm { &keys[i].1 } else { &keys[i].0 };
+                match usage(&memory.get(key.bind(py))?) {
                     Ok(value) => values.push(value),
                     Err(()) => return Ok(None),
                 }
             }
             Ok(Some(values))
         };
-        let Some(tpm) = read("tpm")? else {
+        let Some(tpm) = read(false)? else {
             return Ok(None);
         };
-        let Some(rpm) = read("rpm")? else {
+        let Some(rpm) = read(true)? else {
             return Ok(None);
         };
         // _return_potential_deployments: the lowest tpm among those within their limits.
@@ -500,10 +545,7 @@ impl GroupPicker {
             return Ok(None);
         }
         let getrandbits = self.getrandbits.bind(py);
-        let mut rng = PythonRandom {
-            getrandbits,
-            error: None,
-        };
+        let mut rng = PythonRandom::new(getrandbits)?;
         let k = fastllm_router::choice(&mut rng, potential.len());
         if let Some(error) = rng.error {
             return Err(error);
@@ -523,7 +565,7 @@ impl GroupPicker {
     /// `None` (LiteLLM then picks, or raises) before any draw: an unknown group, every
     /// deployment cooling down or over its limits, or a map or value this path does not read
     /// as LiteLLM does. The entries it added are the ones LiteLLM adds first.
-    #[pyo3(signature = (model, cooling, cache, steps, precise_minute, input_tokens, stream, buffer, ttft_percentile, metadata))]
+    #[pyo3(signature = (model, cooling, cache, steps, now, input_tokens, stream, buffer, ttft_percentile, metadata))]
     #[allow(clippy::too_many_arguments)]
     fn latency<'py>(
         &self,
@@ -532,7 +574,7 @@ impl GroupPicker {
         cooling: Option<&Bound<'py, PyAny>>,
         cache: Bound<'py, PyAny>,
         steps: &Bound<'py, InMemoryCacheSteps>,
-        precise_minute: &str,
+        now: &Bound<'py, PyAny>,
         input_tokens: f64,
         stream: bool,
         buffer: f64,
@@ -543,6 +585,19 @@ impl GroupPicker {
             return Ok(None);
         };
         let candidates = not_cooling(py, group, cooling)?;
+        // f"{now:%Y-%m-%d}-{now:%H}-{now:%M}" of the module's `datetime.now()`.
+        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
+        let precise_minute = PyString::new(
+            py,
+            &format!(
+                "{:04}-{:02}-{:02}-{:02}-{:02}",
+                field(intern!(py, "year"))?,
+                field(intern!(py, "month"))?,
+                field(intern!(py, "day"))?,
+                field(intern!(py, "hour"))?,
+                field(intern!(py, "minute"))?
+            ),
+        );
         let memory = Memory::new(cache, steps.get());
         let stored = memory.get(group.latency_key.bind(py))?;
         // `get_cache(...) or {}`: a falsy value is replaced by a new dict, never stored.
@@ -557,11 +612,11 @@ impl GroupPicker {
             let id = group.id_strings[i].bind(py);
             if !map.contains(id)? {
                 let entry = PyDict::new(py);
-                entry.set_item("latency_normalized", PyList::new(py, [0])?)?;
+                entry.set_item(intern!(py, "latency_normalized"), PyList::new(py, [0])?)?;
                 let minute = PyDict::new(py);
-                minute.set_item("tpm", 0)?;
-                minute.set_item("rpm", 0)?;
-                entry.set_item(precise_minute, minute)?;
+                minute.set_item(intern!(py, "tpm"), 0)?;
+                minute.set_item(intern!(py, "rpm"), 0)?;
+                entry.set_item(&precise_minute, minute)?;
                 map.set_item(id, entry)?;
             }
         }
@@ -587,19 +642,19 @@ impl GroupPicker {
             let Ok(item_map) = item_map.cast_into_exact::<PyDict>() else {
                 return Ok(None);
             };
-            let list_of = |name: &str| -> PyResult<Option<Samples<'py>>> {
+            let list_of = |name: &Bound<'py, PyString>| -> PyResult<Option<Samples<'py>>> {
                 Ok(match item_map.get_item(name)? {
                     None => Some(Vec::new()),
                     Some(value) => samples(&value),
                 })
             };
             let (Some(latencies), Some(ttfts)) = (
-                list_of("latency_normalized")?,
-                list_of("time_to_first_token_seconds")?,
+                list_of(intern!(py, "latency_normalized"))?,
+                list_of(intern!(py, "time_to_first_token_seconds"))?,
             ) else {
                 return Ok(None);
             };
-            let minute_entry = match item_map.get_item(precise_minute)? {
+            let minute_entry = match item_map.get_item(&precise_minute)? {
                 None => None,
                 Some(entry) => match entry.cast_into_exact::<PyDict>() {
                     Ok(entry) => Some(entry),
@@ -607,8 +662,8 @@ impl GroupPicker {
                 },
             };
             let (Some(rpm), Some(tpm)) = (
-                minute_count(minute_entry.as_ref(), "rpm"),
-                minute_count(minute_entry.as_ref(), "tpm"),
+                minute_count(minute_entry.as_ref(), intern!(py, "rpm")),
+                minute_count(minute_entry.as_ref(), intern!(py, "tpm")),
             ) else {
                 return Ok(None);
             };
@@ -652,10 +707,7 @@ impl GroupPicker {
         }
         // random.sample(list(items), len(items)): the order the entries are walked in.
         let getrandbits = self.getrandbits.bind(py);
-        let mut rng = PythonRandom {
-            getrandbits,
-            error: None,
-        };
+        let mut rng = PythonRandom::new(getrandbits)?;
         let order = fastllm_router::sample(&mut rng, items.len());
         if let Some(error) = rng.error.take() {
             return Err(error);

@@ -227,7 +227,7 @@ class GroupPicker:
         cooling: Any,
         cache: Any,
         steps: InMemoryCacheSteps,
-        precise_minute: str,
+        now: Any,
         input_tokens: float,
         stream: bool,
         buffer: float,

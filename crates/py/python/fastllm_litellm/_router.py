@@ -620,17 +620,17 @@ class RouterPatch:
                     stats.record_fallback("a latency selector or request the native pick does not reproduce")
                     return None
                 cache, module, buffer, percentile = state
-                # f"{date}-{hour}-{minute}" of datetime.now(), as LiteLLM keys its minute.
-                minute = module.datetime.now().strftime("%Y-%m-%d-%H-%M")
+                now = module.datetime.now()  # LiteLLM keys its minute by it (formatted natively)
+                if type(now) is not module.datetime:
+                    stats.record_fallback("a clock the native pick does not read")
+                    return None
                 tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
                 if tokens is None:
                     stats.record_fallback("tpm limits with a prompt count this line makes its own way")
                     return None
                 stream = request_kwargs is not None and request_kwargs.get("stream") is True
                 cooling = self.line.cooling(core, picker, model)
-                picked = picker.latency(
-                    model, cooling, cache, self.steps, minute, tokens, stream, buffer, percentile, metadata
-                )
+                picked = picker.latency(model, cooling, cache, self.steps, now, tokens, stream, buffer, percentile, metadata)
                 if picked is None:
                     stats.record_fallback("latencies or limits the native pick leaves to LiteLLM (or none within them)")
                     return None
