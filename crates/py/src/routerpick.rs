@@ -458,7 +458,7 @@ impl GroupPicker {
     /// `None` (LiteLLM then picks, or raises its own error) for an unknown group, every
     /// deployment cooling down or over its limits, or a stored counter that is not an `int`
     /// within 2^53 or a finite `float`; the reads made are the ones LiteLLM makes first.
-    #[pyo3(signature = (model, cooling, cache, steps, minute, input_tokens))]
+    #[pyo3(signature = (model, cooling, cache, steps, now, input_tokens))]
     #[allow(clippy::too_many_arguments)]
     fn usage_v2<'py>(
         &self,
@@ -467,9 +467,16 @@ impl GroupPicker {
         cooling: Option<&Bound<'py, PyAny>>,
         cache: Bound<'py, PyAny>,
         steps: &Bound<'py, InMemoryCacheSteps>,
-        minute: &str,
+        now: &Bound<'py, PyAny>,
         input_tokens: f64,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // `get_utc_datetime().strftime("%H-%M")`, formatted natively.
+        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
+        let minute = &format!(
+            "{:02}-{:02}",
+            field(intern!(py, "hour"))?,
+            field(intern!(py, "minute"))?
+        );
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
         };

@@ -217,7 +217,7 @@ class GroupPicker:
         """The first deployment with the fewest requests in flight in ``cache``, or ``None``
         when LiteLLM must pick (unknown group, all cooling down, a count it reads otherwise)."""
     def usage_v2(
-        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, minute: str, input_tokens: float
+        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, now: Any, input_tokens: float
     ) -> dict[str, Any] | None:
         """usage-based-routing-v2: the lowest-tpm deployment within its limits (ties drawn
         with ``random.choice``), counters read from ``cache``; ``None`` when LiteLLM must pick."""

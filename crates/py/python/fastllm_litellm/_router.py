@@ -17,6 +17,7 @@ The picker is built per router core and kept until the core's registry or settin
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import dis
 import functools
 import random
@@ -599,13 +600,16 @@ class RouterPatch:
                     stats.record_fallback("a usage-based-v2 selector the native read does not reproduce")
                     return None
                 cache, module = state
-                minute = module.get_utc_datetime().strftime("%H-%M")
+                now = module.get_utc_datetime()  # its minute keys the counters (formatted natively)
+                if type(now) is not datetime.datetime:
+                    stats.record_fallback("a clock the native pick does not read")
+                    return None
                 tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
                 if tokens is None:
                     stats.record_fallback("tpm limits with a prompt count this line makes its own way")
                     return None
                 cooling = self.line.cooling(core, picker, model)
-                picked = picker.usage_v2(model, cooling, cache, self.steps, minute, tokens)
+                picked = picker.usage_v2(model, cooling, cache, self.steps, now, tokens)
                 if picked is None:
                     stats.record_fallback("usage or limits the native pick leaves to LiteLLM (or none within them)")
                     return None
