@@ -549,6 +549,18 @@ class RouterPatch:
         self.entries[core] = entry
         return entry
 
+    def _prompt_tokens(
+        self, picker: _native.GroupPicker, model: str, module: ModuleType, messages: object, input: object
+    ) -> float | None:
+        """The prompt's tokens a stateful strategy checks tpm limits with (0 when the group has
+        none), or None (the fallback counted) where this line counts them its own way."""
+        if not picker.has_tpm_limits(model):
+            return 0.0
+        tokens = self.line.input_tokens(module, messages, input)
+        if tokens is None:
+            self.stats.record_fallback("tpm limits with a prompt count this line makes its own way")
+        return tokens
+
     def pick(
         self,
         core: Any,
@@ -604,9 +616,8 @@ class RouterPatch:
                 if type(now) is not datetime.datetime:
                     stats.record_fallback("a clock the native pick does not read")
                     return None
-                tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
+                tokens = self._prompt_tokens(picker, model, module, messages, input)
                 if tokens is None:
-                    stats.record_fallback("tpm limits with a prompt count this line makes its own way")
                     return None
                 cooling = self.line.cooling(core, picker, model)
                 picked = picker.usage_v2(model, cooling, cache, self.steps, now, tokens)
@@ -628,9 +639,8 @@ class RouterPatch:
                 if type(now) is not module.datetime:
                     stats.record_fallback("a clock the native pick does not read")
                     return None
-                tokens = self.line.input_tokens(module, messages, input) if picker.has_tpm_limits(model) else 0.0
+                tokens = self._prompt_tokens(picker, model, module, messages, input)
                 if tokens is None:
-                    stats.record_fallback("tpm limits with a prompt count this line makes its own way")
                     return None
                 stream = request_kwargs is not None and request_kwargs.get("stream") is True
                 cooling = self.line.cooling(core, picker, model)
