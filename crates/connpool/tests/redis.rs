@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fastllm_connpool::redis::{AsyncCommands, RedisPool, Script, cmd, pipe};
-use fastllm_connpool::testing::{RedisServer, error_chain, free_port};
+use fastllm_connpool::testing::{RedisServer, error_chain};
 use fastllm_connpool::{Error, Object, Operation, PoolConfig, PoolError};
 
 /// Every test gets this long, start to end.
@@ -214,7 +214,11 @@ async fn metrics_count_what_happened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_port_is_unavailable_quickly() {
     bounded(async {
-        let port = free_port();
+        // A port bound but never listened on: connections to it are refused, and no other
+        // test's server can take it meanwhile (a merely free port could be, and then reset).
+        let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+        reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = reserved.local_addr().unwrap().port();
         let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
         let connect_timeout = Duration::from_millis(500);
         let pool =
@@ -238,6 +242,7 @@ async fn closed_port_is_unavailable_quickly() {
         assert!(!format!("{err:?} {pool:?}").contains("hunter2"));
         assert_eq!(pool.metrics().errors, 1);
         assert_eq!(pool.status().size, 0);
+        drop(reserved);
     })
     .await;
 }
