@@ -726,16 +726,14 @@ def patch_router(litellm: ModuleType, stats: _native.Stats, bindings: list) -> s
     return None
 
 
-def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., Any]]:
-    original_sync = cls.__dict__["get_available_deployment"]
-    original_async = cls.__dict__["_core_async_get_available_deployment"]
-    pick = state.pick
+def _sync_pick(original: Callable[..., Any], pick: Callable[..., Any]) -> Callable[..., Any]:
+    """A core's patched ``get_available_deployment`` (the same signature on both lines)."""
 
-    @functools.wraps(original_sync)
+    @functools.wraps(original)
     def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
         picked = pick(self, model, specific_deployment, request_kwargs, False, messages=messages, input=input)
         if picked is None:
-            return original_sync(
+            return original(
                 self,
                 model=model,
                 messages=messages,
@@ -744,6 +742,14 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
                 request_kwargs=request_kwargs,
             )
         return picked
+
+    return get_available_deployment
+
+
+def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., Any]]:
+    original_sync = cls.__dict__["get_available_deployment"]
+    original_async = cls.__dict__["_core_async_get_available_deployment"]
+    pick = state.pick
 
     @functools.wraps(original_async)
     async def _core_async_get_available_deployment(
@@ -762,7 +768,7 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
         return picked
 
     return {
-        "get_available_deployment": get_available_deployment,
+        "get_available_deployment": _sync_pick(original_sync, pick),
         "_core_async_get_available_deployment": _core_async_get_available_deployment,
     }
 
@@ -772,12 +778,6 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
     original_select = cls.__dict__["select"]
     pick = state.pick
 
-    @functools.wraps(original_sync)
-    def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
-        picked = pick(self, model, specific_deployment, request_kwargs, False)
-        if picked is None:
-            return original_sync(self, model, messages, input, specific_deployment, request_kwargs)
-        return picked
 
     @functools.wraps(original_select)
     async def select(
@@ -838,4 +838,8 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         picked = pick(self, step.get("model"), specific, request, True, True)
         return routed if picked is None else as_document(picked)
 
-    return {"get_available_deployment": get_available_deployment, "select": select, "_pre_route": _pre_route}
+    return {
+        "get_available_deployment": _sync_pick(original_sync, pick),
+        "select": select,
+        "_pre_route": _pre_route,
+    }
