@@ -417,6 +417,18 @@ def _seeded(run: Callable[[], object], n: int, seed: int) -> list[object]:
     return [*out, random.random()]
 
 
+ROUTER_STRATEGIES = (
+    "simple-shuffle",
+    "least-busy",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "latency-based-routing",
+    "cost-based-routing",
+)
+# Priced models for cost-based routing's rows (cost-map keys; a model not in it costs the default).
+COST_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-3.5-turbo", "openai/gpt-4o-unpriced", "azure/gpt-4o")
+
+
 def router_rows(rounds: int) -> list[Row]:
     """The router's pick over 20 deployments, per strategy the patch serves: LiteLLM's
     ``Router`` as installed vs patched (``router``). Simple-shuffle picks are random, so parity
@@ -429,7 +441,7 @@ def router_rows(rounds: int) -> list[Row]:
     saved = list(litellm.callbacks)
     litellm.callbacks.clear()
     try:
-        for strategy in ("simple-shuffle", "least-busy", "usage-based-routing-v2", "latency-based-routing"):
+        for strategy in ROUTER_STRATEGIES:
             rows += _strategy_rows(strategy, rounds)
     finally:
         litellm.callbacks[:] = saved
@@ -448,7 +460,23 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
         }
         for i in range(20)
     ]
+    if strategy == "cost-based-routing":
+        for i, deployment in enumerate(model_list):
+            deployment["litellm_params"]["model"] = COST_MODELS[i % len(COST_MODELS)]
     router = litellm.Router(model_list=model_list, num_retries=0, routing_strategy=strategy)
+    usage_kwargs = [
+        {"litellm_params": {"metadata": {"model_group": "gpt-4o"}, "model_info": {"id": f"deployment-{i}"}}} for i in range(20)
+    ]
+    if strategy == "usage-based-routing":
+        # Tokens used this minute on every deployment, through LiteLLM's own handler.
+        for i in range(20):
+            router.lowesttpm_logger.log_success_event(usage_kwargs[i], {"usage": {"total_tokens": (i * 37) % 11 * 100}}, None, None)
+    if strategy == "cost-based-routing":
+        # The same, through the cost-based handler.
+        for i in range(20):
+            tokens = (i * 37) % 11 * 100
+            usage = litellm.Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
+            router.lowestcost_logger.log_success_event(usage_kwargs[i], litellm.ModelResponse(usage=usage), None, None)
     if strategy == "least-busy":
         # Requests in flight on most deployments, counted by LiteLLM's own handler.
         for i in range(20):
@@ -503,20 +531,24 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
         return loop.run_until_complete(router.select("gpt-4o", {}, messages=ROUTER_CHAT))
 
     rows = []
-    sync_equal = parity(sync_pick)
+    # LiteLLM has no sync cost-based pick (it raises): that strategy has the async row only.
+    has_sync = strategy != "cost-based-routing"
+    sync_equal = parity(sync_pick) if has_sync else False
     select_equal = parity(select_once)
     times: dict[str, dict[str, list[float]]] = {"sync": {"baseline": [], "patched": []}, "select": {"baseline": [], "patched": []}}
     for r in range(rounds):
         order = ("baseline", "patched") if r % 2 == 0 else ("patched", "baseline")
         for side in order:
             _router_sides(side)
-            times["sync"][side].append(_timed(sync_pick, 1000 if side == "patched" else 200)[0])
+            if has_sync:
+                times["sync"][side].append(_timed(sync_pick, 1000 if side == "patched" else 200)[0])
             times["select"][side].append(loop.run_until_complete(select_many(1000 if side == "patched" else 200)))
     for key, label, equal in (
         ("sync", f"router pick, {strategy}, sync (20 deployments)", sync_equal),
         ("select", f"router pick, {strategy}, async select + 3-message chat", select_equal),
     ):
-        rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
+        if times[key]["baseline"]:
+            rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
     if strategy != "simple-shuffle":
         # The stateful strategies' counts and latencies move when LiteLLM's callbacks run, on
         # its logging worker, so two runs of LiteLLM itself do not pick alike end to end: no

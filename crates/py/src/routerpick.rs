@@ -14,7 +14,7 @@ use fastllm_router::RouterRng;
 use fastllm_router::strategy::simple_shuffle::pick_index;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
 
 use crate::memcache::{Held, InMemoryCacheSteps, Memory};
 
@@ -73,6 +73,8 @@ struct Group {
     id_strings: Vec<Py<PyString>>,
     /// latency-based's cache key of the group, `{group}_map`.
     latency_key: Py<PyString>,
+    /// cost-based's cache key of the group, `cost_map:{group}`.
+    cost_key: Py<PyString>,
     /// LiteLLM's least-busy cache key of each deployment, `{group}_request_count:{id}`.
     count_keys: Vec<Py<PyString>>,
     /// The key of its held picks on 1.110, `least_busy_reservations:{id}`.
@@ -94,6 +96,9 @@ pub struct GroupPicker {
     groups: HashMap<String, Group>,
     getrandbits: Py<PyAny>,
     copy: bool,
+    /// Cost-map rows whose keys were all seen to be exact `str`, by address, each held (so
+    /// the address is not reused) with the length it had then.
+    plain_rows: Mutex<HashMap<usize, (Py<PyAny>, usize)>>,
 }
 
 /// `value` with every exact dict and list in it copied (other objects shared), as a fresh
@@ -136,6 +141,38 @@ fn usage(value: &Bound<'_, PyAny>) -> Result<Option<f64>, ()> {
         return if f.is_finite() { Ok(Some(f)) } else { Err(()) };
     }
     Err(())
+}
+
+/// A cost-map price as `_as_rate` reads it: `Ok(None)` for anything but an `int` or `float`
+/// (a `bool` included), the number for an exact `int` within 2^53 or `float`; `Err(())` for
+/// their subclasses and larger ints, left to LiteLLM.
+fn rate(value: Option<Bound<'_, PyAny>>) -> Result<Option<f64>, ()> {
+    let Some(value) = value else { return Ok(None) };
+    if let Ok(float) = value.cast_exact::<PyFloat>() {
+        return Ok(Some(float.value()));
+    }
+    if let Ok(int) = value.cast_exact::<PyInt>() {
+        let v = int.extract::<i64>().map_err(|_| ())?;
+        return if v.abs() <= 1 << 53 {
+            Ok(Some(v as f64))
+        } else {
+            Err(())
+        };
+    }
+    if value.is_instance_of::<PyBool>() {
+        return Ok(None);
+    }
+    if value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>() {
+        return Err(());
+    }
+    Ok(None)
+}
+
+/// A usage count this path compares as LiteLLM does: an `int` within 2^53 or a finite
+/// `float` (`None` for anything else, `None` itself included: LiteLLM's arithmetic on it
+/// raises, so that pick is left to LiteLLM).
+fn count(value: &Bound<'_, PyAny>) -> Option<f64> {
+    usage(value).ok().flatten()
 }
 
 /// Latency samples: each number with its Python object.
@@ -244,6 +281,71 @@ fn not_cooling(
 }
 
 impl GroupPicker {
+    /// A deployment's price per token, input plus output, as cost-based routing reads it
+    /// from the cost map's row of its model (`model`: a plain deployment has no `base_model`,
+    /// so that row is its only one): each price `_as_rate`'s number, 5.0 when the row does not
+    /// give it (or there is no row). `None` for a row or price this path leaves to LiteLLM
+    /// (a row that is not a dict, or has a key that is not an exact `str`, a price of another
+    /// numeric type, a sum that is NaN).
+    fn price(
+        &self,
+        py: Python<'_>,
+        model_cost: &Bound<'_, PyDict>,
+        model: &str,
+    ) -> PyResult<Option<f64>> {
+        // pricing_models drops a blank model: no row, the default prices.
+        if model.is_empty() {
+            return Ok(Some(10.0));
+        }
+        let Some(row) = model_cost.get_item(model)? else {
+            return Ok(Some(10.0));
+        };
+        if row.is_none() {
+            return Ok(Some(10.0));
+        }
+        // str_keyed(row): LiteLLM reads a copy validated as dict[str, object], which takes a
+        // dict subclass's own entries (the cost map's aliased rows are one) as stored.
+        let Ok(row) = row.cast_into::<PyDict>() else {
+            return Ok(None);
+        };
+        {
+            let address = row.as_ptr() as usize;
+            let mut plain = self
+                .plain_rows
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let seen = plain
+                .get(&address)
+                .is_some_and(|(_, len)| *len == row.len());
+            if !seen {
+                if row
+                    .keys()
+                    .iter()
+                    .any(|key| !key.is_exact_instance_of::<PyString>())
+                {
+                    return Ok(None);
+                }
+                if plain.len() >= 4096 {
+                    plain.clear();
+                }
+                plain.insert(address, (row.clone().into_any().unbind(), row.len()));
+            }
+        }
+        let input = row.get_item(intern!(py, "input_cost_per_token"))?;
+        let output = row.get_item(intern!(py, "output_cost_per_token"))?;
+        // _declares_token_price: either price present and not None.
+        let declared = input.as_ref().is_some_and(|v| !v.is_none())
+            || output.as_ref().is_some_and(|v| !v.is_none());
+        if !declared {
+            return Ok(Some(10.0));
+        }
+        let (Ok(input), Ok(output)) = (rate(input), rate(output)) else {
+            return Ok(None);
+        };
+        let total = input.unwrap_or(5.0) + output.unwrap_or(5.0);
+        Ok((!total.is_nan()).then_some(total))
+    }
+
     /// The `i`th deployment of `group`, as this core serves it.
     fn served<'py>(
         &self,
@@ -275,6 +377,7 @@ impl GroupPicker {
             let len = members.len()?;
             let mut group = Group {
                 latency_key: PyString::new(groups.py(), &format!("{name}_map")).unbind(),
+                cost_key: PyString::new(groups.py(), &format!("cost_map:{name}")).unbind(),
                 id_strings: Vec::with_capacity(len),
                 ids: Vec::with_capacity(len),
                 count_keys: Vec::with_capacity(len),
@@ -324,6 +427,7 @@ impl GroupPicker {
             groups: built,
             getrandbits,
             copy,
+            plain_rows: Mutex::new(HashMap::new()),
         })
     }
 
@@ -759,6 +863,227 @@ impl GroupPicker {
             metadata.set_item("_latency_per_deployment", per_deployment)?;
         }
         self.served(py, potential[k].0, group)
+    }
+
+    /// usage-based-routing (v1, `LowestTPMLoggingHandler.get_available_deployments`): the
+    /// group's `{model}:tpm:{HH-MM}` and `{model}:rpm:{HH-MM}` dicts read from the router cache
+    /// with the cache's own steps; each deployment not cooling down and missing from the tpm
+    /// dict added to it with 0 (in the cached dict itself, as LiteLLM adds it); then, in the
+    /// dict's order, the first deployment with the lowest tpm among those within their limits
+    /// (`tpm + input_tokens <= tpm limit`, and `rpm + 1 < rpm limit` where rpm was counted).
+    ///
+    /// `None` (LiteLLM then picks, or raises its own error) for an unknown group, every
+    /// deployment cooling down or over its limits, or a stored value this path does not read
+    /// as LiteLLM does. The entries it added are the ones LiteLLM adds first.
+    #[pyo3(signature = (model, cooling, cache, steps, now, input_tokens))]
+    #[allow(clippy::too_many_arguments)]
+    fn usage_v1<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        cooling: Option<&Bound<'py, PyAny>>,
+        cache: Bound<'py, PyAny>,
+        steps: &Bound<'py, InMemoryCacheSteps>,
+        now: &Bound<'py, PyAny>,
+        input_tokens: f64,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(group) = self.groups.get(model) else {
+            return Ok(None);
+        };
+        // `datetime.now().strftime("%H-%M")`, formatted natively.
+        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
+        let minute = format!(
+            "{:02}-{:02}",
+            field(intern!(py, "hour"))?,
+            field(intern!(py, "minute"))?
+        );
+        let memory = Memory::new(cache, steps.get());
+        let tpm_stored = memory.get(&PyString::new(py, &format!("{model}:tpm:{minute}")))?;
+        let rpm_stored = memory.get(&PyString::new(py, &format!("{model}:rpm:{minute}")))?;
+        let rpm_dict = if rpm_stored.is_none() {
+            None
+        } else if let Ok(dict) = rpm_stored.cast_into_exact::<PyDict>() {
+            Some(dict)
+        } else {
+            return Ok(None);
+        };
+        let candidates = not_cooling(py, group, cooling)?;
+        // `if tpm_dict is None`: a new dict (not stored); else the cached one, added to.
+        let tpm_dict = if tpm_stored.is_none() {
+            PyDict::new(py)
+        } else if let Ok(dict) = tpm_stored.cast_into_exact::<PyDict>() {
+            dict
+        } else {
+            return Ok(None);
+        };
+        for &i in &candidates {
+            let id = group.id_strings[i].bind(py);
+            if !tpm_dict.contains(id)? {
+                tpm_dict.set_item(id, 0)?;
+            }
+        }
+        let by_id: HashMap<&str, usize> = candidates
+            .iter()
+            .map(|&i| (group.ids[i].as_str(), i))
+            .collect();
+        let mut lowest = f64::INFINITY;
+        let mut chosen = None;
+        for (key, item_tpm) in tpm_dict.iter() {
+            let Ok(key) = key.cast_exact::<PyString>() else {
+                if key.is_instance_of::<PyString>() {
+                    return Ok(None);
+                }
+                continue;
+            };
+            let Some(&i) = by_id.get(key.to_str()?) else {
+                continue;
+            };
+            let Some(used) = count(&item_tpm) else {
+                return Ok(None);
+            };
+            let (tpm_limit, rpm_limit) = group.limits[i];
+            if used + input_tokens > tpm_limit.unwrap_or(f64::INFINITY) {
+                continue;
+            }
+            if let Some(rpm_dict) = &rpm_dict {
+                if let Some(rpm) = rpm_dict.get_item(key)? {
+                    let Some(rpm) = count(&rpm) else {
+                        return Ok(None);
+                    };
+                    if rpm + 1.0 >= rpm_limit.unwrap_or(f64::INFINITY) {
+                        continue;
+                    }
+                }
+            }
+            if used < lowest {
+                lowest = used;
+                chosen = Some(i);
+            }
+        }
+        match chosen {
+            Some(i) => self.served(py, i, group),
+            None => Ok(None),
+        }
+    }
+
+    /// cost-based-routing (`LowestCostLoggingHandler.async_get_available_deployments`): the
+    /// group's `cost_map:{model}` read from the router cache with the cache's own steps; each
+    /// deployment not cooling down and missing from it added with this minute's zero counts
+    /// (in the cached map itself, as LiteLLM adds them); each deployment's price per token
+    /// (input plus output) from `model_cost`'s row of its model, 5.0 for a price the row does
+    /// not give; then, in the map's order, the cheapest deployment within its limits this
+    /// minute (an absent or zero limit is no limit).
+    ///
+    /// `None` (LiteLLM then picks, or raises its own error) for an unknown group, every
+    /// deployment cooling down or over its limits, or a stored value or cost-map row this path
+    /// does not read as LiteLLM does. The entries it added are the ones LiteLLM adds first.
+    #[pyo3(signature = (model, cooling, cache, steps, now, input_tokens, model_cost))]
+    #[allow(clippy::too_many_arguments)]
+    fn cost<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        cooling: Option<&Bound<'py, PyAny>>,
+        cache: Bound<'py, PyAny>,
+        steps: &Bound<'py, InMemoryCacheSteps>,
+        now: &Bound<'py, PyAny>,
+        input_tokens: f64,
+        model_cost: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(group) = self.groups.get(model) else {
+            return Ok(None);
+        };
+        let Ok(model_cost) = model_cost.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
+        let memory = Memory::new(cache, steps.get());
+        let stored = memory.get(group.cost_key.bind(py))?;
+        // `await async_get_cache(...) or {}`: a falsy value is replaced by a new dict, never stored.
+        let map = if !stored.is_truthy()? {
+            PyDict::new(py)
+        } else if let Ok(dict) = stored.cast_into_exact::<PyDict>() {
+            dict
+        } else {
+            return Ok(None);
+        };
+        // f"{now:%Y-%m-%d}-{now:%H}-{now:%M}" of the module's `datetime.now()`.
+        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
+        let precise_minute = PyString::new(
+            py,
+            &format!(
+                "{:04}-{:02}-{:02}-{:02}-{:02}",
+                field(intern!(py, "year"))?,
+                field(intern!(py, "month"))?,
+                field(intern!(py, "day"))?,
+                field(intern!(py, "hour"))?,
+                field(intern!(py, "minute"))?
+            ),
+        );
+        let candidates = not_cooling(py, group, cooling)?;
+        for &i in &candidates {
+            let id = group.id_strings[i].bind(py);
+            if !map.contains(id)? {
+                let minute = PyDict::new(py);
+                minute.set_item(intern!(py, "tpm"), 0)?;
+                minute.set_item(intern!(py, "rpm"), 0)?;
+                let entry = PyDict::new(py);
+                entry.set_item(&precise_minute, minute)?;
+                map.set_item(id, entry)?;
+            }
+        }
+        let by_id: HashMap<&str, usize> = candidates
+            .iter()
+            .map(|&i| (group.ids[i].as_str(), i))
+            .collect();
+        let mut potential: Vec<(usize, f64)> = Vec::new();
+        for (key, item_map) in map.iter() {
+            let Ok(key) = key.cast_exact::<PyString>() else {
+                if key.is_instance_of::<PyString>() {
+                    return Ok(None);
+                }
+                continue;
+            };
+            let Some(&i) = by_id.get(key.to_str()?) else {
+                continue;
+            };
+            let Some(item_cost) = self.price(py, model_cost, &group.models[i])? else {
+                return Ok(None);
+            };
+            let Ok(item_map) = item_map.cast_into_exact::<PyDict>() else {
+                return Ok(None);
+            };
+            let minute_entry = match item_map.get_item(&precise_minute)? {
+                None => None,
+                Some(entry) => match entry.cast_into_exact::<PyDict>() {
+                    Ok(entry) => Some(entry),
+                    Err(_) => return Ok(None),
+                },
+            };
+            let (Some(rpm), Some(tpm)) = (
+                minute_count(minute_entry.as_ref(), intern!(py, "rpm")),
+                minute_count(minute_entry.as_ref(), intern!(py, "tpm")),
+            ) else {
+                return Ok(None);
+            };
+            // `x or y or float("inf")`: an absent or zero limit is no limit.
+            let (tpm_limit, rpm_limit) = group.limits[i];
+            let open = |limit: Option<f64>| limit.filter(|v| *v != 0.0).unwrap_or(f64::INFINITY);
+            if tpm + input_tokens > open(tpm_limit) || rpm + 1.0 > open(rpm_limit) {
+                continue;
+            }
+            potential.push((i, item_cost));
+        }
+        // sorted(potential, key=cost)[0]: the first of the cheapest (no cost is NaN).
+        let mut best: Option<(usize, f64)> = None;
+        for &(i, cost) in &potential {
+            if best.is_none_or(|(_, cheapest)| cost < cheapest) {
+                best = Some((i, cost));
+            }
+        }
+        match best {
+            Some((i, _)) => self.served(py, i, group),
+            None => Ok(None),
+        }
     }
 
     /// Whether any deployment of `model` has a tpm limit (only then does usage-based-v2's

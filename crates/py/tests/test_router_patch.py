@@ -18,7 +18,9 @@ from typing import Any
 import litellm
 import litellm.integrations.custom_logger
 import pytest
+from litellm.router_strategy import lowest_cost as cost_module
 from litellm.router_strategy import lowest_latency as latency_module
+from litellm.router_strategy import lowest_tpm_rpm as v1_module
 from litellm.router_strategy import lowest_tpm_rpm_v2 as v2_module
 
 import fastllm_litellm
@@ -154,6 +156,31 @@ async def step(router: Any, op: tuple) -> Any:
                 kwargs["stream"] = True
                 kwargs["completion_start_time"] = start + dt.timedelta(seconds=ttft)
             router.lowestlatency_logger.log_success_event(kwargs, None, start, start + dt.timedelta(seconds=seconds))
+            return None
+        if kind == "v1_usage":
+            # A call that used `tokens` on deployment `index`, recorded by LiteLLM's own
+            # usage-based (v1) handler.
+            _, _, index, tokens = op
+            kwargs = {"litellm_params": {"metadata": {"model_group": model}, "model_info": {"id": f"{model}-{index}"}}}
+            router.lowesttpm_logger.log_success_event(kwargs, {"usage": {"total_tokens": tokens}}, None, None)
+            return None
+        if kind == "cost_usage":
+            # The same, recorded by LiteLLM's own cost-based handler.
+            _, _, index, tokens = op
+            kwargs = {"litellm_params": {"metadata": {"model_group": model}, "model_info": {"id": f"{model}-{index}"}}}
+            usage = litellm.Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
+            router.lowestcost_logger.log_success_event(kwargs, litellm.ModelResponse(usage=usage), None, None)
+            return None
+        if kind == "price":
+            # The cost map's row of `model` replaced (None: removed), or one price in it changed
+            # in place.
+            _, key, row, *in_place = op
+            if in_place:
+                litellm.model_cost[key][row] = in_place[0]
+            elif row is None:
+                litellm.model_cost.pop(key, None)
+            else:
+                litellm.model_cost[key] = dict(row)
             return None
         if kind == "select_stream":
             request = {"stream": True}
@@ -380,12 +407,12 @@ def frozen_usage_minute(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_usage_v2_traces_equal(seed: int, frozen_usage_minute: None) -> None:
     """usage-based-routing-v2: tpm/rpm counters moved through the router cache, deployments
     with and without tpm/rpm limits (so picks skip the ones over them, and prompt tokens
-    count), ties drawn at random, failures cooling deployments down; equal at every step. On
-    1.109 the picks are served natively; on 1.110 they are LiteLLM's."""
+    count), ties drawn at random, failures cooling deployments down; equal at every step, and
+    served natively on both lines."""
     ops = usage_v2_ops(random.Random(seed), 80, 5)
     model_list = deployments("g", 5, tpm=[None, 400, 1000, None, 60], rpm=[None, 3, None, 5, None])
     kwargs = {"model_list": model_list, "num_retries": 0, "cooldown_time": 600, "routing_strategy": "usage-based-routing-v2"}
-    assert_same(kwargs, ops, seed, served=isinstance(LINE, _router._PythonCoreLine))
+    assert_same(kwargs, ops, seed)
 
 
 def latency_ops(rng: random.Random, n: int, size: int) -> list[tuple]:
@@ -423,12 +450,19 @@ def frozen_latency_minute(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_latency_traces_equal(seed: int, args: dict[str, Any], frozen_latency_minute: None) -> None:
     """latency-based-routing: latencies and times to first token recorded by LiteLLM's own
-    handler, rpm limits that fill up within the minute, streams, the buffer and the TTFT
-    percentile, failures cooling deployments down; equal at every step, including the
+    handler, rpm limits that fill up within the minute, a tpm limit the prompt is over,
+    streams, the buffer and the TTFT percentile, failures cooling deployments down; equal
+    at every step, including the
     `_latency_per_deployment` LiteLLM writes into the request's metadata. Served natively on
     both lines under Python 3.11."""
     ops = latency_ops(random.Random(seed), 80, 5)
-    model_list = deployments("g", 5, rpm=[None, 4, None, 6, None], api_base=[None, "https://a.example", "https://b.example"])
+    model_list = deployments(
+        "g",
+        5,
+        rpm=[None, 4, None, 6, None],
+        tpm=[None, None, 10, None, 5000],
+        api_base=[None, "https://a.example", "https://b.example"],
+    )
     kwargs = {
         "model_list": model_list,
         "num_retries": 0,
@@ -451,23 +485,98 @@ def test_least_busy_traces_equal(seed: int) -> None:
     assert_same(kwargs, ops, seed)
 
 
-OTHER_STRATEGIES = [
-    "usage-based-routing",
-    "cost-based-routing",
-]
-
-
-@pytest.mark.parametrize("strategy", OTHER_STRATEGIES)
-def test_other_strategies_trace_equal(strategy: str) -> None:
-    """Strategies the picker does not serve: every entry point goes to LiteLLM's own pick
-    (counted), through the patched methods, with the same answers and cooldowns. Calls that
-    succeed are left out: they record wall-clock latencies and usage minutes, which differ
+@pytest.mark.parametrize("strategy", ["usage-based-routing", "cost-based-routing"])
+def test_lowest_strategies_across_groups_trace_equal(strategy: str) -> None:
+    """usage-based (v1) and cost-based routing over two groups, with every entry point and
+    failures cooling deployments down: equal at every step, and served natively (cost-based
+    has no sync pick in LiteLLM: it raises, and so does the patched one). Calls that succeed
+    are left out: they record usage minutes on LiteLLM's logging worker, whose timing differs
     between any two runs of LiteLLM itself."""
     rng = random.Random(len(strategy))
     ops = [op for op in random_ops(rng, ["g", "h"], 60) if op[0] not in ("ok", "completion")]
     model_list = deployments("g", 4, rpm=[100, 1000], tpm=[10**6]) + deployments("h", 2)
     kwargs = {"model_list": model_list, "num_retries": 0, "cooldown_time": 600, "routing_strategy": strategy}
-    assert_same(kwargs, ops, 5, served=False)
+    assert_same(kwargs, ops, 5)
+
+
+class _FrozenMinute(dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2026, 11, 28, 9, 41, 7, tzinfo=tz)
+
+
+@pytest.fixture
+def frozen_lowest_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """usage-based (v1) and cost-based routing key their counts by the local minute: one
+    fixed minute for both runs."""
+    monkeypatch.setattr(v1_module, "datetime", _FrozenMinute)
+    monkeypatch.setattr(cost_module, "datetime", _FrozenMinute)
+
+
+def lowest_ops(rng: random.Random, n: int, size: int, usage: str) -> list[tuple]:
+    ops: list[tuple] = []
+    for _ in range(n):
+        kind = rng.choices([usage, "sync", "sync_messages", "async", "select", "fail"], weights=[6, 3, 2, 3, 3, 1])[0]
+        if kind == usage:
+            ops.append((usage, "g", rng.randrange(size), rng.choice([1, 5, 40, 300, 1500])))
+        elif kind == "fail":
+            ops.append(("fail", "g", rng.choice(["429", "401"])))
+        else:
+            ops.append((kind, "g"))
+    return ops
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [{"rpm": [None, 3, None, 5, 0]}, {"tpm": [None, 400, 1000, 10, 0], "rpm": [None, 3, None, 5, None]}],
+    ids=["rpm", "tpm-rpm"],
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_usage_v1_traces_equal(seed: int, limits: dict[str, Any], frozen_lowest_minute: None) -> None:
+    """usage-based-routing (v1): tokens and requests counted by LiteLLM's own handler, rpm
+    and tpm limits (zero included, which v1 keeps as a limit) that fill up within the
+    minute, prompts counted against them, failures cooling deployments down; equal at every
+    step, including the tpm map LiteLLM adds unused deployments to. Served natively."""
+    ops = lowest_ops(random.Random(seed), 80, 5, "v1_usage")
+    kwargs = {
+        "model_list": deployments("g", 5, **limits),
+        "num_retries": 0,
+        "cooldown_time": 600,
+        "routing_strategy": "usage-based-routing",
+    }
+    assert_same(kwargs, ops, seed)
+
+
+PRICED = "openai/fastllm-test-priced"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_cost_traces_equal(seed: int, frozen_lowest_minute: None) -> None:
+    """cost-based-routing: deployments priced by the cost map (an aliased row, a row with no
+    output price, no row at all, a row the trace adds, changes in place and removes), rpm
+    and tpm limits (a zero one is no limit here) filled by LiteLLM's own handler, failures
+    cooling deployments down; equal at every step. Served natively on every async pick."""
+    rng = random.Random(seed)
+    ops: list[tuple] = [("price", PRICED, None)]
+    for op in lowest_ops(rng, 80, 6, "cost_usage"):
+        ops.append(op)
+        if rng.random() < 0.08:
+            ops.append(rng.choice([
+                ("price", PRICED, {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7}),
+                ("price", PRICED, {"input_cost_per_token": 3e-5}),
+                ("price", PRICED, "output_cost_per_token", 4e-6),
+                ("price", PRICED, None),
+            ]))
+    ops.append(("price", PRICED, None))
+    models = ["gpt-4o", "gpt-4o-mini", "gpt-4o-mini", PRICED, "text-embedding-3-small", "openai/fastllm-unpriced"]
+    model_list = deployments("g", 6, rpm=[None, 3, 0, 5, None, 4], tpm=[None, 200, None, 0, 50, None])
+    for deployment, model in zip(model_list, models, strict=True):
+        deployment["litellm_params"]["model"] = model
+    kwargs = {"model_list": model_list, "num_retries": 0, "cooldown_time": 600, "routing_strategy": "cost-based-routing"}
+    try:
+        assert_same(kwargs, ops, seed)
+    finally:
+        litellm.model_cost.pop(PRICED, None)
 
 
 @pytest.mark.parametrize(

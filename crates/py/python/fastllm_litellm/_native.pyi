@@ -221,6 +221,25 @@ class GroupPicker:
     ) -> dict[str, Any] | None:
         """usage-based-routing-v2: the lowest-tpm deployment within its limits (ties drawn
         with ``random.choice``), counters read from ``cache``; ``None`` when LiteLLM must pick."""
+    def usage_v1(
+        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, now: Any, input_tokens: float
+    ) -> dict[str, Any] | None:
+        """usage-based-routing (v1): the first lowest-tpm deployment within its limits, in the
+        order of the cached tpm map (missing deployments added to it with 0); ``None`` when
+        LiteLLM must pick."""
+    def cost(
+        self,
+        model: str,
+        cooling: Any,
+        cache: Any,
+        steps: InMemoryCacheSteps,
+        now: Any,
+        input_tokens: float,
+        model_cost: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """cost-based-routing: the first cheapest deployment (input plus output price per
+        token from ``model_cost``, 5.0 each when unpriced) within its limits this minute, in
+        the order of the cached cost map; ``None`` when LiteLLM must pick."""
     def latency(
         self,
         model: str,

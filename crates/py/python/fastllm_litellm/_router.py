@@ -24,7 +24,7 @@ import random
 import sys
 import weakref
 from contextvars import ContextVar
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -95,6 +95,14 @@ _DEFAULT_FALSE_INFO = frozenset({"db_model", "member_auto_router"})
 _MARKER_PREFIX = "auto_router/"
 
 _MISSING = object()
+
+
+class _NeedsDeployments(Exception):
+    """A prompt count that asked for the group's backend models (media in an embedding input)."""
+
+# The strategies whose pick is the first lowest-scoring deployment of a cached map, and the
+# attribute each core keeps their selector under.
+_LOWEST_ATTRIBUTES = {"usage-based-routing": "lowesttpm_logger", "cost-based-routing": "lowestcost_logger"}
 
 # Set while LiteLLM's own select runs after the patched one declined the pick.
 _declined: ContextVar[bool] = ContextVar("fastllm_router_declined", default=False)
@@ -291,22 +299,47 @@ class _Line:
     def usage_v2_state(self, core: Any) -> tuple | None:
         """``(cache, module)``: the ``InMemoryCache`` the usage-based-v2 selector counts in,
         and its module; None when that selector is not the plain one the native read reproduces."""
-        return None
+        module = self._usage_v2
+        _, dual_type, memory_type = self._least_busy_types
+        selector = self.selector(core, "lowesttpm_logger_v2")
+        memory = _selector_memory(selector, module.LowestTPMLoggingHandler_v2, dual_type, memory_type)
+        return None if memory is None else (memory, module)
 
     def input_tokens(self, module: ModuleType, messages: object, input: object) -> float | None:
         """The prompt's tokens as the stateful strategies count them against tpm limits, or
-        None where this line counts them in a way the patch does not reproduce (1.110 counts
-        with the deployments' backend models)."""
+        None where this line counts them in a way the patch does not reproduce."""
         return None
 
     def latency_state(self, core: Any) -> tuple | None:
         """``(cache, module, buffer, ttft percentile)`` of the router's latency selector, or None."""
         return None
 
+    def selector(self, core: Any, attribute: str) -> object:
+        """The router's strategy selector held under ``attribute`` (None if it has none)."""
+        return None
+
+    def lowest_state(self, core: Any, strategy: str) -> tuple | None:
+        """``(cache, module)`` of the router's usage-based (v1) or cost-based selector: the
+        ``InMemoryCache`` it counts in and its module; None when that selector is not the plain
+        one the native read reproduces."""
+        module, handler = self._lowest[strategy]
+        _, dual_type, memory_type = self._least_busy_types
+        memory = _selector_memory(self.selector(core, _LOWEST_ATTRIBUTES[strategy]), handler, dual_type, memory_type)
+        return None if memory is None else (memory, module)
+
     def filters_deployments(self, core: Any) -> bool:
         """Whether an async pick would run a routing callback's ``async_filter_deployments``
         (the base ``CustomLogger``'s keeps every deployment, so only overrides count)."""
         ...
+
+    def _load_lowest(self) -> None:
+        from litellm.router_strategy import lowest_cost, lowest_tpm_rpm, lowest_tpm_rpm_v2
+
+        self._usage_v2 = lowest_tpm_rpm_v2
+        self._lowest = {
+            "usage-based-routing": (lowest_tpm_rpm, lowest_tpm_rpm.LowestTPMLoggingHandler),
+            "cost-based-routing": (lowest_cost, lowest_cost.LowestCostLoggingHandler),
+        }
 
     def reference_settings(self, litellm: ModuleType) -> dict[str, object]:
         """A default router's settings, built once."""
@@ -332,7 +365,7 @@ class _PythonCoreLine(_Line):
     # latency-based averages with Python's `sum`, a plain left fold of doubles up to 3.11
     # (3.12 compensates): the native average is that fold, so it serves 3.11 only.
     strategies = frozenset(
-        {STRATEGY, "least-busy", "usage-based-routing-v2"}
+        {STRATEGY, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
         | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
     )
     strategy_setting = "_core_routing_strategy"
@@ -340,6 +373,7 @@ class _PythonCoreLine(_Line):
         "least-busy": "leastbusy_logger",
         "usage-based-routing-v2": "lowesttpm_logger_v2",
         "latency-based-routing": "lowestlatency_logger",
+        **_LOWEST_ATTRIBUTES,
     }
 
     def version(self, core: Any) -> tuple:
@@ -352,23 +386,18 @@ class _PythonCoreLine(_Line):
         from litellm.router_strategy.least_busy import LeastBusyLoggingHandler
 
         self._least_busy_types = (LeastBusyLoggingHandler, DualCache, InMemoryCache)
-        from litellm.router_strategy import lowest_tpm_rpm_v2
-
-        self._usage_v2 = lowest_tpm_rpm_v2
         from litellm.router_strategy import lowest_latency
 
         self._latency = lowest_latency
+        self._load_lowest()
+
+    def selector(self, core: Any, attribute: str) -> object:
+        return core.__dict__.get(attribute)
 
     def latency_state(self, core: Any) -> tuple | None:
         _, dual_type, memory_type = self._least_busy_types
         return _latency_state(core.__dict__.get("lowestlatency_logger"), self._latency, dual_type, memory_type)
 
-    def usage_v2_state(self, core: Any) -> tuple | None:
-        module = self._usage_v2
-        _, dual_type, memory_type = self._least_busy_types
-        selector = core.__dict__.get("lowesttpm_logger_v2")
-        memory = _selector_memory(selector, module.LowestTPMLoggingHandler_v2, dual_type, memory_type)
-        return None if memory is None else (memory, module)
 
     def input_tokens(self, module: ModuleType, messages: object, input: object) -> float:
         # `_common_checks_available_deployment`: LiteLLM's token_counter, 0 when it raises.
@@ -408,7 +437,8 @@ class _RustCoreLine(_Line):
 
     copy = True
     strategies = frozenset(
-        {STRATEGY, "least-busy"} | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
+        {STRATEGY, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
+        | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
     )
     strategy_setting = "routing_strategy"
 
@@ -423,6 +453,10 @@ class _RustCoreLine(_Line):
         from litellm.router_strategy import lowest_latency
 
         self._latency = lowest_latency
+        self._load_lowest()
+
+    def selector(self, core: Any, attribute: str) -> object:
+        return core._selectors.attribute(attribute)
 
     def latency_state(self, core: Any) -> tuple | None:
         _, dual_type, memory_type = self._least_busy_types
@@ -445,6 +479,20 @@ class _RustCoreLine(_Line):
 
     def version(self, core: Any) -> tuple:
         return (core._hosted._registry_version, id(core._handle), id(core._resolved))
+
+    def input_tokens(self, module: ModuleType, messages: object, input: object) -> float | None:
+        # The selectors' `embedding_aware_token_count(messages, input, backend models)`, 0 when
+        # it raises. It asks for the deployments' backend models only for media in an
+        # embedding input; that count is left to LiteLLM.
+        def backend_models() -> Sequence[str]:
+            raise _NeedsDeployments
+
+        try:
+            return float(module.embedding_aware_token_count(messages, input, backend_models))
+        except _NeedsDeployments:
+            return None
+        except Exception:
+            return 0.0
 
     def settings(self, core: Any) -> dict[str, object]:
         resolved = core._resolved
@@ -624,6 +672,31 @@ class RouterPatch:
                 if picked is None:
                     stats.record_fallback("usage or limits the native pick leaves to LiteLLM (or none within them)")
                     return None
+            elif entry.strategy in _LOWEST_ATTRIBUTES:
+                usage_v1 = entry.strategy == "usage-based-routing"
+                if not (usage_v1 or is_async):
+                    stats.record_fallback("a sync cost-based pick, which LiteLLM does not make (it raises)")
+                    return None
+                state = self.line.lowest_state(core, entry.strategy)
+                if state is None:
+                    stats.record_fallback(f"a {entry.strategy} selector the native read does not reproduce")
+                    return None
+                cache, module = state
+                now = module.datetime.now()  # LiteLLM keys its minute by it (formatted natively)
+                if type(now) is not module.datetime:
+                    stats.record_fallback("a clock the native pick does not read")
+                    return None
+                tokens = self._prompt_tokens(picker, model, module, messages, input)
+                if tokens is None:
+                    return None
+                cooling = self.line.cooling(core, picker, model)
+                if usage_v1:
+                    picked = picker.usage_v1(model, cooling, cache, self.steps, now, tokens)
+                else:
+                    picked = picker.cost(model, cooling, cache, self.steps, now, tokens, module.litellm.model_cost)
+                if picked is None:
+                    stats.record_fallback("usage, prices or limits the native pick leaves to LiteLLM (or none within them)")
+                    return None
             elif entry.strategy == "latency-based-routing":
                 state = self.line.latency_state(core)
                 metadata = None
@@ -773,6 +846,9 @@ def _python_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[...,
     }
 
 
+_PRE_ROUTE_INPUTS = ("messages", "input", "specific_deployment")
+
+
 def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., Any]]:
     original_sync = cls.__dict__["get_available_deployment"]
     original_select = cls.__dict__["select"]
@@ -793,7 +869,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         **options,
     ):
         if kind == "pick" and not options:
-            picked = pick(self, model, specific_deployment, request_kwargs, True)
+            picked = pick(self, model, specific_deployment, request_kwargs, True, messages=messages, input=input)
             if picked is not None:
                 return picked
         # LiteLLM's own selection asks _pre_route below too: it must not count a second fallback.
@@ -832,10 +908,13 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         depth = step.get("fallback_depth")
         if depth not in (None, 0):
             return routed
-        specific = args[2] if len(args) >= 3 else kwargs.get("specific_deployment", no_input)
-        if specific is no_input:
-            specific = request.get("specific_deployment") if type(request) is dict else None
-        picked = pick(self, step.get("model"), specific, request, True, True)
+        # (messages, input, specific_deployment): as given, else the request's own.
+        given = [args[k] if len(args) > k else kwargs.get(name, no_input) for k, name in enumerate(_PRE_ROUTE_INPUTS)]
+        messages, input, specific = (
+            (request.get(name) if type(request) is dict else None) if value is no_input else value
+            for name, value in zip(_PRE_ROUTE_INPUTS, given)
+        )
+        picked = pick(self, step.get("model"), specific, request, True, True, messages=messages, input=input)
         return routed if picked is None else as_document(picked)
 
     return {
