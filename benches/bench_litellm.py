@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
@@ -449,6 +450,18 @@ def router_rows(rounds: int) -> list[Row]:
     return rows
 
 
+def _strategy_handler(router: Any, strategy: str) -> object:
+    """The router's handler that records calls for ``strategy`` (None for simple-shuffle)."""
+    attribute = {
+        "least-busy": "leastbusy_logger",
+        "usage-based-routing": "lowesttpm_logger",
+        "usage-based-routing-v2": "lowesttpm_logger_v2",
+        "latency-based-routing": "lowestlatency_logger",
+        "cost-based-routing": "lowestcost_logger",
+    }.get(strategy)
+    return None if attribute is None else getattr(router, attribute)
+
+
 def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
     import asyncio
 
@@ -549,15 +562,6 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
     ):
         if times[key]["baseline"]:
             rows.append(Row(label, statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
-    if strategy != "simple-shuffle":
-        # The stateful strategies' counts and latencies move when LiteLLM's callbacks run, on
-        # its logging worker, so two runs of LiteLLM itself do not pick alike end to end: no
-        # parity to check.
-        fastllm_litellm.unpatch()
-        loop.close()
-        router.retire()
-        return rows
-
     # acompletion(mock_response=...) end to end: per-request wall time at each concurrency.
     async def completions(concurrency: int, total: int) -> tuple[float, list[object]]:
         ids: list[object] = []
@@ -571,12 +575,25 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
         await asyncio.gather(*(worker(total // concurrency) for _ in range(concurrency)))
         return (time.perf_counter_ns() - start) / total / 1000, ids
 
-    # Parity: one request at a time from the same seed answers from the same deployments.
+    # Parity: one request at a time from the same seed answers from the same deployments. The
+    # stateful strategies' counts and latencies move when LiteLLM's handlers record a call, on
+    # its logging worker and threads, so two runs of LiteLLM itself do not pick alike while they
+    # record: for this check the router's strategy handler records nothing (it is out of
+    # LiteLLM's callback lists), so both sides pick from the state set up above, by their rules.
+    handler = _strategy_handler(router, strategy)
+    paused = {name: list(getattr(litellm, name)) for name in ("callbacks", "input_callback")}
+    if handler is not None:
+        for name in paused:
+            getattr(litellm, name)[:] = [cb for cb in paused[name] if cb is not handler]
     seeded: dict[str, list[object]] = {}
-    for side in ("baseline", "patched"):
-        _router_sides(side)
-        random.seed(7)
-        seeded[side] = loop.run_until_complete(completions(1, 50))[1] + [random.random()]
+    try:
+        for side in ("baseline", "patched"):
+            _router_sides(side)
+            random.seed(7)
+            seeded[side] = loop.run_until_complete(completions(1, 50))[1] + [random.random()]
+    finally:
+        for name, saved in paused.items():
+            getattr(litellm, name)[:] = saved
     completion_equal = seeded["baseline"] == seeded["patched"]
     completion_rounds = max(3, rounds // 3)
     for concurrency in (1, 10, 50):
