@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use fastllm_router::RouterRng;
 use fastllm_router::strategy::simple_shuffle::pick_index;
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
@@ -488,14 +489,22 @@ impl GroupPicker {
     /// With `reservations` (1.110's handler, whose picks also hold reservations): its `lock`
     /// is taken without blocking, its `clock` read once, and each deployment's live picks
     /// (`least_busy_reservations:{id}`, `(time, tag)` pairs younger than `ttl` seconds) are
-    /// added to its count, as that handler's `_select` adds them without reserving.
+    /// added to its count, as that handler's `_select` adds them.
+    ///
+    /// With `reserve` as well, `(selector, tag)`: the pick is held for the request as that
+    /// handler's `_select(reserve=True)` holds it, still under the lock: the deployment's live
+    /// picks (the selector's own `_live_reservations`) stored back with `(now, tag)` added
+    /// (`_store_reservations`), and the pick recorded for `tag` (`_record_pick`) unless it is
+    /// `None`.
     ///
     /// `None` (LiteLLM's own pick then answers) for an unknown group, every deployment cooling
     /// down, the lock held elsewhere, or a stored value this path does not read as LiteLLM's
     /// validation does (counts: `None`, an `int` within 2^53 or a finite `float`; picks: a
     /// tuple of `(int | float, str | None)` tuples). The reads it made are the ones LiteLLM's
-    /// pick makes first, and reading again changes nothing, so handing back is safe.
-    #[pyo3(signature = (model, cooling, cache, steps, reservations=None))]
+    /// pick makes first, and reading again changes nothing, so handing back is safe; nothing is
+    /// written before the pick is made.
+    #[pyo3(signature = (model, cooling, cache, steps, reservations=None, reserve=None))]
+    #[allow(clippy::too_many_arguments)]
     fn least_busy<'py>(
         &self,
         py: Python<'py>,
@@ -504,20 +513,29 @@ impl GroupPicker {
         cache: Bound<'py, PyAny>,
         steps: &Bound<'py, InMemoryCacheSteps>,
         reservations: Option<Reservations<'py>>,
+        reserve: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
         };
+        if reserve.is_some() && reservations.is_none() {
+            return Err(PyValueError::new_err(
+                "a least-busy pick can only reserve with the reservation store",
+            ));
+        }
         let steps = steps.get();
         // `with _RESERVATIONS_LOCK: now = self._clock()`, before any read.
         let mut held = None;
         let mut live = None;
+        let mut clock_now = None;
         if let Some((store, lock, clock, ttl)) = reservations {
             let Some(taken) = Held::try_take(lock)? else {
                 return Ok(None);
             };
             held = Some(taken);
-            let now: f64 = clock.call0()?.extract()?;
+            let now_object = clock.call0()?;
+            let now: f64 = now_object.extract()?;
+            clock_now = Some(now_object);
             live = Some((Memory::new(store, steps), now, ttl));
         }
         let memory = Memory::new(cache, steps);
@@ -540,7 +558,6 @@ impl GroupPicker {
                 counts[k] = counts[k].saturating_add(picks);
             }
         }
-        drop(held);
         // min(range(n), key=...): the first of the smallest.
         let mut best: Option<(usize, i64)> = None;
         for (k, &count) in counts.iter().enumerate() {
@@ -549,6 +566,22 @@ impl GroupPicker {
             }
         }
         let Some((k, _)) = best else { return Ok(None) };
+        if let (Some((selector, tag)), Some(now)) = (reserve, clock_now) {
+            let id = group.id_strings[candidates[k]].bind(py);
+            let held_picks =
+                selector.call_method1(intern!(py, "_live_reservations"), (id, &now))?;
+            let mut picks: Vec<Bound<'py, PyAny>> =
+                held_picks.try_iter()?.collect::<PyResult<_>>()?;
+            picks.push(PyTuple::new(py, [now, tag.clone()])?.into_any());
+            selector.call_method1(
+                intern!(py, "_store_reservations"),
+                (id, PyTuple::new(py, picks)?),
+            )?;
+            if !tag.is_none() {
+                selector.call_method1(intern!(py, "_record_pick"), (tag, id))?;
+            }
+        }
+        drop(held);
         self.served(py, candidates[k], group)
     }
 

@@ -134,6 +134,15 @@ async def step(router: Any, op: tuple) -> Any:
                 model, [d for d in router.get_model_list() if d["model_name"] == model], reserve=True, call_id=op[2]
             )
             return picked["model_info"]["id"]
+        if kind == "sync_reserving":
+            # 1.110: a sync pick made where a routed call site asks picks to hold (the patched
+            # pick holds it too, through LiteLLM's own reservation writes).
+            from litellm.router_strategy import least_busy
+
+            if not hasattr(least_busy, "picks_reserve"):
+                return None
+            with least_busy.picks_reserve(True):
+                return router.get_available_deployment(model, request_kwargs={"litellm_call_id": op[2]})
         if kind == "usage":
             # Tokens or requests counted this minute on deployment `index`, through the router
             # cache's own increment (what usage-based-v2's success callbacks write).
@@ -365,9 +374,11 @@ def test_bad_input_raises_like_litellm() -> None:
 def least_busy_ops(rng: random.Random, n: int, size: int) -> list[tuple]:
     ops: list[tuple] = []
     for _ in range(n):
-        kind = rng.choices(["busy", "sync", "async", "select", "fail", "store", "reserve"], weights=[6, 3, 3, 3, 1, 1, 2])[0]
-        if kind == "reserve":
-            ops.append(("reserve", "g", f"call-{len(ops)}"))
+        kind = rng.choices(
+            ["busy", "sync", "async", "select", "fail", "store", "reserve", "sync_reserving"], weights=[6, 3, 3, 3, 1, 1, 2, 2]
+        )[0]
+        if kind in ("reserve", "sync_reserving"):
+            ops.append((kind, "g", f"call-{len(ops)}"))
         elif kind == "busy":
             ops.append(("busy", "g", rng.randrange(size), rng.choice([1, 1, -1])))
         elif kind == "fail":
@@ -477,9 +488,9 @@ def test_latency_traces_equal(seed: int, args: dict[str, Any], frozen_latency_mi
 @pytest.mark.parametrize("seed", [3, 4, 5, 6])
 def test_least_busy_traces_equal(seed: int) -> None:
     """least-busy: in-flight counts moved by LiteLLM's own handler (and odd stored counts),
-    picks that hold reservations (1.110), failures cooling deployments down, and every pick
-    entry point; equal at every step, and served natively (acompletion's pick on 1.110, which
-    holds a reservation, stays LiteLLM's)."""
+    picks that hold reservations (1.110: LiteLLM's own, and patched sync and endpoint picks
+    that hold theirs), failures cooling deployments down, and every pick entry point; equal at
+    every step, and served natively."""
     ops = least_busy_ops(random.Random(seed), 80, 5)
     kwargs = {"model_list": deployments("g", 5), "num_retries": 0, "cooldown_time": 600, "routing_strategy": "least-busy"}
     assert_same(kwargs, ops, seed)

@@ -290,10 +290,12 @@ class _Line:
 
     def shared_state(self, core: Any) -> bool: ...
 
-    def least_busy_state(self, core: Any) -> tuple | None:
-        """``(cache, reservations)``: the ``InMemoryCache`` the router's least-busy selector
-        counts requests in flight in, and (1.110) its reservation store, lock, clock and TTL;
-        None when that selector is not the plain one the native read reproduces."""
+    def least_busy_state(self, core: Any, request_kwargs: object, endpoint: bool, is_async: bool) -> tuple | None:
+        """``(cache, reservations, reserve)``: the ``InMemoryCache`` the router's least-busy
+        selector counts requests in flight in; (1.110) its reservation store, lock, clock and
+        TTL; and ``(selector, tag)`` when LiteLLM's pick would hold the pick for the request
+        (``endpoint``: an endpoint's pick). None when that selector is not the plain one the
+        native read reproduces."""
         return None
 
     def usage_v2_state(self, core: Any) -> tuple | None:
@@ -406,9 +408,9 @@ class _PythonCoreLine(_Line):
         except Exception:
             return 0.0
 
-    def least_busy_state(self, core: Any) -> tuple | None:
+    def least_busy_state(self, core: Any, request_kwargs: object, endpoint: bool, is_async: bool) -> tuple | None:
         memory = _selector_memory(core.__dict__.get("leastbusy_logger"), *self._least_busy_types)
-        return None if memory is None else (memory, None)
+        return None if memory is None else (memory, None, None)
 
     def settings(self, core: Any) -> dict[str, object]:
         return dict(vars(core))
@@ -463,19 +465,26 @@ class _RustCoreLine(_Line):
         selector = core._selectors.attribute("lowestlatency_logger")
         return _latency_state(selector, self._latency, dual_type, memory_type)
 
-    def least_busy_state(self, core: Any) -> tuple | None:
+    def least_busy_state(self, core: Any, request_kwargs: object, endpoint: bool, is_async: bool) -> tuple | None:
         handler_type, dual_type, memory_type = self._least_busy_types
         module = self._least_busy
-        # A pick inside a routed call holds a reservation (a write this path does not make).
-        if module.pick_reserves(False):
-            return None
         selector = core._selectors.attribute("leastbusy_logger")
         memory = _selector_memory(selector, handler_type, dual_type, memory_type)
         store = getattr(selector, "_reservations", None)
         if memory is None or type(store) is not memory_type:
             return None
+        # Whether LiteLLM's pick holds it for the request: an endpoint's pick unless its call
+        # site says not to, a sync pick only when its call site says to, `select` never.
+        if endpoint:
+            holds = module.pick_reserves(True)
+        else:
+            holds = not is_async and module.pick_reserves(False)
+        reserve = None
+        if holds and request_kwargs:
+            call_id = module.call_id_of(module.CALL_IDENTITY.validate_python(request_kwargs))
+            reserve = (selector, call_id if call_id is not None else module._PICK_OWNER.get())
         ttl = module.SELECTION_RESERVATION_TTL_SECONDS
-        return memory, (store, module._RESERVATIONS_LOCK, selector._clock, float(ttl))
+        return memory, (store, module._RESERVATIONS_LOCK, selector._clock, float(ttl)), reserve
 
     def version(self, core: Any) -> tuple:
         return (core._hosted._registry_version, id(core._handle), id(core._resolved))
@@ -616,13 +625,14 @@ class RouterPatch:
         specific_deployment: object,
         request_kwargs: object,
         is_async: bool,
-        reserving: bool = False,
+        endpoint: bool = False,
         messages: object = None,
         input: object = None,
     ) -> object:
         """The deployment, or None when LiteLLM's own pick must answer (the fallback counted).
         ``is_async``: the async chain, which also runs the routing callbacks' filters.
-        ``reserving``: an endpoint's pick, which least-busy holds a reservation for."""
+        ``endpoint``: an endpoint's pick (acompletion and the other endpoints), which least-busy
+        holds for the request on 1.110."""
         stats = self.stats
         if type(model) is not str or specific_deployment not in (None, False):
             stats.record_fallback("a pick of a specific deployment or a non-str model")
@@ -722,13 +732,13 @@ class RouterPatch:
                     stats.record_fallback("latencies or limits the native pick leaves to LiteLLM (or none within them)")
                     return None
             else:  # least-busy
-                state = None if reserving else self.line.least_busy_state(core)
+                state = self.line.least_busy_state(core, request_kwargs, endpoint, is_async)
                 if state is None:
-                    stats.record_fallback("a least-busy pick the native read does not reproduce (or that reserves)")
+                    stats.record_fallback("a least-busy selector the native read does not reproduce")
                     return None
-                cache, reservations = state
+                cache, reservations, reserve = state
                 cooling = self.line.cooling(core, picker, model)
-                picked = picker.least_busy(model, cooling, cache, self.steps, reservations)
+                picked = picker.least_busy(model, cooling, cache, self.steps, reservations, reserve)
                 if picked is None:
                     stats.record_fallback("a count or cooldown state the native read leaves to LiteLLM")
                     return None
