@@ -371,6 +371,18 @@ def test_bad_input_raises_like_litellm() -> None:
     assert_same({"model_list": [], "num_retries": 0}, [("sync", "g"), ("select", "g")], 5, served=False)
 
 
+def test_deployments_without_ids_and_negative_weights_pick_like_litellm() -> None:
+    """Deployments without ids get LiteLLM's own hashed ids, and are served; a negative weight,
+    which LiteLLM picks with as it stands, sends the router's picks to LiteLLM."""
+    ops = random_ops(random.Random(11), ["g"], 30)
+    no_ids = deployments("g", 4, weight=[1, 2])
+    for deployment in no_ids:
+        del deployment["model_info"]
+    assert_same({"model_list": no_ids, "num_retries": 0}, ops, 3)
+    negative = deployments("g", 3, weight=[-1, 2, 1])
+    assert_same({"model_list": negative, "num_retries": 0}, ops, 3, served=False)
+
+
 def least_busy_ops(rng: random.Random, n: int, size: int) -> list[tuple]:
     ops: list[tuple] = []
     for _ in range(n):
