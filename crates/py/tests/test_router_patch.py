@@ -32,6 +32,12 @@ MESSAGES = [
     {"role": "user", "content": "how are you?"},
 ]
 
+EMBEDDING_INPUTS = [
+    ["hello there", "how are you today?"],
+    "one text " * 40,
+    ["a caption", "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="],
+]
+
 LINE = _router._line(litellm)
 # Both supported lines have a router core the feature knows; anything else is a failure here.
 assert not isinstance(LINE, str), LINE
@@ -101,6 +107,10 @@ async def step(router: Any, op: tuple) -> Any:
             return router.get_available_deployment(model)
         if kind == "sync_messages":
             return router.get_available_deployment(model, messages=MESSAGES)
+        if kind == "sync_input":
+            # An embedding-style input: plain texts, or one with an image (which 1.110 counts
+            # with the deployments' backend models).
+            return router.get_available_deployment(model, input=EMBEDDING_INPUTS[op[2]])
         if kind == "async":
             request: dict[str, Any] = {"metadata": {"model_group": model}}
             picked = await router.async_get_available_deployment(model, request_kwargs=request, messages=MESSAGES)
@@ -539,9 +549,13 @@ def frozen_lowest_minute(monkeypatch: pytest.MonkeyPatch) -> None:
 def lowest_ops(rng: random.Random, n: int, size: int, usage: str) -> list[tuple]:
     ops: list[tuple] = []
     for _ in range(n):
-        kind = rng.choices([usage, "sync", "sync_messages", "async", "select", "fail"], weights=[6, 3, 2, 3, 3, 1])[0]
+        kind = rng.choices(
+            [usage, "sync", "sync_messages", "sync_input", "async", "select", "fail"], weights=[6, 3, 2, 2, 3, 3, 1]
+        )[0]
         if kind == usage:
             ops.append((usage, "g", rng.randrange(size), rng.choice([1, 5, 40, 300, 1500])))
+        elif kind == "sync_input":
+            ops.append((kind, "g", rng.randrange(len(EMBEDDING_INPUTS))))
         elif kind == "fail":
             ops.append(("fail", "g", rng.choice(["429", "401"])))
         else:

@@ -615,7 +615,7 @@ class RouterPatch:
             return 0.0
         tokens = self.line.input_tokens(module, messages, input)
         if tokens is None:
-            self.stats.record_fallback("tpm limits with a prompt count this line makes its own way")
+            self.stats.record_fallback("tpm limits and media in an embedding input (counted with the deployments' backend models)")
         return tokens
 
     def pick(
