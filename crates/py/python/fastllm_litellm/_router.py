@@ -628,11 +628,14 @@ class RouterPatch:
         endpoint: bool = False,
         messages: object = None,
         input: object = None,
+        candidates: object = None,
+        strategy: object = None,
     ) -> object:
         """The deployment, or None when LiteLLM's own pick must answer (the fallback counted).
         ``is_async``: the async chain, which also runs the routing callbacks' filters.
         ``endpoint``: an endpoint's pick (acompletion and the other endpoints), which least-busy
-        holds for the request on 1.110."""
+        holds for the request on 1.110. ``candidates``: the ids a core's ``strategy`` step asks
+        ``strategy`` to pick among (instead of the group less its cooldowns)."""
         stats = self.stats
         if type(model) is not str or specific_deployment not in (None, False):
             stats.record_fallback("a pick of a specific deployment or a non-str model")
@@ -659,8 +662,17 @@ class RouterPatch:
             if is_async and self.line.filters_deployments(core):
                 stats.record_fallback("a routing callback that filters deployments")
                 return None
+            if candidates is None:
+                cooling = self.line.cooling(core, picker, model)
+            else:
+                # A core's strategy step: its candidates are the group's deployments left
+                # after its own cooldown and filter steps.
+                cooling = _left_out(picker.ids(model), candidates) if strategy == entry.strategy else _MISSING
+                if cooling is _MISSING:
+                    stats.record_fallback("a strategy step this picker does not answer")
+                    return None
             if entry.strategy == STRATEGY:
-                picked = picker.pick(model, self.line.cooling(core, picker, model))
+                picked = picker.pick(model, cooling)
             elif is_async and litellm.service_callback:
                 stats.record_fallback("service callbacks, which LiteLLM's async pick reports to")
                 return None
@@ -677,7 +689,6 @@ class RouterPatch:
                 tokens = self._prompt_tokens(picker, model, module, messages, input)
                 if tokens is None:
                     return None
-                cooling = self.line.cooling(core, picker, model)
                 picked = picker.usage_v2(model, cooling, cache, self.steps, now, tokens)
                 if picked is None:
                     stats.record_fallback("usage or limits the native pick leaves to LiteLLM (or none within them)")
@@ -699,7 +710,6 @@ class RouterPatch:
                 tokens = self._prompt_tokens(picker, model, module, messages, input)
                 if tokens is None:
                     return None
-                cooling = self.line.cooling(core, picker, model)
                 if usage_v1:
                     picked = picker.usage_v1(model, cooling, cache, self.steps, now, tokens)
                 else:
@@ -726,7 +736,6 @@ class RouterPatch:
                 if tokens is None:
                     return None
                 stream = request_kwargs is not None and request_kwargs.get("stream") is True
-                cooling = self.line.cooling(core, picker, model)
                 picked = picker.latency(model, cooling, cache, self.steps, now, tokens, stream, buffer, percentile, metadata)
                 if picked is None:
                     stats.record_fallback("latencies or limits the native pick leaves to LiteLLM (or none within them)")
@@ -737,7 +746,6 @@ class RouterPatch:
                     stats.record_fallback("a least-busy selector the native read does not reproduce")
                     return None
                 cache, reservations, reserve = state
-                cooling = self.line.cooling(core, picker, model)
                 picked = picker.least_busy(model, cooling, cache, self.steps, reservations, reserve)
                 if picked is None:
                     stats.record_fallback("a count or cooldown state the native read leaves to LiteLLM")
@@ -768,6 +776,22 @@ _PLAIN_METADATA_KEYS = frozenset(
         "max_retries",
     }
 )
+
+
+def _left_out(ids: list[str], candidates: object) -> set[str] | None | object:
+    """The group's ids a strategy step's ``candidates`` leave out (None: none), or ``_MISSING``
+    when they are not a subsequence of the group's ids in its order."""
+    if type(candidates) is not list or not candidates:
+        return _MISSING
+    position = 0
+    for candidate in candidates:
+        try:
+            position = ids.index(candidate, position) + 1
+        except ValueError:
+            return _MISSING
+    if len(candidates) == len(ids):
+        return None
+    return set(ids).difference(candidates)
 
 
 def _plain_request(request_kwargs: object) -> bool:
@@ -815,7 +839,11 @@ def _sync_pick(original: Callable[..., Any], pick: Callable[..., Any]) -> Callab
     @functools.wraps(original)
     def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
         picked = pick(self, model, specific_deployment, request_kwargs, False, messages=messages, input=input)
-        if picked is None:
+        if picked is not None:
+            return picked
+        # 1.110's own pick asks the strategy step below too: it must not count a second fallback.
+        token = _declined.set(True)
+        try:
             return original(
                 self,
                 model=model,
@@ -824,7 +852,8 @@ def _sync_pick(original: Callable[..., Any], pick: Callable[..., Any]) -> Callab
                 specific_deployment=specific_deployment,
                 request_kwargs=request_kwargs,
             )
-        return picked
+        finally:
+            _declined.reset(token)
 
     return get_available_deployment
 
@@ -927,8 +956,48 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         picked = pick(self, step.get("model"), specific, request, True, True, messages=messages, input=input)
         return routed if picked is None else as_document(picked)
 
+    original_answer_sync = cls.__dict__["_answer_select_sync"]
+
+    @functools.wraps(original_answer_sync)
+    def _answer_select_sync(self, step, request, messages, input):
+        # A sync routed call's strategy step (`completion` with a stateful strategy: the Rust
+        # core asks the host to pick among the candidates it left): answered with the id.
+        if type(step) is dict and step.get("stage") == "strategy" and not _declined.get() and _plain_strategy_step(step):
+            picked = pick(
+                self,
+                step.get("model"),
+                None,
+                request,
+                False,
+                messages=messages,
+                input=input,
+                candidates=step.get("candidates"),
+                strategy=step.get("strategy"),
+            )
+            if picked is not None:
+                return [picked["model_info"]["id"]]
+        return original_answer_sync(self, step, request, messages, input)
+
     return {
         "get_available_deployment": _sync_pick(original_sync, pick),
         "select": select,
         "_pre_route": _pre_route,
+        "_answer_select_sync": _answer_select_sync,
     }
+
+
+# The keys of a 1.110 strategy step the patch answers, and the values the others must have.
+_STRATEGY_STEP_KEYS = frozenset({"kind", "pool", "stage", "strategy", "model_group", "model", "scope", "group", "candidates", "events"})
+
+
+def _plain_strategy_step(step: dict) -> bool:
+    """A strategy step of the router's default strategy over one group's deployments (no
+    routing group, no per-request override, no entries sharing an id, nothing pooled)."""
+    return (
+        _STRATEGY_STEP_KEYS.issuperset(step)
+        and step.get("scope") == "default"
+        and step.get("group") is None
+        and step.get("pool") == []
+        and step.get("events") == []
+        and step.get("model") == step.get("model_group")
+    )
