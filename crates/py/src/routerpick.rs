@@ -1,11 +1,18 @@
-//! The router's simple-shuffle pick, in one native call: the group's deployments, the ones
-//! cooling down left out, then `fastllm_router`'s port of LiteLLM's `simple_shuffle`, drawn
-//! from Python's own `random` module so the global random state moves exactly as LiteLLM's
-//! `random.choices` / `random.choice` would move it.
+//! The router's pick, in one native call: the group's deployments, the ones cooling down left
+//! out, then the strategy with LiteLLM's rules. simple-shuffle is `fastllm_router`'s port of
+//! LiteLLM's `simple_shuffle`; it and the strategies that draw (usage-based-v2's ties,
+//! latency-based's order and buffer) draw from Python's own `random` module, so the global
+//! random state moves exactly as LiteLLM's `random.choices` / `random.choice` / `random.sample`
+//! would move it. The stateful strategies (least-busy, usage-based v1 and v2, latency-based,
+//! cost-based) read their counts, latencies and maps from LiteLLM's `InMemoryCache` with that
+//! cache's own steps (`memcache`), and make the writes LiteLLM's pick makes (the entries it adds
+//! to a cached map, least-busy's reservation), so LiteLLM's own handlers keep reading and feeding
+//! the same state.
 //!
 //! The patch layer builds one picker per router and configuration (the deployments, their
-//! `weight`/`rpm`/`tpm` as LiteLLM's `_metric_weight` reads them) and only for routers whose
-//! configuration adds no filter of its own; everything else stays LiteLLM's.
+//! `weight`/`rpm`/`tpm` as LiteLLM's `_metric_weight` reads them, their limits and models) and
+//! only for routers whose configuration adds no filter of its own; everything else stays
+//! LiteLLM's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

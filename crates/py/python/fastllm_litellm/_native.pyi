@@ -197,9 +197,10 @@ class UsageV2Checks:
         ``"counted"`` when refused."""
 
 class GroupPicker:
-    """A router's picks: the group's deployments minus the ones cooling down, then
-    simple-shuffle (drawn with LiteLLM's rule from Python's own ``random`` state) or
-    least-busy (in-flight counts read from LiteLLM's ``InMemoryCache``)."""
+    """A router's picks: the group's deployments minus the ones cooling down, then the
+    strategy, with LiteLLM's rules: simple-shuffle (drawn from Python's own ``random`` state),
+    least-busy, usage-based v1 and v2, latency-based and cost-based (their state read from
+    LiteLLM's ``InMemoryCache`` with its own steps)."""
 
     def __new__(
         cls,
@@ -212,10 +213,18 @@ class GroupPicker:
         """The deployment drawn (a fresh copy when built with ``copy``), or ``None`` (nothing
         drawn) when ``model`` is no group here or all of it is cooling down."""
     def least_busy(
-        self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, reservations: Any = None
+        self,
+        model: str,
+        cooling: Any,
+        cache: Any,
+        steps: InMemoryCacheSteps,
+        reservations: Any = None,
+        reserve: tuple[Any, str | None] | None = None,
     ) -> dict[str, Any] | None:
-        """The first deployment with the fewest requests in flight in ``cache``, or ``None``
-        when LiteLLM must pick (unknown group, all cooling down, a count it reads otherwise)."""
+        """The first deployment with the fewest requests in flight in ``cache`` (plus, with
+        ``reservations``, its live reservations; with ``reserve``, ``(selector, tag)``, the pick
+        held for the request through the selector's own writes), or ``None`` when LiteLLM must
+        pick (unknown group, all cooling down, a count it reads otherwise)."""
     def usage_v2(
         self, model: str, cooling: Any, cache: Any, steps: InMemoryCacheSteps, now: Any, input_tokens: float
     ) -> dict[str, Any] | None:

@@ -1,14 +1,17 @@
-"""The ``router`` feature: a ``litellm.Router``'s simple-shuffle pick in one native call.
+"""The ``router`` feature: a ``litellm.Router``'s pick in one native call.
 
 LiteLLM's pick walks a long chain of filters (aliases, routing groups, access groups, tags,
 regions, health checks, cooldowns, blocked and paused deployments, media, order, exclusions),
 most of which only act when a setting, a deployment field or a request key turns them on. A
 router whose settings all match a default router's (apart from the few that do not change a
 pick), whose deployments carry no field those filters read, and a request with no routing key,
-leaves only two steps: drop the deployments cooling down, then ``simple_shuffle``. That is what
-the native picker runs, drawing from Python's own ``random`` state, so it returns the very
-deployment LiteLLM returns after the same draws. Anything else goes to LiteLLM's own pick
-and counts as a fallback.
+leaves only two steps: drop the deployments cooling down, then the strategy. That is what the
+native picker runs, for every strategy LiteLLM has: simple-shuffle, least-busy, usage-based
+(v1 and v2), latency-based and cost-based. It reads the strategies' state where LiteLLM keeps
+it (their ``InMemoryCache``, with that cache's own steps; least-busy's reservations under
+their lock; the cost map), draws from Python's own ``random`` state, and writes what LiteLLM's
+pick writes, so it returns the very deployment LiteLLM returns after the same draws and leaves
+the same state behind. Anything else goes to LiteLLM's own pick and counts as a fallback.
 
 The picker is built per router core and kept until the core's registry or settings change
 (any attribute written on the core drops it).
