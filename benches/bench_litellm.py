@@ -615,6 +615,10 @@ def _strategy_rows(strategy: str, rounds: int) -> list[Row]:
             )
         )
     fastllm_litellm.unpatch()
+    # The calls' logging tasks finish on this loop before it closes.
+    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+    loop.run_until_complete(GLOBAL_LOGGING_WORKER.flush())
     loop.close()
     router.retire()
     return rows
