@@ -269,6 +269,82 @@ fn in_flight(value: &Bound<'_, PyAny>) -> Option<i64> {
     None
 }
 
+/// `now.strftime("%H-%M")` of a `datetime`, formatted natively (the minute usage-based v1
+/// and v2 key their counters by).
+fn hour_minute(now: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = now.py();
+    let hour: i64 = now.getattr(intern!(py, "hour"))?.extract()?;
+    let minute: i64 = now.getattr(intern!(py, "minute"))?.extract()?;
+    Ok(format!("{hour:02}-{minute:02}"))
+}
+
+/// `f"{now:%Y-%m-%d}-{now:%H}-{now:%M}"` of a `datetime`, formatted natively (the minute the
+/// latency and cost maps key their counts by).
+fn precise_minute<'py>(now: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    let py = now.py();
+    let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
+    Ok(PyString::new(
+        py,
+        &format!(
+            "{:04}-{:02}-{:02}-{:02}-{:02}",
+            field(intern!(py, "year"))?,
+            field(intern!(py, "month"))?,
+            field(intern!(py, "day"))?,
+            field(intern!(py, "hour"))?,
+            field(intern!(py, "minute"))?
+        ),
+    ))
+}
+
+/// A group's map as `get_cache(key) or {}` reads it: a falsy value is replaced by a new dict
+/// (never stored), a dict is the cached one itself; `None` for anything else, left to LiteLLM.
+fn cached_map<'py>(
+    memory: &Memory<'_, 'py>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let stored = memory.get(key)?;
+    if !stored.is_truthy()? {
+        return Ok(Some(PyDict::new(key.py())));
+    }
+    Ok(stored.cast_into_exact::<PyDict>().ok())
+}
+
+/// The deployment a map's key names, as LiteLLM's `item == deployment id` finds it: `Ok(None)`
+/// for a key that names none of `by_id` (a non-`str` key names none), `Err(())` for a `str`
+/// subclass, left to LiteLLM.
+fn named(
+    key: &Bound<'_, PyAny>,
+    by_id: &HashMap<&str, usize>,
+) -> PyResult<Result<Option<usize>, ()>> {
+    let Ok(key) = key.cast_exact::<PyString>() else {
+        return Ok(if key.is_instance_of::<PyString>() {
+            Err(())
+        } else {
+            Ok(None)
+        });
+    };
+    Ok(Ok(by_id.get(key.to_str()?).copied()))
+}
+
+/// A latency or cost map entry's counts this minute, `(rpm, tpm)`, as
+/// `item_map.get(precise_minute, {}).get(..., 0)` reads them; `None` for an entry or count
+/// this path leaves to LiteLLM.
+fn minute_counts(
+    item_map: &Bound<'_, PyDict>,
+    precise_minute: &Bound<'_, PyString>,
+) -> PyResult<Option<(f64, f64)>> {
+    let py = item_map.py();
+    let minute_entry = match item_map.get_item(precise_minute)? {
+        None => None,
+        Some(entry) => match entry.cast_into_exact::<PyDict>() {
+            Ok(entry) => Some(entry),
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(minute_count(minute_entry.as_ref(), intern!(py, "rpm"))
+        .zip(minute_count(minute_entry.as_ref(), intern!(py, "tpm"))))
+}
+
 /// The indices of `group`'s deployments whose ids are not in `cooling` (a container of str,
 /// or `None` for none cooling down), in order.
 fn not_cooling(
@@ -614,13 +690,8 @@ impl GroupPicker {
         now: &Bound<'py, PyAny>,
         input_tokens: f64,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        // `get_utc_datetime().strftime("%H-%M")`, formatted natively.
-        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
-        let minute = &format!(
-            "{:02}-{:02}",
-            field(intern!(py, "hour"))?,
-            field(intern!(py, "minute"))?
-        );
+        // `get_utc_datetime().strftime("%H-%M")`.
+        let minute = &hour_minute(now)?;
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
         };
@@ -736,27 +807,10 @@ impl GroupPicker {
             return Ok(None);
         };
         let candidates = not_cooling(py, group, cooling)?;
-        // f"{now:%Y-%m-%d}-{now:%H}-{now:%M}" of the module's `datetime.now()`.
-        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
-        let precise_minute = PyString::new(
-            py,
-            &format!(
-                "{:04}-{:02}-{:02}-{:02}-{:02}",
-                field(intern!(py, "year"))?,
-                field(intern!(py, "month"))?,
-                field(intern!(py, "day"))?,
-                field(intern!(py, "hour"))?,
-                field(intern!(py, "minute"))?
-            ),
-        );
+        // The module's `datetime.now()`.
+        let precise_minute = precise_minute(now)?;
         let memory = Memory::new(cache, steps.get());
-        let stored = memory.get(group.latency_key.bind(py))?;
-        // `get_cache(...) or {}`: a falsy value is replaced by a new dict, never stored.
-        let map = if !stored.is_truthy()? {
-            PyDict::new(py)
-        } else if let Ok(dict) = stored.cast_into_exact::<PyDict>() {
-            dict
-        } else {
+        let Some(map) = cached_map(&memory, group.latency_key.bind(py))? else {
             return Ok(None);
         };
         for &i in &candidates {
@@ -783,10 +837,10 @@ impl GroupPicker {
         let mut items: Vec<Item<'py>> = Vec::with_capacity(map.len());
         let mut any_within = false;
         for (key, item_map) in map.iter() {
-            let Ok(key) = key.cast_exact::<PyString>() else {
+            let Ok(found) = named(&key, &by_id)? else {
                 return Ok(None);
             };
-            let Some(&i) = by_id.get(key.to_str()?) else {
+            let Some(i) = found else {
                 items.push(Item { deployment: None });
                 continue;
             };
@@ -805,17 +859,7 @@ impl GroupPicker {
             ) else {
                 return Ok(None);
             };
-            let minute_entry = match item_map.get_item(&precise_minute)? {
-                None => None,
-                Some(entry) => match entry.cast_into_exact::<PyDict>() {
-                    Ok(entry) => Some(entry),
-                    Err(_) => return Ok(None),
-                },
-            };
-            let (Some(rpm), Some(tpm)) = (
-                minute_count(minute_entry.as_ref(), intern!(py, "rpm")),
-                minute_count(minute_entry.as_ref(), intern!(py, "tpm")),
-            ) else {
+            let Some((rpm, tpm)) = minute_counts(&item_map, &precise_minute)? else {
                 return Ok(None);
             };
             let use_ttft = stream && !ttfts.is_empty();
@@ -930,13 +974,8 @@ impl GroupPicker {
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
         };
-        // `datetime.now().strftime("%H-%M")`, formatted natively.
-        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
-        let minute = format!(
-            "{:02}-{:02}",
-            field(intern!(py, "hour"))?,
-            field(intern!(py, "minute"))?
-        );
+        // `datetime.now().strftime("%H-%M")`.
+        let minute = hour_minute(now)?;
         let memory = Memory::new(cache, steps.get());
         let tpm_stored = memory.get(&PyString::new(py, &format!("{model}:tpm:{minute}")))?;
         let rpm_stored = memory.get(&PyString::new(py, &format!("{model}:rpm:{minute}")))?;
@@ -969,13 +1008,10 @@ impl GroupPicker {
         let mut lowest = f64::INFINITY;
         let mut chosen = None;
         for (key, item_tpm) in tpm_dict.iter() {
-            let Ok(key) = key.cast_exact::<PyString>() else {
-                if key.is_instance_of::<PyString>() {
-                    return Ok(None);
-                }
-                continue;
+            let Ok(found) = named(&key, &by_id)? else {
+                return Ok(None);
             };
-            let Some(&i) = by_id.get(key.to_str()?) else {
+            let Some(i) = found else {
                 continue;
             };
             let Some(used) = count(&item_tpm) else {
@@ -1037,28 +1073,12 @@ impl GroupPicker {
             return Ok(None);
         };
         let memory = Memory::new(cache, steps.get());
-        let stored = memory.get(group.cost_key.bind(py))?;
-        // `await async_get_cache(...) or {}`: a falsy value is replaced by a new dict, never stored.
-        let map = if !stored.is_truthy()? {
-            PyDict::new(py)
-        } else if let Ok(dict) = stored.cast_into_exact::<PyDict>() {
-            dict
-        } else {
+        // `await async_get_cache(...) or {}`.
+        let Some(map) = cached_map(&memory, group.cost_key.bind(py))? else {
             return Ok(None);
         };
-        // f"{now:%Y-%m-%d}-{now:%H}-{now:%M}" of the module's `datetime.now()`.
-        let field = |name: &Bound<'py, PyString>| -> PyResult<i64> { now.getattr(name)?.extract() };
-        let precise_minute = PyString::new(
-            py,
-            &format!(
-                "{:04}-{:02}-{:02}-{:02}-{:02}",
-                field(intern!(py, "year"))?,
-                field(intern!(py, "month"))?,
-                field(intern!(py, "day"))?,
-                field(intern!(py, "hour"))?,
-                field(intern!(py, "minute"))?
-            ),
-        );
+        // The module's `datetime.now()`.
+        let precise_minute = precise_minute(now)?;
         let candidates = not_cooling(py, group, cooling)?;
         for &i in &candidates {
             let id = group.id_strings[i].bind(py);
@@ -1077,13 +1097,10 @@ impl GroupPicker {
             .collect();
         let mut potential: Vec<(usize, f64)> = Vec::new();
         for (key, item_map) in map.iter() {
-            let Ok(key) = key.cast_exact::<PyString>() else {
-                if key.is_instance_of::<PyString>() {
-                    return Ok(None);
-                }
-                continue;
+            let Ok(found) = named(&key, &by_id)? else {
+                return Ok(None);
             };
-            let Some(&i) = by_id.get(key.to_str()?) else {
+            let Some(i) = found else {
                 continue;
             };
             let Some(item_cost) = self.price(py, model_cost, &group.models[i])? else {
@@ -1092,17 +1109,7 @@ impl GroupPicker {
             let Ok(item_map) = item_map.cast_into_exact::<PyDict>() else {
                 return Ok(None);
             };
-            let minute_entry = match item_map.get_item(&precise_minute)? {
-                None => None,
-                Some(entry) => match entry.cast_into_exact::<PyDict>() {
-                    Ok(entry) => Some(entry),
-                    Err(_) => return Ok(None),
-                },
-            };
-            let (Some(rpm), Some(tpm)) = (
-                minute_count(minute_entry.as_ref(), intern!(py, "rpm")),
-                minute_count(minute_entry.as_ref(), intern!(py, "tpm")),
-            ) else {
+            let Some((rpm, tpm)) = minute_counts(&item_map, &precise_minute)? else {
                 return Ok(None);
             };
             // `x or y or float("inf")`: an absent or zero limit is no limit.

@@ -565,18 +565,12 @@ def test_lowest_strategies_across_groups_trace_equal(strategy: str) -> None:
     assert_same(kwargs, ops, 5)
 
 
-class _FrozenMinute(dt.datetime):
-    @classmethod
-    def now(cls, tz=None):
-        return cls(2026, 11, 28, 9, 41, 7, tzinfo=tz)
-
-
 @pytest.fixture
 def frozen_lowest_minute(monkeypatch: pytest.MonkeyPatch) -> None:
     """usage-based (v1) and cost-based routing key their counts by the local minute: one
     fixed minute for both runs."""
-    monkeypatch.setattr(v1_module, "datetime", _FrozenMinute)
-    monkeypatch.setattr(cost_module, "datetime", _FrozenMinute)
+    monkeypatch.setattr(v1_module, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(cost_module, "datetime", _FrozenDatetime)
 
 
 def lowest_ops(rng: random.Random, n: int, size: int, usage: str) -> list[tuple]:

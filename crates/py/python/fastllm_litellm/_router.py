@@ -621,6 +621,18 @@ class RouterPatch:
             self.stats.record_fallback("tpm limits and media in an embedding input (counted with the deployments' backend models)")
         return tokens
 
+    def _clock_and_tokens(
+        self, picker: _native.GroupPicker, model: str, module: ModuleType, messages: object, input: object
+    ) -> tuple[datetime.datetime, float] | None:
+        """The strategy module's ``datetime.now()`` (LiteLLM keys its minute by it; the picker
+        formats it natively) and the prompt's tokens, or None (the fallback counted)."""
+        now = module.datetime.now()
+        if type(now) is not module.datetime:
+            self.stats.record_fallback("a clock the native pick does not read")
+            return None
+        tokens = self._prompt_tokens(picker, model, module, messages, input)
+        return None if tokens is None else (now, tokens)
+
     def pick(
         self,
         core: Any,
@@ -706,13 +718,10 @@ class RouterPatch:
                     stats.record_fallback(f"a {entry.strategy} selector the native read does not reproduce")
                     return None
                 cache, module = state
-                now = module.datetime.now()  # LiteLLM keys its minute by it (formatted natively)
-                if type(now) is not module.datetime:
-                    stats.record_fallback("a clock the native pick does not read")
+                clocked = self._clock_and_tokens(picker, model, module, messages, input)
+                if clocked is None:
                     return None
-                tokens = self._prompt_tokens(picker, model, module, messages, input)
-                if tokens is None:
-                    return None
+                now, tokens = clocked
                 if usage_v1:
                     picked = picker.usage_v1(model, cooling, cache, self.steps, now, tokens)
                 else:
@@ -731,13 +740,10 @@ class RouterPatch:
                     stats.record_fallback("a latency selector or request the native pick does not reproduce")
                     return None
                 cache, module, buffer, percentile = state
-                now = module.datetime.now()  # LiteLLM keys its minute by it (formatted natively)
-                if type(now) is not module.datetime:
-                    stats.record_fallback("a clock the native pick does not read")
+                clocked = self._clock_and_tokens(picker, model, module, messages, input)
+                if clocked is None:
                     return None
-                tokens = self._prompt_tokens(picker, model, module, messages, input)
-                if tokens is None:
-                    return None
+                now, tokens = clocked
                 stream = request_kwargs is not None and request_kwargs.get("stream") is True
                 picked = picker.latency(model, cooling, cache, self.steps, now, tokens, stream, buffer, percentile, metadata)
                 if picked is None:
