@@ -282,6 +282,20 @@ class _Line:
     def __init__(self, core_class: type) -> None:
         self.core_class = core_class
         self.reference: dict[str, object] | None = None
+        # The strategy modules and cache classes both lines share (imported when the feature
+        # is patched in, not when fastllm_litellm is imported).
+        from litellm.caching.dual_cache import DualCache
+        from litellm.caching.in_memory_cache import InMemoryCache
+        from litellm.router_strategy import least_busy, lowest_cost, lowest_latency, lowest_tpm_rpm, lowest_tpm_rpm_v2
+
+        self._least_busy = least_busy
+        self._least_busy_types = (least_busy.LeastBusyLoggingHandler, DualCache, InMemoryCache)
+        self._latency = lowest_latency
+        self._usage_v2 = lowest_tpm_rpm_v2
+        self._lowest = {
+            "usage-based-routing": (lowest_tpm_rpm, lowest_tpm_rpm.LowestTPMLoggingHandler),
+            "cost-based-routing": (lowest_cost, lowest_cost.LowestCostLoggingHandler),
+        }
 
     def version(self, core: Any) -> tuple: ...
 
@@ -317,7 +331,8 @@ class _Line:
 
     def latency_state(self, core: Any) -> tuple | None:
         """``(cache, module, buffer, ttft percentile)`` of the router's latency selector, or None."""
-        return None
+        _, dual_type, memory_type = self._least_busy_types
+        return _latency_state(self.selector(core, "lowestlatency_logger"), self._latency, dual_type, memory_type)
 
     def selector(self, core: Any, attribute: str) -> object:
         """The router's strategy selector held under ``attribute`` (None if it has none)."""
@@ -336,15 +351,6 @@ class _Line:
         """Whether an async pick would run a routing callback's ``async_filter_deployments``
         (the base ``CustomLogger``'s keeps every deployment, so only overrides count)."""
         ...
-
-    def _load_lowest(self) -> None:
-        from litellm.router_strategy import lowest_cost, lowest_tpm_rpm, lowest_tpm_rpm_v2
-
-        self._usage_v2 = lowest_tpm_rpm_v2
-        self._lowest = {
-            "usage-based-routing": (lowest_tpm_rpm, lowest_tpm_rpm.LowestTPMLoggingHandler),
-            "cost-based-routing": (lowest_cost, lowest_cost.LowestCostLoggingHandler),
-        }
 
     def reference_settings(self, litellm: ModuleType) -> dict[str, object]:
         """A default router's settings, built once."""
@@ -384,25 +390,8 @@ class _PythonCoreLine(_Line):
     def version(self, core: Any) -> tuple:
         return (core._registry_version, core._settings_version)
 
-    def __init__(self, core_class: type) -> None:
-        super().__init__(core_class)
-        from litellm.caching.dual_cache import DualCache
-        from litellm.caching.in_memory_cache import InMemoryCache
-        from litellm.router_strategy.least_busy import LeastBusyLoggingHandler
-
-        self._least_busy_types = (LeastBusyLoggingHandler, DualCache, InMemoryCache)
-        from litellm.router_strategy import lowest_latency
-
-        self._latency = lowest_latency
-        self._load_lowest()
-
     def selector(self, core: Any, attribute: str) -> object:
         return core.__dict__.get(attribute)
-
-    def latency_state(self, core: Any) -> tuple | None:
-        _, dual_type, memory_type = self._least_busy_types
-        return _latency_state(core.__dict__.get("lowestlatency_logger"), self._latency, dual_type, memory_type)
-
 
     def input_tokens(self, module: ModuleType, messages: object, input: object) -> float:
         # `_common_checks_available_deployment`: LiteLLM's token_counter, 0 when it raises.
@@ -412,7 +401,7 @@ class _PythonCoreLine(_Line):
             return 0.0
 
     def least_busy_state(self, core: Any, request_kwargs: object, endpoint: bool, is_async: bool) -> tuple | None:
-        memory = _selector_memory(core.__dict__.get("leastbusy_logger"), *self._least_busy_types)
+        memory = _selector_memory(self.selector(core, "leastbusy_logger"), *self._least_busy_types)
         return None if memory is None else (memory, None, None)
 
     def settings(self, core: Any) -> dict[str, object]:
@@ -447,31 +436,13 @@ class _RustCoreLine(_Line):
     )
     strategy_setting = "routing_strategy"
 
-    def __init__(self, core_class: type) -> None:
-        super().__init__(core_class)
-        from litellm.caching.dual_cache import DualCache
-        from litellm.caching.in_memory_cache import InMemoryCache
-        from litellm.router_strategy import least_busy
-
-        self._least_busy = least_busy
-        self._least_busy_types = (least_busy.LeastBusyLoggingHandler, DualCache, InMemoryCache)
-        from litellm.router_strategy import lowest_latency
-
-        self._latency = lowest_latency
-        self._load_lowest()
-
     def selector(self, core: Any, attribute: str) -> object:
         return core._selectors.attribute(attribute)
-
-    def latency_state(self, core: Any) -> tuple | None:
-        _, dual_type, memory_type = self._least_busy_types
-        selector = core._selectors.attribute("lowestlatency_logger")
-        return _latency_state(selector, self._latency, dual_type, memory_type)
 
     def least_busy_state(self, core: Any, request_kwargs: object, endpoint: bool, is_async: bool) -> tuple | None:
         handler_type, dual_type, memory_type = self._least_busy_types
         module = self._least_busy
-        selector = core._selectors.attribute("leastbusy_logger")
+        selector = self.selector(core, "leastbusy_logger")
         memory = _selector_memory(selector, handler_type, dual_type, memory_type)
         store = getattr(selector, "_reservations", None)
         if memory is None or type(store) is not memory_type:
