@@ -737,6 +737,31 @@ mod tests {
     }
 
     #[test]
+    fn json_timestamps_read_exactly() {
+        // A timestamp LiteLLM 1.110 stored with `json.dumps`: the value read must be the f64
+        // Python wrote, to the last bit, so the crate writes back the same text.
+        for stamp in [
+            "1795888678.5734417",
+            "1795888678.5734415",
+            "1715936400.1234567",
+        ] {
+            let json = format!(
+                r#"{{"exception_received": "x", "status_code": "429", "timestamp": {stamp}, "cooldown_time": 3}}"#
+            );
+            let value = CooldownValue::parse(&json).unwrap();
+            assert_eq!(
+                value.timestamp.to_bits(),
+                stamp.parse::<f64>().unwrap().to_bits()
+            );
+            assert!(
+                value
+                    .to_litellm_string()
+                    .contains(&format!("'timestamp': {stamp},"))
+            );
+        }
+    }
+
+    #[test]
     fn parses_json_and_python() {
         let json = r#"{"exception_received": "it's", "status_code": "401", "timestamp": 100.5, "cooldown_time": 5}"#;
         let value = CooldownValue::parse(json).unwrap();
