@@ -127,6 +127,8 @@ async def step(router: Any, op: tuple) -> Any:
             return await router.acompletion(model=model, messages=MESSAGES, mock_response=failure(op[2]))
         if kind == "completion":
             return router.completion(model=model, messages=MESSAGES, mock_response="fine")
+        if kind == "completion_fail":
+            return router.completion(model=model, messages=MESSAGES, mock_response=failure(op[2]))
         if kind == "completion_quiet":
             # A sync completion whose success the strategies' handlers do not record (they
             # record it on LiteLLM's worker threads, whose timing differs between any two runs
@@ -293,11 +295,11 @@ def random_ops(rng: random.Random, groups: list[str], n: int) -> list[tuple]:
     ops: list[tuple] = []
     for _ in range(n):
         kind = rng.choices(
-            ["sync", "sync_messages", "async", "select", "ok", "fail", "completion"],
-            weights=[5, 2, 5, 5, 2, 1, 1],
+            ["sync", "sync_messages", "async", "select", "ok", "fail", "completion", "completion_fail"],
+            weights=[5, 2, 5, 5, 2, 1, 1, 1],
         )[0]
         op: tuple = (kind, rng.choice(groups))
-        if kind == "fail":
+        if kind in ("fail", "completion_fail"):
             op += (rng.choice(["429", "401", "timeout"]),)
         ops.append(op)
     return ops
@@ -329,9 +331,19 @@ def test_plain_traces_never_fall_back() -> None:
     assert_same({"model_list": deployments("g", 5, weight=[2, 1]), "num_retries": 0}, ops, 21)
     stats = fastllm_litellm.status()["features"]["router"]
     assert stats["fallbacks"] == 0, stats
-    # Every pick went through the patch: the four direct picks, and acompletion's (both
-    # lines); the sync completion picks through the patch on 1.109 only.
-    assert stats["calls"] >= 8 * 5
+    # Every pick went through the patch, once: the four direct picks, acompletion's and the
+    # sync completion's (on 1.110 through the core's pre-route step), on both lines.
+    assert stats["calls"] == 8 * 6, stats
+
+
+def test_sync_completions_pick_through_the_patch() -> None:
+    """Sync ``completion`` calls alone, from a seed, over weighted and rpm-weighted groups:
+    the same deployments and random state as LiteLLM's own, every pick the patch's."""
+    model_list = deployments("g", 5, weight=[2, 1, 0.5]) + deployments("h", 4, rpm=[10, 300, 50, 1])
+    ops = [("completion", "g"), ("completion", "h")] * 40
+    assert_same({"model_list": model_list, "num_retries": 0}, ops, 11)
+    stats = fastllm_litellm.status()["features"]["router"]
+    assert stats == {**stats, "calls": 80, "fallbacks": 0}, stats
 
 
 class _DropFirst(litellm.integrations.custom_logger.CustomLogger):
@@ -392,6 +404,8 @@ def test_cooldown_rules_equal(kind: str) -> None:
     """Failures cool deployments down by LiteLLM's rules; picks then skip them, alike."""
     ops = [("fail", "g", kind)] * 3 + [("sync", "g"), ("async", "g"), ("select", "g")] * 10
     ops += [("fail", "g", kind)] * 6 + [("sync", "g"), ("select", "g")] * 5
+    # Sync completions fail, cool down and pick the same way.
+    ops += [("completion_fail", "g", kind)] * 4 + [("completion", "g"), ("sync", "g")] * 5
     for allowed_fails in (None, 0, 2):
         kwargs: dict[str, Any] = {"model_list": deployments("g", 4, rpm=[5, 50]), "num_retries": 0, "cooldown_time": 600}
         if allowed_fails is not None:
@@ -745,14 +759,17 @@ def test_unpatch_restores_every_original() -> None:
         "select",
         "_pre_route",
         "_answer_select_sync",
+        "_routing_inputs",
+        "_custom_pick_sync",
         "_core_async_get_available_deployment",
     )
     before = {name: cls.__dict__.get(name) for name in names}
     fastllm_litellm.patch(["router"])
     replaced = [name for name in names if cls.__dict__.get(name) is not before[name]]
-    # 1.109: the two picks; 1.110: the sync pick, select, the endpoints' pre-route and the sync
-    # strategy step; both: the attribute hooks that drop a stale picker.
-    assert len(replaced) == fastllm_litellm.status()["features"]["router"]["bindings"] in (4, 6)
+    # 1.109: the two picks; 1.110: the sync pick, select, the endpoints' pre-route, the sync
+    # strategy step, and the sync calls' routing document and custom pick; both: the attribute
+    # hooks that drop a stale picker.
+    assert len(replaced) == fastllm_litellm.status()["features"]["router"]["bindings"] in (4, 8)
     fastllm_litellm.unpatch(["router"])
     assert {name: cls.__dict__.get(name) for name in names} == before
     for name in names:

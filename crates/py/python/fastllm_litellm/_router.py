@@ -936,6 +936,42 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         picked = pick(self, step.get("model"), specific, request, True, True, messages=messages, input=input)
         return routed if picked is None else as_document(picked)
 
+    original_inputs = cls.__dict__["_routing_inputs"]
+
+    @functools.wraps(original_inputs)
+    def _routing_inputs(self, plan, request, prepared, model, overrides):
+        # A sync routed call (`completion` and the other sync endpoints) of a simple-shuffle
+        # router: LiteLLM's core picks it without a host step, unless the call pre-routes. With
+        # `pre_routes` it asks the host's custom pick first (below), which answers with the
+        # patched pick; declined, it answers nothing and the core picks as it would have.
+        fields = original_inputs(self, plan, request, prepared, model, overrides)
+        if (
+            plan.sync
+            and type(fields) is dict
+            and "pre_routes" not in fields
+            and self._resolved.routing_strategy == STRATEGY
+            and self.__dict__.get("_custom_strategy") is None
+        ):
+            fields["pre_routes"] = True
+        return fields
+
+    original_custom_sync = cls.__dict__["_custom_pick_sync"]
+
+    @functools.wraps(original_custom_sync)
+    def _custom_pick_sync(self, step, request, messages=no_input, input=no_input, specific_deployment=no_input):
+        if self._custom_strategy is not None or type(step) is not dict:
+            return original_custom_sync(self, step, request, messages, input, specific_deployment)
+        # Only the calls `_routing_inputs` made pre-route reach here without a custom strategy.
+        if step.get("fallback_depth") not in (None, 0) or _declined.get():
+            return None
+        plain = type(request) is dict
+        messages, input, specific = (
+            (request.get(name) if plain else None) if value is no_input else value
+            for name, value in zip(_PRE_ROUTE_INPUTS, (messages, input, specific_deployment))
+        )
+        picked = pick(self, step.get("model"), specific, request, False, True, messages=messages, input=input)
+        return None if picked is None else as_document(picked)
+
     original_answer_sync = cls.__dict__["_answer_select_sync"]
 
     @functools.wraps(original_answer_sync)
@@ -963,6 +999,8 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         "select": select,
         "_pre_route": _pre_route,
         "_answer_select_sync": _answer_select_sync,
+        "_routing_inputs": _routing_inputs,
+        "_custom_pick_sync": _custom_pick_sync,
     }
 
 
