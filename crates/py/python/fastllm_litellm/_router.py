@@ -914,6 +914,21 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
     as_document = core_module._custom_pick
     no_input = core_module._NO_INPUT
 
+    def custom_pick(core, step: dict, request: object, given: Sequence[object], is_async: bool) -> object:
+        # A pre-route step's pick, as the core's custom-strategy document, or None: the first
+        # attempt's only (a fallback hop routes its own group), and not while LiteLLM's own
+        # selection runs after a declined pick. ``given``: (messages, input,
+        # specific_deployment) as the step's caller passed them, else the request's own.
+        if step.get("fallback_depth") not in (None, 0) or _declined.get():
+            return None
+        plain = type(request) is dict
+        messages, input, specific = (
+            (request.get(name) if plain else None) if value is no_input else value
+            for name, value in zip(_PRE_ROUTE_INPUTS, given)
+        )
+        picked = pick(core, step.get("model"), specific, request, is_async, True, messages=messages, input=input)
+        return None if picked is None else as_document(picked)
+
     @functools.wraps(original_pre_route)
     async def _pre_route(self, step, request, *args, pass_through=False, call_type=None, **kwargs):
         # An endpoint's pick (acompletion and the other async endpoints): LiteLLM's pre-routing
@@ -922,19 +937,10 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         routed = await original_pre_route(
             self, step, request, *args, pass_through=pass_through, call_type=call_type, **kwargs
         )
-        if routed is not None or pass_through or type(step) is not dict or _declined.get():
+        if routed is not None or pass_through or type(step) is not dict:
             return routed
-        depth = step.get("fallback_depth")
-        if depth not in (None, 0):
-            return routed
-        # (messages, input, specific_deployment): as given, else the request's own.
         given = [args[k] if len(args) > k else kwargs.get(name, no_input) for k, name in enumerate(_PRE_ROUTE_INPUTS)]
-        messages, input, specific = (
-            (request.get(name) if type(request) is dict else None) if value is no_input else value
-            for name, value in zip(_PRE_ROUTE_INPUTS, given)
-        )
-        picked = pick(self, step.get("model"), specific, request, True, True, messages=messages, input=input)
-        return routed if picked is None else as_document(picked)
+        return custom_pick(self, step, request, given, True)
 
     original_inputs = cls.__dict__["_routing_inputs"]
 
@@ -962,15 +968,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
         if self._custom_strategy is not None or type(step) is not dict:
             return original_custom_sync(self, step, request, messages, input, specific_deployment)
         # Only the calls `_routing_inputs` made pre-route reach here without a custom strategy.
-        if step.get("fallback_depth") not in (None, 0) or _declined.get():
-            return None
-        plain = type(request) is dict
-        messages, input, specific = (
-            (request.get(name) if plain else None) if value is no_input else value
-            for name, value in zip(_PRE_ROUTE_INPUTS, (messages, input, specific_deployment))
-        )
-        picked = pick(self, step.get("model"), specific, request, False, True, messages=messages, input=input)
-        return None if picked is None else as_document(picked)
+        return custom_pick(self, step, request, (messages, input, specific_deployment), False)
 
     original_answer_sync = cls.__dict__["_answer_select_sync"]
 
