@@ -41,6 +41,16 @@ bench: wheel
 	$(call ensure_venv,$(LITELLM_VERSION))
 	$(TEST_ENV) $(call venv_for,$(LITELLM_VERSION))/bin/python benches/bench_litellm.py
 
+## make bench-proxy: LiteLLM's proxy as installed (`litellm --config`) against the same proxy
+## under `fastllm-litellm proxy`, on loopback (benches/bench_proxy.py: its BENCH_PROXY_* knobs
+## shorten it). The proxy CLI runs on uvloop, which LiteLLM's `proxy` extra brings.
+BENCH_PROXY_DEPS := "uvloop>=0.22.1,<1.0" pyyaml
+.PHONY: bench-proxy
+bench-proxy: wheel
+	$(call ensure_venv,$(LITELLM_VERSION))
+	$(call venv_for,$(LITELLM_VERSION))/bin/pip install -q --disable-pip-version-check $(BENCH_PROXY_DEPS)
+	$(TEST_ENV) $(call venv_for,$(LITELLM_VERSION))/bin/python benches/bench_proxy.py
+
 ## make test: Rust tests (unit, proptest, doc, Redis-backed against a redis-server the tests
 ## start themselves), loom models, a fuzz smoke run, and pytest on every LiteLLM line.
 test: test-python test-rust test-loom fuzz-smoke
