@@ -15,7 +15,8 @@ stime from /proc), the patched proxy's native share per feature (from its status
 the patched/unpatched requests/s ratio. Every response must be a 200, or the run fails.
 
 Knobs (environment): BENCH_PROXY_SECONDS (measured seconds per cell, 2.5),
-BENCH_PROXY_WARMUP (seconds before each cell's measurement, 0.5), BENCH_PROXY_ROUNDS (3),
+BENCH_PROXY_WARMUP (unmeasured seconds before each cell, 0.5, longer until every connection has an
+answer), BENCH_PROXY_ROUNDS (3),
 BENCH_PROXY_STRATEGIES (comma list, every strategy), BENCH_PROXY_CONCURRENCY ("1,20,100"),
 BENCH_PROXY_STREAM_CONCURRENCY (20; 0 drops the streaming rows),
 BENCH_PROXY_UPSTREAM_CONCURRENCY (20: the HTTP-upstream config's plain and streaming rows; 0
@@ -72,6 +73,8 @@ STREAM_CONCURRENCY = int(_env_float("BENCH_PROXY_STREAM_CONCURRENCY", 20))
 UPSTREAM_CONCURRENCY = int(_env_float("BENCH_PROXY_UPSTREAM_CONCURRENCY", 20))
 STATUS_INTERVAL = 1
 START_TIMEOUT = 240.0
+WARMUP_LIMIT = 60.0
+WINDOW_LIMIT = 60.0
 REQUEST_TIMEOUT = 60.0
 
 
@@ -484,24 +487,38 @@ class Upstream:
 
 async def run_cell(proxy: Proxy, bodies: list[dict], concurrency: int, stream: bool) -> CellResult:
     """`concurrency` keep-alive connections, each sending the next request as soon as the last
-    one is answered, for WARMUP unmeasured seconds and then SECONDS measured ones: the requests
-    answered inside that window, their latencies, and the CPU time of the proxy's process tree
-    across it. Failures count from the first request on."""
+    one is answered. The warm-up lasts WARMUP seconds and until every connection has had an
+    answer (at most WARMUP_LIMIT seconds); then the window is measured (SECONDS, longer until
+    it holds as many answers as connections): the requests answered inside it, their
+    latencies, and the CPU time of the proxy's process tree across it. Failures count from the
+    first request on."""
     payloads = [http_request(proxy.port, b) for b in bodies]
     pids = process_tree(proxy.proc.pid)  # type: ignore[union-attr]
     loop = asyncio.get_running_loop()
-    t_start = loop.time()
-    t_measure = t_start + WARMUP
-    t_end = t_measure + SECONDS
+    window: dict[str, float] = {}
+    answered: set[int] = set()
+    warm = asyncio.Event()
     latencies: list[float] = []
     overheads: list[float] = []
     failures: list[str] = []
     cpu: dict[str, float] = {}
 
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, t_measure - loop.time()))
+    async def measure() -> None:
+        await asyncio.sleep(WARMUP)
+        try:
+            await asyncio.wait_for(warm.wait(), WARMUP_LIMIT)
+        except asyncio.TimeoutError:
+            pass
         cpu["start"] = tree_cpu_seconds(pids)
-        await asyncio.sleep(max(0.0, t_end - loop.time()))
+        window["start"] = loop.time()
+        # At least SECONDS, and at least one answer per connection (a slow proxy at high
+        # concurrency answers in waves longer than SECONDS), at most WINDOW_LIMIT.
+        while True:
+            await asyncio.sleep(0.05)
+            elapsed = loop.time() - window["start"]
+            if (elapsed >= SECONDS and len(latencies) >= concurrency) or elapsed >= WINDOW_LIMIT:
+                break
+        window["end"] = loop.time()
         cpu["end"] = tree_cpu_seconds(pids)
 
     async def worker(k: int) -> None:
@@ -510,7 +527,7 @@ async def run_cell(proxy: Proxy, bodies: list[dict], concurrency: int, stream: b
         try:
             while True:
                 t0 = loop.time()
-                if t0 >= t_end:
+                if "end" in window and t0 >= window["end"]:
                     return
                 payload = payloads[i % len(payloads)]
                 i += 1
@@ -521,10 +538,14 @@ async def run_cell(proxy: Proxy, bodies: list[dict], concurrency: int, stream: b
                     conn.close()
                     failures.append(f"{type(e).__name__}: {e}")
                     continue
+                finally:
+                    answered.add(k)
+                    if len(answered) == concurrency:
+                        warm.set()
                 t1 = loop.time()
                 if resp.status != 200:
                     failures.append(f"HTTP {resp.status}")
-                if t_measure <= t1 <= t_end:
+                if "start" in window and "end" not in window:
                     latencies.append((t1 - t0) * 1000)
                     overhead = resp.headers.get("x-litellm-overhead-duration-ms")
                     if overhead is not None:
@@ -532,9 +553,10 @@ async def run_cell(proxy: Proxy, bodies: list[dict], concurrency: int, stream: b
         finally:
             conn.close()
 
-    await asyncio.gather(sample_cpu(), *(worker(k) for k in range(concurrency)))
+    await asyncio.gather(measure(), *(worker(k) for k in range(concurrency)))
     proxy.last_active = time.time()
-    return CellResult(len(latencies), SECONDS, latencies, overheads, cpu["end"] - cpu["start"], failures)
+    return CellResult(len(latencies), window["end"] - window["start"], latencies, overheads,
+                      cpu["end"] - cpu["start"], failures)
 
 
 def shape(value: Any) -> Any:
@@ -811,7 +833,8 @@ async def main_async() -> int:
             upstream.stop()
         if rows:
             header = (f"`make bench-proxy`, litellm {litellm_version}, fastllm {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}: "
-                      f"median of {ROUNDS} interleaved rounds of {SECONDS:g} s per side (after {WARMUP:g} s warm-up)")
+                      f"median of {ROUNDS} interleaved rounds per side, each measured over at least {SECONDS:g} s "
+                      f"and one answer per connection, after a warm-up of at least {WARMUP:g} s")
             table = render(rows, header)
             print()
             print(table)
