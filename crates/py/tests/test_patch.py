@@ -123,8 +123,11 @@ def test_patch_swaps_every_binding_and_unpatch_restores_identity(stats):
 def test_patched_functions_have_the_original_signature(patched):
     import inspect
 
-    assert inspect.signature(litellm.token_counter) == inspect.signature(ORIGINAL)
+    # each binding shows its own original's signature (litellm.token_counter is utils')
+    assert inspect.signature(litellm.token_counter) == inspect.signature(ORIGINAL_UTILS)
+    assert inspect.getfullargspec(litellm.token_counter) == inspect.getfullargspec(ORIGINAL_UTILS)
     assert inspect.signature(core.token_counter) == inspect.signature(ORIGINAL)
+    assert inspect.getfullargspec(core.token_counter) == inspect.getfullargspec(ORIGINAL)
     # positional calls work like the original's
     messages = [{"role": "user", "content": "positional"}]
     assert litellm.token_counter("gpt-4o", None, None, messages) == ORIGINAL("gpt-4o", None, None, messages)
@@ -278,7 +281,16 @@ def test_status_shape(patched, stats):
     assert set(status) == {"litellm_version", "features"}
     assert set(status["features"]) == set(fastllm_litellm.FEATURES)
     entry = status["features"]["token_counter"]
-    assert set(entry) == {"patched", "calls", "fallbacks", "last_fallback_reason", "bindings"}
+    assert set(entry) == {
+        "patched",
+        "calls",
+        "fallbacks",
+        "last_fallback_reason",
+        "bindings",
+        "applicable",
+        "reason",
+    }
+    assert (entry["applicable"], entry["reason"]) == (True, None)
     assert (entry["calls"], entry["fallbacks"], entry["last_fallback_reason"]) == (0, 0, None)
     litellm.token_counter(model="gpt-4o", text="a")
     assert stats()["calls"] == 1

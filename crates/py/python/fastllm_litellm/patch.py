@@ -64,12 +64,93 @@ class _Binding:
 class _Feature:
     bindings: list[_Binding] = field(default_factory=list)
     replacements: dict[int, tuple[object, object]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    """Parts of the feature this install does not take, and why (the rest is patched)."""
+
+
+class _NotApplicable(Exception):
+    """Raised by a patcher: this feature does not apply to this install, for ``reason``.
+
+    The one way a patcher says "not applicable": :func:`patch` catches it, installs nothing
+    for the feature (bindings a patcher made before raising are restored), and
+    :func:`status` reports ``"applicable": False`` with ``str(reason)``. Any other exception
+    a patcher raises (a LiteLLM module that fails to import, a missing optional dependency, an
+    error of ours) is reported the same way, with the exception's type and text as the
+    reason. A check that decides applicability per patched function (its source, its
+    signature) raises this from the patcher, before or after part of the feature is
+    installed. A patcher that applies in part records the parts it skips in
+    ``_Feature.skipped`` instead."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 _lock = threading.RLock()
 _patched: dict[str, _Feature] = {}
 _stats: dict[str, _native.Stats] = {name: _native.Stats() for name in FEATURES}
 _resolver: _Resolver | None = None
+# Per feature, why the last patch() did not apply it (or the parts of it it skipped).
+_not_applied: dict[str, tuple[bool, str]] = {}
+
+
+def _keep_signature(replacement: object, original: object) -> object:
+    """``replacement``, made to show ``original``'s signature to ``inspect.signature`` and
+    ``inspect.getfullargspec``; returns what to install (``replacement`` or a forwarder).
+
+    ``functools.wraps`` makes ``inspect.signature`` follow ``__wrapped__``, but
+    ``inspect.getfullargspec`` (which LiteLLM's proxy reads to choose a hook's constructor
+    arguments) does not; both honour ``__signature__``, so the replacement gets the
+    original's. An original that is itself a decorator's wrapper (LiteLLM's
+    ``with_service_target``) shows two signatures: its own ``(*args, **kwargs)`` to
+    ``getfullargspec`` and the wrapped function's to ``inspect.signature``. One
+    ``__signature__`` cannot show both, so the replacement is installed behind a forwarder
+    with the wrapper's own parameters that wraps the original, as the wrapper does."""
+    try:
+        own = inspect.signature(original, follow_wrapped=False)  # type: ignore[arg-type]
+        followed = inspect.signature(original)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return replacement
+    if own != followed:
+        forwarder = _forwarder(replacement, original, own)
+        if forwarder is not None:
+            return forwarder
+    try:
+        if inspect.signature(replacement, follow_wrapped=False) == own:  # type: ignore[arg-type]
+            # The same parameters, and the original's annotations dict (``functools.wraps``
+            # shares it): no snapshot, which would go stale if LiteLLM resolves them later.
+            return replacement
+        replacement.__signature__ = own  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return replacement
+
+
+def _forwarder(replacement: Any, original: Any, own: inspect.Signature) -> Callable[..., Any] | None:
+    """A function with ``own``'s parameters that calls ``replacement``; None unless ``own`` is
+    positional parameters without defaults, then ``*args, **kwargs`` (a decorator's wrapper)."""
+    kinds = [parameter.kind for parameter in own.parameters.values()]
+    names = list(own.parameters)
+    if kinds[-2:] != [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
+        return None
+    leading = own.parameters.values()
+    if any(
+        p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD or p.default is not inspect.Parameter.empty
+        for p in list(leading)[:-2]
+    ) or not all(name.isidentifier() for name in names):
+        return None
+    head = "".join(f"{name}, " for name in names[:-2])
+    call = f"__replacement({head}*{names[-2]}, **{names[-1]})"
+    asynchronous = inspect.iscoroutinefunction(replacement)
+    source = (
+        f"{'async ' if asynchronous else ''}def forward({head}*{names[-2]}, **{names[-1]}):\n"
+        f"    return {'await ' if asynchronous else ''}{call}\n"
+    )
+    namespace: dict[str, Any] = {"__replacement": replacement}
+    exec(source, namespace)  # noqa: S102 - a forwarder built from parameter names only
+    forward = functools.wraps(original)(namespace["forward"])
+    forward.__fastllm_replacement__ = replacement  # type: ignore[attr-defined]
+    return forward
 
 
 def _litellm() -> ModuleType:
@@ -144,6 +225,9 @@ def _restore(feature: _Feature) -> None:
 # token_counter
 
 
+_OPENAI_TOKENIZER = "openai_tokenizer"
+
+
 class _Resolver:
     """Model name → native counter, by LiteLLM's own rules, cached while its registries hold."""
 
@@ -194,10 +278,25 @@ class _Resolver:
         except TypeError:  # an unhashable model: LiteLLM decides
             return None
 
+    def openai_tokenizer(self, model: object) -> _native.Counter | None:
+        """The counter for ``model`` with a ``custom_tokenizer`` of type ``openai_tokenizer``
+        (what ``litellm.utils.select_tokenizer`` returns for a tiktoken model, and what the
+        proxy's ``/utils/token_counter`` passes): LiteLLM's ``_get_exact_count_function``
+        then counts with ``openai_tokenizer_encoding(model)`` whatever the dict's
+        ``tokenizer`` holds, and never with a HuggingFace tokenizer."""
+        return self((model, _OPENAI_TOKENIZER))
+
     def _resolve(self, model: object) -> _native.Counter | None:
+        hf_applies = True
+        if isinstance(model, tuple) and len(model) == 2 and model[1] is _OPENAI_TOKENIZER:
+            model, hf_applies = model[0], False
         if not isinstance(model, str):
             return None
-        if self._litellm.disable_hf_tokenizer_download is not True and self._hf_kind(model) is not None:
+        if (
+            hf_applies
+            and self._litellm.disable_hf_tokenizer_download is not True
+            and self._hf_kind(model) is not None
+        ):
             return None  # a HuggingFace tokenizer: LiteLLM's own code counts
         if self._tool_section(model) is not None:
             return None  # a chat-template tool rendering this crate does not reproduce
@@ -256,9 +355,20 @@ def _make_token_counter(
         if litellm.disable_token_counter is True:
             return 0
         try:
-            counter = resolve(model) if custom_tokenizer is None else None
+            if custom_tokenizer is None:
+                counter = resolve(model)
+            elif type(custom_tokenizer) is dict and custom_tokenizer.get("type") == _OPENAI_TOKENIZER:
+                counter = resolve.openai_tokenizer(model)
+            else:
+                counter = None
             if counter is None:
-                stats.record_fallback("custom tokenizer" if custom_tokenizer is not None else f"model {model!r}")
+                stats.record_fallback(
+                    f"model {model!r}"
+                    if custom_tokenizer is None
+                    else f"model {model!r} with an openai_tokenizer"
+                    if type(custom_tokenizer) is dict and custom_tokenizer.get("type") == _OPENAI_TOKENIZER
+                    else "custom tokenizer"
+                )
             elif text is None:
                 if messages is not None:
                     n = counter.count_messages(
@@ -301,7 +411,7 @@ def _make_token_counter(
     return token_counter
 
 
-def _patch_token_counter(litellm: ModuleType) -> _Feature | None:
+def _patch_token_counter(litellm: ModuleType, feature: _Feature) -> None:
     global _resolver
     core = importlib.import_module("litellm.litellm_core_utils.token_counter")
     utils = importlib.import_module("litellm.utils")
@@ -312,19 +422,18 @@ def _patch_token_counter(litellm: ModuleType) -> _Feature | None:
             warnings.warn(
                 f"fastllm_litellm: not patching token_counter on litellm {version}: {reason}",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-            return None
+            raise _NotApplicable(f"litellm {version}: {reason}")
         warnings.warn(
             f"fastllm_litellm: litellm {version} is not one of the tested releases {SUPPORTED}; "
             "token_counter's signature matches, so it is patched",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     stats = _stats["token_counter"]
     resolver = _Resolver(litellm, core, stats)
     _resolver = resolver
-    feature = _Feature()
     for original in (core.token_counter, utils.token_counter):
         replacement = _make_token_counter(core.token_counter, litellm, resolver, stats)
         feature.replacements[id(original)] = (original, replacement)
@@ -333,7 +442,6 @@ def _patch_token_counter(litellm: ModuleType) -> _Feature | None:
     if "token_counter" not in litellm.__dict__:
         feature.bindings.append(_Binding(litellm, "token_counter", None, False))
         litellm.token_counter = feature.replacements[id(utils.token_counter)][1]
-    return feature
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,10 +489,11 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
     return None
 
 
-def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
+def _patch_rate_limit(litellm: ModuleType, explicit: bool, feature: _Feature) -> None:
     """The v3 proxy limiter and the router's per-deployment checks, on both lines; each part
-    this install cannot take is skipped, with a warning when the feature was named
-    explicitly."""
+    this install cannot take (its module does not import, it does not match, or patching it
+    fails) is skipped and listed in ``feature.skipped``, with a warning when the feature was
+    named explicitly. Not applicable when no part applies."""
 
     def v3_limiter(v3: ModuleType) -> tuple[Callable[[_Feature, ModuleType], None] | None, str | None]:
         reason = _rate_limit_mismatch(v3)
@@ -412,23 +521,29 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool) -> _Feature | None:
         ),
         ("the usage-based-v2 check", _USAGE_V2_MODULE, when(_usage_v2_mismatch, _patch_usage_v2_check), ""),
     )
-    feature = _Feature()
-    skipped: list[str] = []
+    skipped = feature.skipped
     for label, name, choose, hint in parts:
         try:
             module = importlib.import_module(name)
-        except ImportError as error:
-            skipped.append(f"{label}: cannot import {name} ({error}){hint}")
+        except Exception as error:  # noqa: BLE001 - a module that does not import is a skipped part
+            skipped.append(f"{label}: cannot import {name} ({type(error).__name__}: {error}){hint}")
             continue
-        patcher, reason = choose(module)
-        if patcher is None:
-            skipped.append(f"{label} on litellm {_litellm_version()}: {reason}")
-        else:
-            patcher(feature, module)
+        mark = len(feature.bindings)
+        try:
+            patcher, reason = choose(module)
+            if patcher is None:
+                skipped.append(f"{label} on litellm {_litellm_version()}: {reason}")
+            else:
+                patcher(feature, module)
+        except Exception as error:  # noqa: BLE001 - the part is skipped, what it installed restored
+            _restore(_Feature(bindings=feature.bindings[mark:]))
+            del feature.bindings[mark:]
+            skipped.append(f"{label}: {type(error).__name__}: {error}{hint}")
     if explicit:
         for why in skipped:
-            warnings.warn(f"fastllm_litellm: rate_limit does not patch {why}", RuntimeWarning, stacklevel=3)
-    return feature if feature.bindings else None
+            warnings.warn(f"fastllm_litellm: rate_limit does not patch {why}", RuntimeWarning, stacklevel=4)
+    if not feature.bindings:
+        raise _NotApplicable("; ".join(skipped) or "no part of it applies")
 
 
 def _make_should_rate_limit(original_check: Callable[..., Any], decide: Callable[..., Any]) -> Callable[..., Any]:
@@ -858,10 +973,11 @@ def _make_inline_offload(original: Callable[..., Any]) -> Callable[..., Any]:
     return offload_token_count
 
 
-_PATCHERS: dict[str, Callable[[ModuleType, bool], _Feature | None]] = {
-    "token_counter": lambda litellm, explicit: _patch_token_counter(litellm),
+# Each patcher installs its bindings into the feature it is given, or raises _NotApplicable.
+_PATCHERS: dict[str, Callable[[ModuleType, bool, _Feature], None]] = {
+    "token_counter": lambda litellm, explicit, feature: _patch_token_counter(litellm, feature),
     "rate_limit": _patch_rate_limit,
-    "router": lambda litellm, explicit: _patch_router(litellm, explicit),
+    "router": lambda litellm, explicit, feature: _patch_router(litellm, explicit, feature),
 }
 
 
@@ -869,20 +985,20 @@ _PATCHERS: dict[str, Callable[[ModuleType, bool], _Feature | None]] = {
 # router
 
 
-def _patch_router(litellm: ModuleType, explicit: bool) -> _Feature | None:
-    """The router's simple-shuffle picks (``fastllm_litellm._router``), on both lines."""
+def _patch_router(litellm: ModuleType, explicit: bool, feature: _Feature) -> None:
+    """The router core's picks (``fastllm_litellm._router``), on both lines."""
     from fastllm_litellm import _router
 
-    feature = _Feature()
     installed: list[tuple[type, str, object]] = []
-    reason = _router.patch_router(litellm, _stats["router"], installed)
+    try:
+        reason = _router.patch_router(litellm, _stats["router"], installed)
+    finally:  # what it installed before an error is restored with the feature
+        for owner, name, original in installed:
+            feature.bindings.append(_Binding(owner, name, original, True))  # type: ignore[arg-type]
     if reason is not None:
         if explicit:
-            warnings.warn(f"fastllm_litellm: router is not patched: {reason}", RuntimeWarning, stacklevel=3)
-        return None
-    for owner, name, original in installed:
-        feature.bindings.append(_Binding(owner, name, original, True))  # type: ignore[arg-type]
-    return feature
+            warnings.warn(f"fastllm_litellm: router is not patched: {reason}", RuntimeWarning, stacklevel=4)
+        raise _NotApplicable(reason)
 
 
 # --------------------------------------------------------------------------------------------
@@ -896,11 +1012,21 @@ def patch(features: Iterable[str] | str | None = None) -> list[str]:
     every feature when that is unset. Patching twice is harmless. Returns the features now
     patched.
 
-    A feature (or part of one) this install cannot take is skipped: ``rate_limit``'s v3 proxy
-    limiter needs LiteLLM's proxy modules (fastapi, orjson, backoff, redis) and the 1.110
-    line; its router checks (``ModelRateLimitingCheck``, usage-based-v2) apply on both lines.
-    ``router`` patches the router core's picks on both lines (``fastllm_litellm._router``).
-    Named explicitly, a skipped part also gives a ``RuntimeWarning`` saying why.
+    A feature (or part of one) this install cannot take is skipped, and :func:`status` says
+    why (``"applicable"``, ``"reason"``): ``rate_limit``'s v3 proxy limiter needs LiteLLM's
+    proxy modules (fastapi, orjson, backoff, redis); its router checks
+    (``ModelRateLimitingCheck``, usage-based-v2) apply without them. ``router`` patches the
+    router core's picks on both lines (``fastllm_litellm._router``). A missing optional
+    dependency, a LiteLLM module that fails to import, or any other error while patching one
+    feature never reaches the caller: that feature is left unpatched (whatever it had
+    installed restored), the others still patch. Named explicitly, a skipped feature or part
+    also gives a ``RuntimeWarning`` saying why.
+
+    Every replacement shows the original's signature to ``inspect.signature`` and
+    ``inspect.getfullargspec``.
+
+    Patching starts the ``fastllm_litellm`` logger's reports and, with
+    ``$FASTLLM_LITELLM_STATUS_FILE`` set, the status file (``fastllm_litellm._status``).
 
     Raises:
         TypeError: ``features`` is not a str or an iterable of str.
@@ -909,13 +1035,54 @@ def patch(features: Iterable[str] | str | None = None) -> list[str]:
     explicit = features is not None or os.environ.get(ENV_VAR) is not None
     names = _parse_features(features)
     with _lock:
-        litellm = _litellm() if names else None
+        litellm: ModuleType | None = None
+        unavailable: str | None = None
+        if names:
+            try:
+                litellm = _litellm()
+            except Exception as error:  # noqa: BLE001 - reported per feature, never raised
+                unavailable = f"litellm does not import: {type(error).__name__}: {error}"
+                warnings.warn(f"fastllm_litellm: nothing patched: {unavailable}", RuntimeWarning, stacklevel=2)
         for name in names:
             if name not in _patched:
-                done = _PATCHERS[name](litellm, explicit)
-                if done is not None:
-                    _patched[name] = done
-        return sorted(_patched)
+                _patch_one(name, litellm, explicit, unavailable)
+        done = sorted(_patched)
+    from fastllm_litellm import _status
+
+    _status.start()
+    return done
+
+
+def _patch_one(name: str, litellm: ModuleType | None, explicit: bool, unavailable: str | None) -> None:
+    """Patch feature ``name``, or record why it does not apply; never raises."""
+    if litellm is None:
+        _not_applied[name] = (False, unavailable or "litellm does not import")
+        return
+    feature = _Feature()
+    try:
+        _PATCHERS[name](litellm, explicit, feature)
+    except _NotApplicable as error:
+        reason = error.reason
+    except Exception as error:  # noqa: BLE001 - one feature's failure is that feature's
+        reason = f"{type(error).__name__}: {error}"
+        if explicit:
+            warnings.warn(f"fastllm_litellm: {name} is not patched: {reason}", RuntimeWarning, stacklevel=3)
+    else:
+        for binding in feature.bindings:
+            if binding.present:
+                current = vars(binding.module).get(binding.name)
+                if current is not binding.original:
+                    shown = _keep_signature(current, binding.original)
+                    if shown is not current and isinstance(binding.module, type):
+                        setattr(binding.module, binding.name, shown)
+        _patched[name] = feature
+        if feature.skipped:
+            _not_applied[name] = (True, "; ".join(feature.skipped))
+        else:
+            _not_applied.pop(name, None)
+        return
+    _restore(feature)
+    _not_applied[name] = (False, reason)
 
 
 def unpatch(features: Iterable[str] | str | None = None) -> list[str]:
@@ -936,7 +1103,14 @@ def status() -> dict[str, Any]:
     """What is patched, and per feature: calls, fallbacks and the last fallback's reason.
 
     ``{"litellm_version": str | None, "features": {name: {"patched": bool, "calls": int,
-    "fallbacks": int, "last_fallback_reason": str | None, "bindings": int}}}``
+    "fallbacks": int, "last_fallback_reason": str | None, "bindings": int,
+    "applicable": bool, "reason": str | None}}}``
+
+    ``applicable`` is False when the last :func:`patch` of that feature found it does not
+    apply to this install, and ``reason`` says why (a missing optional dependency, a LiteLLM
+    module that does not import, a LiteLLM function that is not the one reproduced). A
+    feature patched in part is applicable, and ``reason`` lists the parts it skipped.
+    Otherwise ``reason`` is None.
     """
     with _lock:
         features = {}
@@ -944,6 +1118,9 @@ def status() -> dict[str, Any]:
             entry = dict(_stats[name].snapshot())
             entry["patched"] = name in _patched
             entry["bindings"] = len(_patched[name].bindings) if name in _patched else 0
+            applicable, reason = _not_applied.get(name, (True, None))
+            entry["applicable"] = applicable
+            entry["reason"] = reason
             features[name] = entry
     return {"litellm_version": _litellm_version() if "litellm" in sys.modules else None, "features": features}
 
