@@ -17,8 +17,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from fastllm_litellm import _native
-from fastllm_litellm._versions import SUPPORTED
+from fastllm_litellm import _compat, _native
 
 FEATURES: tuple[str, ...] = ("token_counter", "rate_limit", "router")
 """Every feature :func:`patch` knows."""
@@ -415,22 +414,14 @@ def _patch_token_counter(litellm: ModuleType, feature: _Feature) -> None:
     global _resolver
     core = importlib.import_module("litellm.litellm_core_utils.token_counter")
     utils = importlib.import_module("litellm.utils")
-    version = _litellm_version()
-    if version not in SUPPORTED:
-        reason = _token_counter_mismatch(core)
-        if reason is not None:
-            warnings.warn(
-                f"fastllm_litellm: not patching token_counter on litellm {version}: {reason}",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            raise _NotApplicable(f"litellm {version}: {reason}")
-        warnings.warn(
-            f"fastllm_litellm: litellm {version} is not one of the tested releases {SUPPORTED}; "
-            "token_counter's signature matches, so it is patched",
-            RuntimeWarning,
-            stacklevel=4,
-        )
+    # Applies when the functions it reproduces have verified fingerprints (fastllm_litellm._compat)
+    # and token_counter takes the parameters the replacement passes on.
+    reason = _compat.check("token_counter")
+    if reason is None and (mismatch := _token_counter_mismatch(core)) is not None:
+        reason = f"litellm {_litellm_version()}: {mismatch}"
+    if reason is not None:
+        warnings.warn(f"fastllm_litellm: not patching token_counter: {reason}", RuntimeWarning, stacklevel=4)
+        raise _NotApplicable(reason)
     stats = _stats["token_counter"]
     resolver = _Resolver(litellm, core, stats)
     _resolver = resolver
@@ -496,6 +487,8 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool, feature: _Feature) ->
     named explicitly. Not applicable when no part applies."""
 
     def v3_limiter(v3: ModuleType) -> tuple[Callable[[_Feature, ModuleType], None] | None, str | None]:
+        if (unverified := _compat.check("rate_limit.v3")) is not None:
+            return None, unverified
         reason = _rate_limit_mismatch(v3)
         if reason is None:
             return _patch_v3_limiter, None  # 1.110: the keyspace moves to Rust
@@ -503,8 +496,10 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool, feature: _Feature) ->
             return _patch_v3_dual_cache_limiter, None  # 1.109: the state stays in DualCache
         return None, reason
 
-    def when(mismatch, patcher):
-        return lambda module: (patcher, None) if (reason := mismatch(module)) is None else (None, reason)
+    def when(mismatch, patcher, part):
+        return lambda module: (
+            (patcher, None) if (reason := mismatch(module) or _compat.check(part)) is None else (None, reason)
+        )
 
     parts = (
         (
@@ -516,10 +511,15 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool, feature: _Feature) ->
         (
             "the router's deployment check",
             _MODEL_CHECK_MODULE,
-            when(_model_check_mismatch, _patch_model_rate_limit_check),
+            when(_model_check_mismatch, _patch_model_rate_limit_check, "rate_limit.model_check"),
             "",
         ),
-        ("the usage-based-v2 check", _USAGE_V2_MODULE, when(_usage_v2_mismatch, _patch_usage_v2_check), ""),
+        (
+            "the usage-based-v2 check",
+            _USAGE_V2_MODULE,
+            when(_usage_v2_mismatch, _patch_usage_v2_check, "rate_limit.usage_v2"),
+            "",
+        ),
     )
     skipped = feature.skipped
     for label, name, choose, hint in parts:
@@ -990,8 +990,10 @@ def _patch_router(litellm: ModuleType, explicit: bool, feature: _Feature) -> Non
     from fastllm_litellm import _router
 
     installed: list[tuple[type, str, object]] = []
+    reason = _compat.check("router")  # the pick path's fingerprints (fastllm_litellm._compat)
     try:
-        reason = _router.patch_router(litellm, _stats["router"], installed)
+        if reason is None:
+            reason = _router.patch_router(litellm, _stats["router"], installed)
     finally:  # what it installed before an error is restored with the feature
         for owner, name, original in installed:
             feature.bindings.append(_Binding(owner, name, original, True))  # type: ignore[arg-type]
