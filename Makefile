@@ -53,7 +53,7 @@ bench-proxy: wheel
 
 ## make test: Rust tests (unit, proptest, doc, Redis-backed against a redis-server the tests
 ## start themselves), loom models, a fuzz smoke run, and pytest on every LiteLLM line.
-test: test-python test-rust test-loom fuzz-smoke
+test: test-python test-sdk-only test-rust test-loom fuzz-smoke
 
 # The Redis interop test also drives LiteLLM's own limiter on the same server, with the
 # interpreters of the LiteLLM venvs that test-python built (when they exist).
@@ -79,6 +79,22 @@ fuzz-smoke:
 test-python: wheel
 	for v in $(LITELLM_VERSIONS); do \
 	  $(MAKE) --no-print-directory LITELLM_VERSION=$$v pytest-one || exit 1; \
+	done
+
+## make test-sdk-only: on every LiteLLM line, a venv with only `pip install litellm==<line>`
+## (no proxy extras) plus the wheel: patch() must succeed and say in status() what does not
+## apply without the proxy's dependencies.
+.PHONY: test-sdk-only
+test-sdk-only: wheel
+	for v in $(LITELLM_VERSIONS); do \
+	  venv=.venv-sdk-$$v; \
+	  if [ ! -x $$venv/bin/python ]; then $(PYTHON) -m venv $$venv; fi; \
+	  if [ ! -f $$venv/.litellm-$$v ]; then \
+	    $$venv/bin/pip install -q --disable-pip-version-check "litellm==$$v" && touch $$venv/.litellm-$$v; \
+	  fi; \
+	  $$venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/fastllm_litellm-*.whl; \
+	  echo "== SDK-only install of litellm $$v"; \
+	  $(TEST_ENV) $$venv/bin/python crates/py/tests/sdk_only_check.py || exit 1; \
 	done
 
 .PHONY: pytest-one
