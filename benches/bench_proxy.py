@@ -329,6 +329,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In a child before exec: SIGTERM when the benchmark dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _stat(pid: int) -> tuple[int, int, int] | None:
     """(ppid, utime+stime, cutime+cstime) in clock ticks, or None when the process is gone."""
     try:
@@ -384,7 +394,8 @@ class Proxy:
             log.write(f"$ {shlex.join(self.cmd)}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         env=self.env, start_new_session=True, cwd=self.log.parent)
+                                         env=self.env, start_new_session=True, cwd=self.log.parent,
+                                         preexec_fn=_die_with_parent)
 
     async def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -460,7 +471,7 @@ class Upstream:
         self.logfile = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, str(HERE / "proxy_upstream.py"), "--port", "0"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.logfile,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode().split()
         if len(line) != 2 or line[0] != "listening":
@@ -817,7 +828,7 @@ async def main_async() -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench_proxy-{litellm_version}-{stamp}-", dir=results))
     commit = git_commit()
     print(f"litellm {litellm_version}, fastllm {commit}; unpatched `litellm`, patched `{shlex.join(patched_cmd)}`; "
-          f"{ROUNDS} rounds of {WARMUP:g}+{SECONDS:g} s per side and row; logs and configs in {workdir}", flush=True)
+          f"{ROUNDS} rounds per side and row; logs and configs in {workdir}", flush=True)
     rows: list[Row] = []
     upstream: Upstream | None = None
     try:
