@@ -710,22 +710,26 @@ def _seed_strategy_state(router: Any, strategy: str, model_list: list[dict[str, 
     """Usage, requests in flight or latencies on every deployment, through LiteLLM's own
     handlers, so the stateful strategies choose among unequal deployments."""
     ids = [deployment["model_info"]["id"] for deployment in model_list]
-    usage_kwargs = [{"litellm_params": {"metadata": {"model_group": "gpt-4o"}, "model_info": {"id": id_}}} for id_ in ids]
+
+    def call_kwargs(i: int) -> dict[str, Any]:
+        """What LiteLLM's handlers read of a call: its group and deployment (a fresh dict each)."""
+        return {"litellm_params": {"metadata": {"model_group": "gpt-4o"}, "model_info": {"id": ids[i]}}}
+
     if strategy == "usage-based-routing":
         # Tokens used this minute on every deployment, through LiteLLM's own handler.
         for i in range(len(ids)):
-            router.lowesttpm_logger.log_success_event(usage_kwargs[i], {"usage": {"total_tokens": (i * 37) % 11 * 100}}, None, None)
+            router.lowesttpm_logger.log_success_event(call_kwargs(i), {"usage": {"total_tokens": (i * 37) % 11 * 100}}, None, None)
     if strategy == "cost-based-routing":
         # The same, through the cost-based handler.
         for i in range(len(ids)):
             tokens = (i * 37) % 11 * 100
             usage = litellm.Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
-            router.lowestcost_logger.log_success_event(usage_kwargs[i], litellm.ModelResponse(usage=usage), None, None)
+            router.lowestcost_logger.log_success_event(call_kwargs(i), litellm.ModelResponse(usage=usage), None, None)
     if strategy == "least-busy":
         # Requests in flight on most deployments, counted by LiteLLM's own handler.
         for i in range(len(ids)):
             for _ in range((i * 7) % 5 + 1):
-                router.leastbusy_logger.log_pre_api_call("gpt-4o", ROUTER_CHAT, usage_kwargs[i])
+                router.leastbusy_logger.log_pre_api_call("gpt-4o", ROUTER_CHAT, call_kwargs(i))
     if strategy == "usage-based-routing-v2":
         # Tokens and requests this minute on every deployment, through the router cache's own
         # increment (what the strategy's success callbacks write).
@@ -744,7 +748,7 @@ def _seed_strategy_state(router: Any, strategy: str, model_list: list[dict[str, 
         for i in range(len(ids)):
             for k in range(5):
                 router.lowestlatency_logger.log_success_event(
-                    usage_kwargs[i], None, start, start + dt.timedelta(seconds=0.1 + ((i * 7 + k) % 13) / 10)
+                    call_kwargs(i), None, start, start + dt.timedelta(seconds=0.1 + ((i * 7 + k) % 13) / 10)
                 )
 
 
@@ -1066,6 +1070,7 @@ def main() -> None:
         rows += rate_limit_rows(args.rounds)
     if selected("router check"):
         rows += router_check_rows(args.rounds)
+    limit_stats = fastllm_litellm.status()["features"]["rate_limit"]
     fastllm_litellm.reset_stats()
     rows += router_rows(args.rounds)
     router_stats = fastllm_litellm.status()["features"]["router"]
@@ -1104,8 +1109,7 @@ def main() -> None:
     )
     tc = stats["features"]["token_counter"]
     print(f"\ntoken_counter: {tc['calls']} patched calls, {tc['fallbacks']} fallbacks")
-    rl = fastllm_litellm.status()["features"]["rate_limit"]
-    print(f"rate_limit: {rl['calls']} native checks, {rl['fallbacks']} fallbacks")
+    print(f"rate_limit: {limit_stats['calls']} native checks, {limit_stats['fallbacks']} fallbacks")
     print(f"router: {router_stats['calls']} patched picks, {router_stats['fallbacks']} fallbacks")
     if args.json:
         with open(args.json, "w") as f:
