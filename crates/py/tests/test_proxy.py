@@ -43,7 +43,7 @@ async def user_api_key_auth(request, api_key):
 """
 
 
-def _config(strategy: str) -> str:
+def _config(strategy: str, callbacks: str = "") -> str:
     deployments = []
     for index, (model_name, model, price_in, price_out) in enumerate(
         (
@@ -75,7 +75,7 @@ def _config(strategy: str) -> str:
         + "".join(deployments)
         + f"""
 litellm_settings:
-  network_mock: true
+  network_mock: true{callbacks}
 router_settings:
   routing_strategy: {strategy}
   optional_pre_call_checks: ["enforce_model_rate_limits"]
@@ -149,11 +149,14 @@ class Proxy:
         return json.loads(self.status_file.read_text())
 
 
-def _start(tmp_path_factory, name: str, strategy: str, launcher: list[str], env: dict[str, str] | None = None):
+def _start(tmp_path_factory, name: str, strategy: str, launcher: list[str], callbacks: bool = False):
     directory = tmp_path_factory.mktemp(name)
-    (directory / "config.yaml").write_text(_config(strategy))
+    (directory / "config.yaml").write_text(
+        _config(strategy, '\n  callbacks: ["fastllm_hook.handler"]' if callbacks else "")
+    )
     (directory / "limits_auth.py").write_text(AUTH_MODULE)
-    proxy = Proxy(directory, launcher, env or {})
+    (directory / "fastllm_hook.py").write_text(HOOK_MODULE)
+    proxy = Proxy(directory, launcher, {})
     try:
         proxy.wait_ready()
     except BaseException:
@@ -163,6 +166,17 @@ def _start(tmp_path_factory, name: str, strategy: str, launcher: list[str], env:
 
 
 LAUNCHER = [sys.executable, "-m", "fastllm_litellm", "proxy"]
+# What the `litellm` console script runs (litellm_cli.main:proxy_server).
+LITELLM_CLI = [sys.executable, "-c", "from litellm.proxy.proxy_cli import run_server; run_server()"]
+
+# The `callbacks:` route: a module the config lists, which patches when LiteLLM imports it.
+HOOK_MODULE = """
+import fastllm_litellm
+from litellm.integrations.custom_logger import CustomLogger
+
+fastllm_litellm.patch()
+handler = CustomLogger()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +302,10 @@ def test_realistic_traffic_is_served_natively(proxy):
     before = _shares(_settled_status(proxy))
     sent = _send(proxy, 60)
     assert sent == 70  # 60 chat completions, 10 token counts
-    after = _shares(_settled_status(proxy))
+    _assert_native(before, _shares(_settled_status(proxy)))
+
+
+def _assert_native(before: dict, after: dict) -> None:
     ratios = {}
     for name in ("router", "rate_limit", "token_counter"):
         calls = after[name][0] - before[name][0]
@@ -298,3 +315,19 @@ def test_realistic_traffic_is_served_natively(proxy):
     print("native share per feature (share, calls, fallbacks, last reason):", ratios)
     for name, (share, calls, fallbacks, reason) in ratios.items():
         assert share >= 0.99, f"{name}: {calls - fallbacks} of {calls} native; last fallback: {reason}"
+
+
+def test_the_callbacks_module_route(tmp_path_factory):
+    """`litellm --config` (LiteLLM's own CLI, no launcher) with a `callbacks:` module that
+    calls patch() at import: it starts with every feature on, and serves patched."""
+    started = _start(tmp_path_factory, "callbacks", "simple-shuffle", LITELLM_CLI, callbacks=True)
+    try:
+        status = started.status()
+        for name in fastllm_litellm.FEATURES:
+            assert status["features"][name]["patched"] is True, (name, status["features"][name])
+        assert "missing 1 required positional argument" not in started.tail()
+        before = _shares(_settled_status(started))
+        assert _send(started, 24) == 28
+        _assert_native(before, _shares(_settled_status(started)))
+    finally:
+        started.stop()

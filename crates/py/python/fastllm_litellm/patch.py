@@ -208,6 +208,9 @@ def _restore(feature: _Feature) -> None:
     for binding in reversed(feature.bindings):
         if binding.present:
             setattr(binding.module, binding.name, binding.original)
+        elif isinstance(binding.module, type):
+            if binding.name in vars(binding.module):
+                delattr(binding.module, binding.name)
         else:
             binding.module.__dict__.pop(binding.name, None)
     # Modules imported while patched bound a replacement by name: give them the original.
