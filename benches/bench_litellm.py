@@ -103,8 +103,8 @@ class Share:
 
 
 def selected(name: str) -> bool:
-    """Whether ``BENCH_FILTER`` (unset: every row) is part of ``name``."""
-    return os.environ.get("BENCH_FILTER", "") in name
+    """Whether ``BENCH_FILTER`` (unset: every row) is part of ``name``, ignoring case."""
+    return os.environ.get("BENCH_FILTER", "").lower() in name.lower()
 
 
 def _timed(fn: Callable[[], object], calls: int) -> tuple[float, object]:
@@ -141,7 +141,9 @@ def compare(
     return share.row(Row(name, statistics.median(base_times), statistics.median(patch_times), equal))
 
 
-def compare_async(name: str, baseline, patched, rounds: int, calls: int = 2000, setup=None, features: tuple[str, ...] = ()) -> Row:
+def compare_async(
+    name: str, baseline, patched, rounds: int, calls: int = 2000, setup=None, features: tuple[str, ...] = ()
+) -> Row:
     """``compare`` for coroutine functions: each round awaits ``calls`` calls of each side
     inside one event loop; the last outputs of every round must agree. ``setup(side)``, if
     given, runs before each side's round ("baseline" or "patched")."""
@@ -657,7 +659,12 @@ REALISTIC_CHAT = [
 def _realistic_requests() -> list[dict[str, Any]]:
     """Four requests as clients send them through LiteLLM's proxy (its metadata on each):
     sampling and length settings with a user id, tools, a stream, and a JSON-mode request."""
-    base = {"model": "gpt-4o", "messages": REALISTIC_CHAT, "metadata": PROXY_METADATA, "litellm_call_id": "7d3f9a52-1c4e-4b8a-9e21-5f6a7b8c9d0e"}
+    base = {
+        "model": "gpt-4o",
+        "messages": REALISTIC_CHAT,
+        "metadata": PROXY_METADATA,
+        "litellm_call_id": "7d3f9a52-1c4e-4b8a-9e21-5f6a7b8c9d0e",
+    }
     return [
         {**base, "temperature": 0.2, "max_tokens": 512, "user": "user-1234"},
         {**base, "temperature": 0.0, "tools": TOOLS, "tool_choice": "auto", "parallel_tool_calls": False, "user": "user-1234"},
@@ -848,9 +855,8 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
         }
     for key, equal in (("sync", sync_equal), ("select", select_equal)):
         if times[key]["baseline"]:
-            rows.append(
-                shares[key].row(Row(labels[key], statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"]), equal))
-            )
+            base_us, patch_us = statistics.median(times[key]["baseline"]), statistics.median(times[key]["patched"])
+            rows.append(shares[key].row(Row(labels[key], base_us, patch_us, equal)))
 
     async def complete(request: dict[str, Any] | None) -> tuple[object, object]:
         """One acompletion(mock_response): its text (a stream read to its end) and deployment."""
@@ -925,11 +931,8 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
             if realistic
             else f"router acompletion(mock_response), {strategy}, concurrency {concurrency} (per request)"
         )
-        rows.append(
-            share.row(
-                Row(label, statistics.median(per_request["baseline"]), statistics.median(per_request["patched"]), completion_equal and answered)
-            )
-        )
+        base_us, patch_us = statistics.median(per_request["baseline"]), statistics.median(per_request["patched"])
+        rows.append(share.row(Row(label, base_us, patch_us, completion_equal and answered)))
     fastllm_litellm.unpatch()
     # Every `completions` run flushed its calls' logging on this loop, so it closes with none pending.
     loop.close()
@@ -994,14 +997,19 @@ def token_rows(rounds: int, original: Callable[..., int], patched: Callable[...,
     lines = dict.fromkeys(line.strip() for line in reference_prose(10**9).splitlines() if line.strip())
     shorts = list(lines)[:1000]
     token = ("token_counter",)
-    # (label, model, text, seconds a round) for the long texts.
+    # (label, model, text) of the long texts.
     texts = [
-        (f"token_counter, {_about(original(model=MODEL, text=prose))}-token English prose (CPython pydoc_data topics)", MODEL, prose),
+        (
+            f"token_counter, {_about(original(model=MODEL, text=prose))}-token English prose (CPython pydoc_data topics)",
+            MODEL,
+            prose,
+        ),
         (f"token_counter, {_about(original(model='gpt-4', text=prose))}-token English prose, cl100k (gpt-4)", "gpt-4", prose),
         (f"token_counter, {_about(original(model=MODEL, text=code))}-token Python code (CPython Lib/{CODE_FILE})", MODEL, code),
     ]
     if cjk is not None:
-        texts.append((f"token_counter, {_about(original(model=MODEL, text=cjk))}-token CJK prose (CPython test/cjkencodings)", MODEL, cjk))
+        label = f"token_counter, {_about(original(model=MODEL, text=cjk))}-token CJK prose (CPython test/cjkencodings)"
+        texts.append((label, MODEL, cjk))
     else:
         print(f"(CJK prose row skipped: no {os.path.join(STDLIB, 'test', 'cjkencodings')})")
     rows = []
@@ -1113,11 +1121,8 @@ def main() -> None:
     print(f"router: {router_stats['calls']} patched picks, {router_stats['fallbacks']} fallbacks")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(
-                {"litellm": stats["litellm_version"], "rows": [asdict(r) | {"speedup": r.speedup, "native_share": r.native_share} for r in rows]},
-                f,
-                indent=2,
-            )
+            saved = [asdict(r) | {"speedup": r.speedup, "native_share": r.native_share} for r in rows]
+            json.dump({"litellm": stats["litellm_version"], "rows": saved}, f, indent=2)
     if not all(row.equal for row in rows if row.baseline_error is None):
         sys.exit(1)
 
