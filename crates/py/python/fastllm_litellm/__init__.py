@@ -12,6 +12,14 @@ to see what is patched and how often a call was handed back to LiteLLM's own cod
                                                 # and a Router's picks are made in Rust
     fastllm_litellm.status()["features"]["token_counter"]["calls"]
     fastllm_litellm.unpatch()
+
+A feature this install cannot take (a missing optional dependency, a LiteLLM module that does
+not import) is left unpatched and :func:`status` says why (``"applicable"``, ``"reason"``);
+:func:`patch` does not raise for it. The LiteLLM proxy runs patched from its first import
+with the ``fastllm-litellm proxy [LiteLLM proxy CLI arguments]`` console script (or
+``python -m fastllm_litellm proxy ...``); ``$FASTLLM_LITELLM_STATUS_FILE`` makes a patched
+process write :func:`status` there as JSON, and the ``fastllm_litellm`` logger reports each
+feature's first fallback (WARNING) and a periodic summary (INFO).
 """
 
 from fastllm_litellm._native import FastLLMError
