@@ -149,14 +149,14 @@ class Proxy:
         return json.loads(self.status_file.read_text())
 
 
-def _start(tmp_path_factory, name: str, strategy: str, launcher: list[str], callbacks: bool = False):
+def _start(tmp_path_factory, name: str, strategy: str, launcher: list[str], callbacks: bool = False, extra=()):
     directory = tmp_path_factory.mktemp(name)
     (directory / "config.yaml").write_text(
         _config(strategy, '\n  callbacks: ["fastllm_hook.handler"]' if callbacks else "")
     )
     (directory / "limits_auth.py").write_text(AUTH_MODULE)
     (directory / "fastllm_hook.py").write_text(HOOK_MODULE)
-    proxy = Proxy(directory, launcher, {})
+    proxy = Proxy(directory, [*launcher, *extra], {})
     try:
         proxy.wait_ready()
     except BaseException:
@@ -165,7 +165,10 @@ def _start(tmp_path_factory, name: str, strategy: str, launcher: list[str], call
     return proxy
 
 
-LAUNCHER = [sys.executable, "-m", "fastllm_litellm", "proxy"]
+# The console script when the installed wheel has it (`make test` installs a fresh wheel),
+# else the same entry point through `python -m`.
+_SCRIPT = Path(sys.executable).with_name("fastllm-litellm")
+LAUNCHER = [str(_SCRIPT), "proxy"] if _SCRIPT.exists() else [sys.executable, "-m", "fastllm_litellm", "proxy"]
 # What the `litellm` console script runs (litellm_cli.main:proxy_server).
 LITELLM_CLI = [sys.executable, "-c", "from litellm.proxy.proxy_cli import run_server; run_server()"]
 
@@ -329,5 +332,28 @@ def test_the_callbacks_module_route(tmp_path_factory):
         before = _shares(_settled_status(started))
         assert _send(started, 24) == 28
         _assert_native(before, _shares(_settled_status(started)))
+    finally:
+        started.stop()
+
+
+def test_uvicorn_workers_each_patch(tmp_path_factory):
+    """--num_workers 2: uvicorn starts each worker as a new interpreter; the launcher's app
+    factory patches in each, and each writes its own status file (<path>.<pid>)."""
+    started = _start(tmp_path_factory, "workers", "simple-shuffle", LAUNCHER, extra=["--num_workers", "2"])
+    try:
+        assert _send(started, 12) == 14
+        time.sleep(2.5)
+        workers = [
+            json.loads(path.read_text())["features"]
+            for path in started.directory.glob("status.json.*")
+            if path.suffix[1:].isdigit()
+        ]
+        assert len(workers) == 2, list(started.directory.iterdir())
+        for features in workers:
+            for name in fastllm_litellm.FEATURES:
+                assert features[name]["patched"] is True, (name, features[name])
+        served = {name: sum(f[name]["calls"] for f in workers) for name in ("rate_limit", "router")}
+        assert served["rate_limit"] > 0 and served["router"] >= 14, served
+        assert sum(f["rate_limit"]["fallbacks"] for f in workers) == 0, workers
     finally:
         started.stop()
