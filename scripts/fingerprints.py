@@ -106,6 +106,31 @@ def profile(part: str) -> dict[str, str] | None:
     return targets
 
 
+def _matches(expected: object, found: str) -> bool:
+    return found == expected if isinstance(expected, str) else found in expected
+
+
+def _record(profiles: list[dict], release: str, current: dict[str, str]) -> None:
+    """Adds ``release`` to the set its fingerprints match, or to a set they differ from in one
+    target only (the target that set already varies in, if any), or as a new set."""
+    exact = [p for p in profiles if set(p["targets"]) == set(current) and all(_matches(f, current[t]) for t, f in p["targets"].items())]
+    for profile in exact or profiles:
+        targets = profile["targets"]
+        if set(targets) != set(current):
+            continue
+        differing = [t for t, expected in targets.items() if not _matches(expected, current[t])]
+        varying = [t for t, expected in targets.items() if not isinstance(expected, str)]
+        if len(differing) > 1 or (differing and varying and differing != varying):
+            continue
+        for target in differing:
+            known = targets[target]
+            targets[target] = [*([known] if isinstance(known, str) else known), current[target]]
+        if release not in profile["releases"]:
+            profile["releases"] = tuple(sorted({*profile["releases"], release}, key=_version_key))
+        return
+    profiles.append({"releases": (release,), "targets": current})
+
+
 def _render(verified: dict) -> str:
     body = pprint.pformat(verified, width=110, sort_dicts=False)
     return (
@@ -137,20 +162,21 @@ def main() -> int:
         reason = _compat.check(part)
         print(f"  {part}: {len(current)} targets, " + ("verified" if reason is None else f"NOT verified: {reason}"))
         profiles = verified.setdefault(part, [])
-        closest = min(profiles, key=lambda p: sum(current.get(t) != f for t, f in p["targets"].items()) + len(set(current) - set(p["targets"])), default=None)
+        closest = min(
+            profiles,
+            key=lambda p: sum(not _matches(f, current.get(t, "")) for t, f in p["targets"].items())
+            + len(set(current) - set(p["targets"])),
+            default=None,
+        )
         if closest is not None and reason is not None:
             for target in sorted(set(current) | set(closest["targets"])):
-                if current.get(target) != closest["targets"].get(target):
+                if not _matches(closest["targets"].get(target, ""), current.get(target, "")):
                     print(f"    {target}: {current.get(target)} (verified on {', '.join(closest['releases'])}: {closest['targets'].get(target)})")
         if args.show:
             for target, value in current.items():
                 print(f"    {target}: {value}")
         if args.write:
-            same = next((p for p in profiles if p["targets"] == current), None)
-            if same is None:
-                profiles.append({"releases": (release,), "targets": current})
-            elif release not in same["releases"]:
-                same["releases"] = tuple(sorted({*same["releases"], release}, key=_version_key))
+            _record(profiles, release, current)
     if args.write:
         with open(TABLE, "w", encoding="utf-8") as handle:
             handle.write(_render(verified))
