@@ -9,6 +9,9 @@ VERSIONS_FILE := crates/py/python/fastllm_litellm/_versions.py
 LITELLM_VERSION ?= $(shell sed -n 's/^DEFAULT = "\(.*\)"/\1/p' $(VERSIONS_FILE))
 LITELLM_VERSIONS := $(shell sed -n 's/^SUPPORTED = (\(.*\))/\1/p' $(VERSIONS_FILE) | tr -d '",')
 DEFAULT_VERSION := $(shell sed -n 's/^DEFAULT = "\(.*\)"/\1/p' $(VERSIONS_FILE))
+# Every release the fingerprints were verified on; those not in SUPPORTED get a smoke run.
+LITELLM_RELEASES := $(shell sed -n 's/^RELEASES = (\(.*\))/\1/p' $(VERSIONS_FILE) | tr -d '",')
+SMOKE_RELEASES := $(filter-out $(LITELLM_VERSIONS),$(LITELLM_RELEASES))
 venv_for = $(if $(filter $(1),$(DEFAULT_VERSION)),.venv,.venv-$(1))
 # Creates the venv of LiteLLM line $(1) (once), installs litellm==$(1) and pytest (once per
 # pin), then the freshly built wheel.
@@ -53,7 +56,7 @@ bench-proxy: wheel
 
 ## make test: Rust tests (unit, proptest, doc, Redis-backed against a redis-server the tests
 ## start themselves), loom models, a fuzz smoke run, and pytest on every LiteLLM line.
-test: test-python test-sdk-only test-rust test-loom fuzz-smoke
+test: test-python test-releases test-sdk-only test-rust test-loom fuzz-smoke
 
 # The Redis interop test also drives LiteLLM's own limiter on the same server, with the
 # interpreters of the LiteLLM venvs that test-python built (when they exist).
@@ -80,6 +83,19 @@ test-python: wheel
 	for v in $(LITELLM_VERSIONS); do \
 	  $(MAKE) --no-print-directory LITELLM_VERSION=$$v pytest-one || exit 1; \
 	done
+
+## make test-releases: per feature, a smoke differential on every verified release that
+## test-python does not cover (one venv each: litellm==<release>, its test deps, the wheel).
+.PHONY: test-releases smoke-one
+test-releases: wheel
+	for v in $(SMOKE_RELEASES); do \
+	  $(MAKE) --no-print-directory LITELLM_VERSION=$$v smoke-one || exit 1; \
+	done
+
+smoke-one:
+	$(call ensure_venv,$(LITELLM_VERSION))
+	@echo "== release smoke against litellm $(LITELLM_VERSION)"
+	cd crates/py && $(TEST_ENV) ../../$(call venv_for,$(LITELLM_VERSION))/bin/python -m pytest tests/test_release_smoke.py -q -p no:cacheprovider
 
 ## make test-sdk-only: on every LiteLLM line, a venv with only `pip install litellm==<line>`
 ## (no proxy extras) plus the wheel: patch() must succeed and say in status() what does not
