@@ -341,3 +341,49 @@ def test_openai_tokenizer_custom_tokenizer_counts_natively_and_equal(everything)
     )
     entry = fastllm_litellm.status()["features"]["token_counter"]
     assert entry["fallbacks"] == before + 1 and entry["last_fallback_reason"] == "custom tokenizer"
+
+
+def test_forked_children_report_on_their_own(tmp_path):
+    """A fork (gunicorn's workers) while the reporting thread runs: the child is never left
+    with a lock the thread held, restarts its own thread, and writes <path>.<pid>."""
+    result = _run(
+        """
+        import os, sys, time
+        import fastllm_litellm
+        fastllm_litellm.patch(["token_counter"])
+        children = []
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                import litellm
+                litellm.token_counter(model="gpt-4o", text="child")
+                assert fastllm_litellm.status()["features"]["token_counter"]["calls"] >= 1
+                time.sleep(0.1)
+                os._exit(0)  # no atexit: the thread's own writes made the file
+            children.append(pid)
+            time.sleep(0.01)
+        deadline = time.monotonic() + 60
+        for pid in children:
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    assert status == 0, status
+                    break
+                assert time.monotonic() < deadline, "a forked child hung"
+                time.sleep(0.02)
+        print("CHILDREN", " ".join(map(str, children)))
+        """,
+        {"FASTLLM_LITELLM_STATUS_FILE": str(tmp_path / "status.json"), "FASTLLM_LITELLM_STATUS_INTERVAL": "0.01"},
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    children = result.stdout.split("CHILDREN ", 1)[1].split()
+    assert len(children) == 20
+    written = {path.name for path in tmp_path.iterdir()}
+    assert "status.json" in written
+    assert any(f"status.json.{pid}" in written for pid in children), written
+    # a child killed by os._exit mid-write may leave its temporary file; never a torn status
+    assert not [name for name in written if name.startswith("status.json.tmp")], written
+    for name in written - {"status.json"}:
+        if ".tmp" not in name:
+            assert json.loads((tmp_path / name).read_text())["features"]["token_counter"]["patched"] is True

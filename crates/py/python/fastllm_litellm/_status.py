@@ -45,6 +45,9 @@ DEFAULT_INTERVAL = 10.0
 _FIRST_FALLBACK_POLL = 1.0
 
 _lock = threading.Lock()
+# Held while the thread reads the counters or writes: a fork waits for it, so a child never
+# inherits a lock (ours, the patch layer's, a counter's) that the thread held mid-read.
+_tick_lock = threading.Lock()
 _thread: threading.Thread | None = None
 _thread_pid: int | None = None
 _stop = threading.Event()
@@ -150,12 +153,13 @@ def summary(features: dict[str, dict[str, Any]]) -> str:
 
 def _tick(write: bool) -> None:
     try:
-        features = _status()["features"]
-        _report_first_fallbacks(features)
-        if write:
-            write_status()
-            if LOGGER.isEnabledFor(logging.INFO):
-                LOGGER.info(summary(features))
+        with _tick_lock:
+            features = _status()["features"]
+            _report_first_fallbacks(features)
+            if write:
+                write_status()
+                if LOGGER.isEnabledFor(logging.INFO):
+                    LOGGER.info(summary(features))
     except Exception as error:  # noqa: BLE001 - never into the host
         LOGGER.debug("fastllm_litellm: status report failed: %s", error)
 
@@ -198,9 +202,18 @@ def start() -> None:
         LOGGER.debug("fastllm_litellm: cannot start the status thread: %s", error)
 
 
+def _before_fork() -> None:
+    _tick_lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _tick_lock.release()
+
+
 def _after_fork_in_child() -> None:
-    global _thread, _lock
+    global _thread, _lock, _tick_lock
     _lock = threading.Lock()
+    _tick_lock = threading.Lock()
     if _thread is not None:  # only a process that had patched
         _thread = None
         mark_worker()
@@ -209,4 +222,6 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
