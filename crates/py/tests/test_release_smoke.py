@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import importlib
 import random
 
@@ -33,6 +34,16 @@ from test_router_patch import (  # noqa: F401 - fixtures, used by name
 )
 
 V3 = importlib.import_module("litellm.proxy.hooks.parallel_request_limiter_v3")
+
+
+@pytest.fixture(autouse=True)
+def _finalised():
+    """The routers' logging coroutines a test leaves behind are finalised when it ends: left
+    to a later collection, their finalisers can run inside a later ``ast.parse`` (pytest
+    rewriting a module it imports), which CPython 3.11 then fails with "AST constructor
+    recursion depth mismatch"."""
+    yield
+    gc.collect()
 
 
 def _status(feature: str) -> dict:
