@@ -34,6 +34,7 @@ fingerprint makes the part not applicable, with the error as the reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -316,11 +317,18 @@ def _compiled_fingerprint(name: str) -> str:
     except OSError:
         return UNREADABLE
     distribution = name.partition(".")[0]
-    try:
-        release = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
+    release = _release(distribution)
+    if release is None:
         return UNREADABLE
     return _digest(f"{distribution}=={release}\n{_normalise(text.splitlines())}")
+
+
+@functools.cache
+def _release(distribution: str = "litellm") -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _module(name: str) -> types.ModuleType | str:
@@ -390,6 +398,10 @@ def _releases(names: Sequence[str]) -> str:
     return ", ".join(names)
 
 
+def _matches(expected: object, found: str) -> bool:
+    return found == expected if type(expected) is str else found in expected  # type: ignore[operator]
+
+
 def check(part: str, verified: Mapping[str, Sequence[Mapping[str, object]]] | None = None) -> str | None:
     """None when this install's LiteLLM matches a verified fingerprint set of ``part``, else
     why not: the first target that differs from the closest verified set, and this release.
@@ -400,35 +412,22 @@ def check(part: str, verified: Mapping[str, Sequence[Mapping[str, object]]] | No
         profiles = verified.get(part, ())
         if not profiles:
             return f"no verified LiteLLM sources for {part}"
-        known: dict[str, str] = {}
+        for profile in profiles:
+            targets: Mapping[str, object] = profile["targets"]  # type: ignore[assignment]
+            if all(_matches(expected, fingerprint(target)) for target, expected in targets.items()):
+                return None
+        # Not applicable: the reason names the closest set's first difference.
         best: tuple[int, str, str, Mapping[str, object]] | None = None
         for profile in profiles:
-            targets: Mapping[str, str] = profile["targets"]  # type: ignore[assignment]
-            differing = []
-            for target, expected in targets.items():
-                found = known.get(target)
-                if found is None:
-                    found = known[target] = fingerprint(target)
-                if found != expected and (type(expected) is str or found not in expected):
-                    differing.append((target, found))
-                    if best is not None and len(differing) >= best[0]:
-                        break
-            if not differing:
-                return None
-            if best is None or len(differing) < best[0]:
+            targets = profile["targets"]  # type: ignore[assignment]
+            differing = [(t, f) for t, e in targets.items() if not _matches(e, f := fingerprint(t))]
+            if differing and (best is None or len(differing) < best[0]):
                 best = (len(differing), *differing[0], profile)
         assert best is not None
         count, target, found, profile = best
         releases = _releases(profile["releases"])  # type: ignore[arg-type]
-        try:
-            version = importlib.metadata.version("litellm")
-        except importlib.metadata.PackageNotFoundError:
-            version = "unknown"
         more = f" and {count - 1} more" if count > 1 else ""
-        return (
-            f"litellm {version}: {target.rstrip('*')} is {found}, not the source verified on "
-            f"litellm {releases}{more}"
-        )
+        return f"litellm {_release()}: {target} is {found}, not the source verified on litellm {releases}{more}"
     except Exception as error:  # noqa: BLE001 - never let a check break patch()
         return f"cannot fingerprint LiteLLM's {part} ({type(error).__name__}: {error})"
 
