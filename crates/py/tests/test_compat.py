@@ -264,3 +264,17 @@ def test_a_table_without_this_release_hands_the_feature_back(monkeypatch, featur
     assert fastllm_litellm.patch([feature]) == [feature]
     assert fastllm_litellm.status()["features"][feature]["applicable"] is True
     fastllm_litellm.unpatch()
+
+
+def test_patched_methods_are_read_through_to_litellms_own() -> None:
+    """With the router and rate_limit patched in (replacements made with ``functools.wraps``,
+    which copies the original's ``__module__``, and signature forwarders), their targets
+    still fingerprint as LiteLLM's own methods, even read afresh."""
+    fastllm_litellm.unpatch()
+    assert fastllm_litellm.patch(["router", "rate_limit"]) == ["rate_limit", "router"]
+    try:
+        _compat._known.clear()
+        for part in ("router", "rate_limit.v3", "rate_limit.model_check", "rate_limit.usage_v2"):
+            assert _compat.check(part) is None, part
+    finally:
+        fastllm_litellm.unpatch()

@@ -230,6 +230,18 @@ def _extend(lines: Sequence[str], start: int, last: int) -> int:
     return end
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _ours(function: object) -> bool:
+    """A replacement this package installed (``functools.wraps`` gives it the original's
+    ``__module__``, so it is told by where its code lives), or its signature forwarder."""
+    code = getattr(function, "__code__", None)
+    return hasattr(function, "__fastllm_replacement__") or (
+        code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
+    )
+
+
 def _chain(obj: object) -> list[types.FunctionType]:
     """The Python functions of ``obj`` along its ``__wrapped__`` chain, this package's skipped."""
     functions = []
@@ -242,7 +254,7 @@ def _chain(obj: object) -> list[types.FunctionType]:
         if isinstance(obj, property):
             obj = obj.fget
             continue
-        if isinstance(obj, types.FunctionType) and not obj.__module__.startswith("fastllm_litellm"):
+        if isinstance(obj, types.FunctionType) and not _ours(obj):
             functions.append(obj)
         obj = getattr(obj, "__wrapped__", None)
     return functions
@@ -338,8 +350,11 @@ def _module(name: str) -> types.ModuleType | str:
     try:
         if importlib.util.find_spec(name) is None:
             return MISSING
-    except (ImportError, ValueError):
-        return MISSING
+    except ModuleNotFoundError as error:  # a package on the way is absent, or needs what is
+        absent = error.name or ""
+        return MISSING if name == absent or name.startswith(absent + ".") else UNIMPORTABLE
+    except Exception:  # noqa: BLE001 - a package on the way fails to import
+        return UNIMPORTABLE
     try:
         return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - an optional dependency missing, or a module that fails
@@ -372,7 +387,8 @@ def fingerprint(target: str) -> str:
     try:
         obj = None if target.startswith("compiled:") else resolve(target)
         known = _known.get(target)
-        if known is not None and known[0] is obj:
+        if known is not None and (known[0] is obj or _ours(obj)):
+            # Patched in since it was read: the fingerprint is still the original's.
             return known[1]
         if obj is None:
             found = _compiled_fingerprint(target.removeprefix("compiled:"))
