@@ -398,3 +398,46 @@ def test_forked_children_report_on_their_own(tmp_path):
     for name in written - {"status.json"}:
         if ".tmp" not in name:
             assert json.loads((tmp_path / name).read_text())["features"]["token_counter"]["patched"] is True
+
+
+def test_should_rate_limit_takes_its_arguments_as_litellm_does():
+    """The patched should_rate_limit binds positional and keyword arguments by LiteLLM's
+    parameters, and a call LiteLLM rejects raises LiteLLM's own TypeError."""
+    import asyncio
+
+    v3 = pytest.importorskip("litellm.proxy.hooks.parallel_request_limiter_v3")
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.utils import InternalUsageCache
+
+    cls = v3._PROXY_MaxParallelRequestsHandler_v3
+    descriptors = [
+        {"key": "api_key", "value": "k", "rate_limit": {"requests_per_unit": 5, "tokens_per_unit": None}},
+    ]
+
+    async def calls(handler):
+        out = []
+        for args, kwargs in (
+            ((descriptors,), {}),
+            ((descriptors, None, True), {}),
+            ((), {"descriptors": descriptors, "read_only": False, "skip_tpm_check": True}),
+            ((descriptors,), {"parallel_slot_id": "s1", "skip_parallel_check": True}),
+        ):
+            response = await handler.should_rate_limit(*args, **kwargs)
+            out.append(response)
+        errors = []
+        for args, kwargs in (((), {}), ((descriptors,), {"bogus": 1}), ((descriptors,) * 8, {})):
+            with pytest.raises(TypeError) as caught:
+                await handler.should_rate_limit(*args, **kwargs)
+            errors.append(str(caught.value).split("()", 1)[-1])
+        return out, errors
+
+    theirs = asyncio.run(calls(cls(internal_usage_cache=InternalUsageCache(DualCache()))))
+    fastllm_litellm.patch(["rate_limit"])
+    try:
+        fastllm_litellm.reset_stats()
+        ours = asyncio.run(calls(cls(internal_usage_cache=InternalUsageCache(DualCache()))))
+        entry = fastllm_litellm.status()["features"]["rate_limit"]
+        assert entry["calls"] >= 4 and entry["fallbacks"] == 0, entry
+    finally:
+        fastllm_litellm.unpatch()
+    assert ours == theirs

@@ -110,15 +110,19 @@ def _keep_signature(replacement: object, original: object) -> object:
         followed = inspect.signature(original)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return replacement
+    try:
+        if inspect.signature(replacement, follow_wrapped=False) == own:  # type: ignore[arg-type]
+            # The same parameters, and the original's annotations dict (``functools.wraps``
+            # shares it): nothing to add; ``inspect.signature`` follows ``__wrapped__`` to
+            # the original, as it does from the original.
+            return replacement
+    except (TypeError, ValueError):
+        pass
     if own != followed:
         forwarder = _forwarder(replacement, original, own)
         if forwarder is not None:
             return forwarder
     try:
-        if inspect.signature(replacement, follow_wrapped=False) == own:  # type: ignore[arg-type]
-            # The same parameters, and the original's annotations dict (``functools.wraps``
-            # shares it): no snapshot, which would go stale if LiteLLM resolves them later.
-            return replacement
         replacement.__signature__ = own  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
         pass
@@ -551,10 +555,15 @@ def _patch_rate_limit(litellm: ModuleType, explicit: bool, feature: _Feature) ->
 
 def _make_should_rate_limit(original_check: Callable[..., Any], decide: Callable[..., Any]) -> Callable[..., Any]:
     """The v3 limiter's patched ``should_rate_limit``: ``decide`` (a native call) answers, or
-    returns None (the fallback counted, nothing changed) and LiteLLM's own method does."""
+    returns None (the fallback counted, nothing changed) and LiteLLM's own method does.
 
-    @functools.wraps(original_check)
-    async def should_rate_limit(
+    Where LiteLLM's method is a decorator's ``(*args, **kwargs)`` wrapper
+    (``with_service_target``), the replacement takes ``(*args, **kwargs)`` too and binds them
+    by the method's own parameters, so it shows both of the original's signatures without a
+    forwarding coroutine (see :func:`_keep_signature`); a call those parameters reject goes
+    to LiteLLM's method, which raises its own ``TypeError``."""
+
+    async def explicit(
         self,
         descriptors,
         parent_otel_span=None,
@@ -570,7 +579,36 @@ def _make_should_rate_limit(original_check: Callable[..., Any], decide: Callable
             )
         return response
 
-    return should_rate_limit
+    try:
+        own = inspect.signature(original_check, follow_wrapped=False)
+    except (TypeError, ValueError):
+        own = None
+    shape = [(n, p.kind) for n, p in own.parameters.items()] if own is not None else []
+    if shape != [("args", inspect.Parameter.VAR_POSITIONAL), ("kwargs", inspect.Parameter.VAR_KEYWORD)]:
+        return functools.wraps(original_check)(explicit)
+
+    def arguments(
+        self,
+        descriptors,
+        parent_otel_span=None,
+        read_only=False,
+        skip_tpm_check=False,
+        parallel_slot_id=None,
+        skip_parallel_check=False,
+    ):
+        return self, descriptors, parent_otel_span, read_only, skip_tpm_check, parallel_slot_id, skip_parallel_check
+
+    async def should_rate_limit(*args, **kwargs):
+        try:
+            self, descriptors, span, read_only, skip_tpm_check, slot_id, skip_parallel = arguments(*args, **kwargs)
+        except TypeError:
+            return await original_check(*args, **kwargs)
+        response = decide(self, descriptors, read_only, skip_tpm_check, slot_id, skip_parallel)
+        if response is None:
+            return await original_check(self, descriptors, span, read_only, skip_tpm_check, slot_id, skip_parallel)
+        return response
+
+    return functools.wraps(original_check)(should_rate_limit)
 
 
 def _patch_v3_limiter(feature: _Feature, v3: ModuleType) -> None:
