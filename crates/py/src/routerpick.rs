@@ -10,7 +10,8 @@
 //! the same state.
 //!
 //! The patch layer builds one picker per router and configuration (the deployments, their
-//! `weight`/`rpm`/`tpm` as LiteLLM's `_metric_weight` reads them, their limits and models) and
+//! `weight`/`rpm`/`tpm` as LiteLLM's `_metric_weight` reads them, their limits, models and
+//! prices) and
 //! only for routers whose configuration adds no filter of its own; everything else stays
 //! LiteLLM's.
 
@@ -66,6 +67,9 @@ impl RouterRng for PythonRandom<'_, '_> {
     }
 }
 
+/// A deployment's cost-map keys and own input and output prices (see `Group::pricing`).
+type Pricing = (Vec<String>, Option<f64>, Option<f64>);
+
 /// A minute's usage-based-v2 keys: the minute, and per deployment its tpm and rpm key.
 type UsageKeys = (String, Vec<(Py<PyString>, Py<PyString>)>);
 
@@ -91,6 +95,10 @@ struct Group {
     models: Vec<String>,
     /// Each deployment's `litellm_params` `tpm` and `rpm` limits (`None`: unlimited).
     limits: Vec<(Option<f64>, Option<f64>)>,
+    /// Each deployment's prices as cost-based routing reads them: the cost-map keys it is
+    /// priced under, in order (`deployment_pricing_models`: `base_model`, then its model), and
+    /// its own `litellm_params` input and output price per token (`None`: not set, or falsy).
+    pricing: Vec<Pricing>,
     /// usage-based-v2's counter keys of the last minute asked for: the minute, then each
     /// deployment's tpm and rpm key (made once a minute, so their hashes are reused).
     usage_keys: Mutex<Option<UsageKeys>>,
@@ -366,26 +374,52 @@ fn not_cooling(
 
 impl GroupPicker {
     /// A deployment's price per token, input plus output, as cost-based routing reads it
-    /// from the cost map's row of its model (`model`: a plain deployment has no `base_model`,
-    /// so that row is its only one): each price `_as_rate`'s number, 5.0 when the row does not
-    /// give it (or there is no row). `None` for a row or price this path leaves to LiteLLM
-    /// (a row that is not a dict, or has a key that is not an exact `str`, a price of another
-    /// numeric type, a sum that is NaN).
+    /// (`LowestCostLoggingHandler.async_get_available_deployments`): each price its own
+    /// `litellm_params` one when set, else `_deployment_cost_map_rates`'s, read from the first
+    /// cost-map row among its pricing models that declares a price (`_as_rate`'s number), else
+    /// 5.0. `None` for a row or price this path leaves to LiteLLM (a row that is not a dict, or
+    /// has a key that is not an exact `str`, a price of another numeric type, a sum that is NaN).
     fn price(
         &self,
         py: Python<'_>,
         model_cost: &Bound<'_, PyDict>,
-        model: &str,
+        pricing: &Pricing,
     ) -> PyResult<Option<f64>> {
-        // pricing_models drops a blank model: no row, the default prices.
-        if model.is_empty() {
-            return Ok(Some(10.0));
+        let (models, own_input, own_output) = pricing;
+        let mut map_rates = (None, None);
+        if own_input.is_none() || own_output.is_none() {
+            for model in models {
+                match self.declared_rates(py, model_cost, model)? {
+                    Some(Some(rates)) => {
+                        map_rates = rates;
+                        break;
+                    }
+                    Some(None) => {}
+                    None => return Ok(None),
+                }
+            }
         }
+        let input = own_input.or(map_rates.0).unwrap_or(5.0);
+        let output = own_output.or(map_rates.1).unwrap_or(5.0);
+        let total = input + output;
+        Ok((!total.is_nan()).then_some(total))
+    }
+
+    /// The input and output rates of `model_cost`'s row of `model` when it declares a price
+    /// (`_declares_token_price`), `Some(None)` when there is no such row or it declares none,
+    /// `None` for a row this path leaves to LiteLLM.
+    #[allow(clippy::type_complexity)]
+    fn declared_rates(
+        &self,
+        py: Python<'_>,
+        model_cost: &Bound<'_, PyDict>,
+        model: &str,
+    ) -> PyResult<Option<Option<(Option<f64>, Option<f64>)>>> {
         let Some(row) = model_cost.get_item(model)? else {
-            return Ok(Some(10.0));
+            return Ok(Some(None));
         };
         if row.is_none() {
-            return Ok(Some(10.0));
+            return Ok(Some(None));
         }
         // str_keyed(row): LiteLLM reads a copy validated as dict[str, object], which takes a
         // dict subclass's own entries (the cost map's aliased rows are one) as stored.
@@ -421,13 +455,12 @@ impl GroupPicker {
         let declared = input.as_ref().is_some_and(|v| !v.is_none())
             || output.as_ref().is_some_and(|v| !v.is_none());
         if !declared {
-            return Ok(Some(10.0));
+            return Ok(Some(None));
         }
         let (Ok(input), Ok(output)) = (rate(input), rate(output)) else {
             return Ok(None);
         };
-        let total = input.unwrap_or(5.0) + output.unwrap_or(5.0);
-        Ok((!total.is_nan()).then_some(total))
+        Ok(Some(Some((input, output))))
     }
 
     /// The `i`th deployment of `group`, as this core serves it.
@@ -468,6 +501,7 @@ impl GroupPicker {
                 reservation_keys: Vec::with_capacity(len),
                 models: Vec::with_capacity(len),
                 limits: Vec::with_capacity(len),
+                pricing: Vec::with_capacity(len),
                 usage_keys: Mutex::new(None),
                 deployments: Vec::with_capacity(len),
                 weights: [
@@ -477,6 +511,18 @@ impl GroupPicker {
                 ],
             };
             for member in members.try_iter()? {
+                let member = member?.cast_into::<PyTuple>()?;
+                // Eight fields, or ten with the deployment's pricing models and own prices.
+                let (first, pricing) = if member.len() == 10 {
+                    let pricing: Pricing = (
+                        member.get_item(8)?.extract()?,
+                        member.get_item(9)?.get_item(0)?.extract()?,
+                        member.get_item(9)?.get_item(1)?.extract()?,
+                    );
+                    (member.get_slice(0, 8), Some(pricing))
+                } else {
+                    (member, None)
+                };
                 #[allow(clippy::type_complexity)]
                 let (id, deployment, weight, rpm, tpm, model, tpm_limit, rpm_limit): (
                     String,
@@ -487,7 +533,17 @@ impl GroupPicker {
                     String,
                     Option<f64>,
                     Option<f64>,
-                ) = member?.extract()?;
+                ) = first.extract()?;
+                // Without pricing fields: a deployment priced under its own model only.
+                let pricing = pricing.unwrap_or_else(|| {
+                    let models = if model.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![model.clone()]
+                    };
+                    (models, None, None)
+                });
+                group.pricing.push(pricing);
                 group.models.push(model);
                 group.limits.push((tpm_limit, rpm_limit));
                 group.count_keys.push(
@@ -1046,9 +1102,10 @@ impl GroupPicker {
     /// group's `cost_map:{model}` read from the router cache with the cache's own steps; each
     /// deployment not cooling down and missing from it added with this minute's zero counts
     /// (in the cached map itself, as LiteLLM adds them); each deployment's price per token
-    /// (input plus output) from `model_cost`'s row of its model, 5.0 for a price the row does
-    /// not give; then, in the map's order, the cheapest deployment within its limits this
-    /// minute (an absent or zero limit is no limit).
+    /// (input plus output): its own `litellm_params` price, else the first cost-map row of its
+    /// pricing models that declares one, 5.0 for a price neither gives; then, in the map's
+    /// order, the cheapest deployment within its limits this minute (an absent or zero limit
+    /// is no limit).
     ///
     /// `None` (LiteLLM then picks, or raises its own error) for an unknown group, every
     /// deployment cooling down or over its limits, or a stored value or cost-map row this path
@@ -1103,7 +1160,7 @@ impl GroupPicker {
             let Some(i) = found else {
                 continue;
             };
-            let Some(item_cost) = self.price(py, model_cost, &group.models[i])? else {
+            let Some(item_cost) = self.price(py, model_cost, &group.pricing[i])? else {
                 return Ok(None);
             };
             let Ok(item_map) = item_map.cast_into_exact::<PyDict>() else {

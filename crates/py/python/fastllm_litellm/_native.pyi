@@ -204,7 +204,24 @@ class GroupPicker:
 
     def __new__(
         cls,
-        groups: dict[str, Sequence[tuple[str, Any, float, float, float, str, float | None, float | None]]],
+        groups: dict[
+            str,
+            Sequence[
+                tuple[str, Any, float, float, float, str, float | None, float | None]
+                | tuple[
+                    str,
+                    Any,
+                    float,
+                    float,
+                    float,
+                    str,
+                    float | None,
+                    float | None,
+                    Sequence[str],
+                    tuple[float | None, float | None],
+                ]
+            ],
+        ],
         getrandbits: Any,
         copy: bool,
     ) -> GroupPicker: ...
@@ -247,7 +264,8 @@ class GroupPicker:
         model_cost: dict[str, Any],
     ) -> dict[str, Any] | None:
         """cost-based-routing: the first cheapest deployment (input plus output price per
-        token from ``model_cost``, 5.0 each when unpriced) within its limits this minute, in
+        token: the deployment's own, else from the first ``model_cost`` row of its pricing
+        models that declares one, 5.0 each when unpriced) within its limits this minute, in
         the order of the cached cost map; ``None`` when LiteLLM must pick."""
     def latency(
         self,
