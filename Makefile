@@ -19,7 +19,7 @@ define ensure_venv
 venv=$(call venv_for,$(1)); \
 if [ ! -x $$venv/bin/python ]; then $(PYTHON) -m venv $$venv; fi; \
 if [ ! -f $$venv/.litellm-$(1)-proxy-server ]; then \
-  $$venv/bin/pip install -q --disable-pip-version-check "litellm==$(1)" "pytest>=8" $(PROXY_DEPS) && touch $$venv/.litellm-$(1)-proxy-server; \
+  $$venv/bin/pip install -q --disable-pip-version-check "litellm==$(1)" "pytest>=8" hypothesis $(PROXY_DEPS) && touch $$venv/.litellm-$(1)-proxy-server; \
 fi; \
 $$venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/fastllm_litellm-*.whl
 endef

@@ -678,11 +678,12 @@ def test_other_settings_fall_back(router_kwargs: dict[str, Any]) -> None:
     [
         {"litellm_params": {"order": 2}},
         {"litellm_params": {"tags": ["eu"]}},
-        {"litellm_params": {"region_name": "eu"}},
         {"model_info": {"blocked": True}},
+        {"model_info": {"team_id": "t1"}},
+        {"model_info": {"tpm": 10}},
         {"litellm_params": {"weight": "3"}},
     ],
-    ids=["order", "tags", "region", "blocked", "str-weight"],
+    ids=["order", "tags", "blocked", "team", "info-tpm", "str-weight"],
 )
 def test_deployment_fields_fall_back(deployment_extra: dict[str, Any]) -> None:
     model_list = deployments("g", 3)
@@ -693,15 +694,18 @@ def test_deployment_fields_fall_back(deployment_extra: dict[str, Any]) -> None:
 
 
 def test_request_kwargs_that_route_fall_back() -> None:
+    """A request key that steers (per-request weights) hands the pick back with its reason;
+    metadata tags without tag filtering do not steer, so that pick is served."""
     fastllm_litellm.patch(["router"])
     try:
         router = litellm.Router(model_list=deployments("g", 3), num_retries=0)
         fastllm_litellm.reset_stats()
-        request = {"metadata": {"tags": ["eu"]}}
-        asyncio.run(router.select("g", request))
+        asyncio.run(router.select("g", {"metadata": {"tags": ["eu"]}}))
+        assert fastllm_litellm.status()["features"]["router"]["fallbacks"] == 0
+        asyncio.run(router.select("g", {"_router_weights": {"g": {"g-0": 1.0}}}))
         stats = fastllm_litellm.status()["features"]["router"]
         assert stats["fallbacks"] == 1
-        assert stats["last_fallback_reason"] == "request kwargs that steer routing"
+        assert stats["last_fallback_reason"] == "a request with _router_weights (it steers the pick)"
         try:
             router.get_available_deployment("g", specific_deployment=True)
         except Exception:  # noqa: BLE001 - LiteLLM's answer to a pick by a name that is no id

@@ -1,17 +1,23 @@
 """The ``router`` feature: a ``litellm.Router``'s pick in one native call.
 
-LiteLLM's pick walks a long chain of filters (aliases, routing groups, access groups, tags,
-regions, health checks, cooldowns, blocked and paused deployments, media, order, exclusions),
-most of which only act when a setting, a deployment field or a request key turns them on. A
-router whose settings all match a default router's (apart from the few that do not change a
-pick), whose deployments carry no field those filters read, and a request with no routing key,
-leaves only two steps: drop the deployments cooling down, then the strategy. That is what the
+LiteLLM's pick walks a long chain of filters (aliases, routing groups, access groups, teams,
+tags, regions, health checks, cooldowns, blocked and paused deployments, media, order,
+exclusions), most of which only act when a setting, a deployment field or a request key turns
+them on. ``ROUTING_FIELDS`` below is the one list of what that chain reads from a request and a
+deployment: for each entry, whether it steers the pick (the pick then goes to LiteLLM), is
+reproduced by the native pick, or is neutral, why, and the LiteLLM file and function it comes
+from. A request goes through natively unless it carries an entry that steers (every other key
+is one no pick reads: the chat-completions parameters, LiteLLM's per-call parameters, the
+proxy's metadata); a deployment is served when each of its fields is an entry that does not
+steer. With the settings a default router has (apart from those that do not change a pick),
+that leaves two steps: drop the deployments cooling down, then the strategy. That is what the
 native picker runs, for every strategy LiteLLM has: simple-shuffle, least-busy, usage-based
 (v1 and v2), latency-based and cost-based. It reads the strategies' state where LiteLLM keeps
 it (their ``InMemoryCache``, with that cache's own steps; least-busy's reservations under
-their lock; the cost map), draws from Python's own ``random`` state, and writes what LiteLLM's
-pick writes, so it returns the very deployment LiteLLM returns after the same draws and leaves
-the same state behind. Anything else goes to LiteLLM's own pick and counts as a fallback.
+their lock; the cost map and the deployments' own prices), draws from Python's own ``random``
+state, and writes what LiteLLM's pick writes, so it returns the very deployment LiteLLM returns
+after the same draws and leaves the same state behind. Anything else goes to LiteLLM's own pick
+and counts as a fallback, with the entry that sent it there as the reason.
 
 The picker is built per router core and kept until the core's registry or settings change
 (any attribute written on the core drops it).
@@ -33,7 +39,7 @@ from typing import Any
 
 from fastllm_litellm import _native
 
-STRATEGY = "simple-shuffle"
+SIMPLE_SHUFFLE = "simple-shuffle"
 
 # Router settings that never change which deployment a pick returns.
 _NEUTRAL_SETTINGS = frozenset(
@@ -51,6 +57,10 @@ _NEUTRAL_SETTINGS = frozenset(
         "_settings_version",
         "_core_registry_version",
         "explicit_allowed_fails",
+        # Awaited before a cross-group fallback attempt (the proxy sets both): a fallback's
+        # target, never the first pick (router.py Router.__init__'s docs; router_rust/core.py).
+        "fallback_access_check",
+        "fallback_budget_check",
         # The strategies' own arguments: latency-based reads its buffer and TTFT percentile
         # from its selector; the rest (TTLs, list sizes) only shape what is recorded.
         "routing_strategy_args",
@@ -67,24 +77,223 @@ _NEUTRAL_SETTINGS = frozenset(
     }
 )
 
-# The deployment fields a plain deployment may carry. LiteLLM adds the flags in
-# ``_DEFAULT_FALSE_PARAMS`` / ``_DEFAULT_FALSE_INFO`` itself, always False.
-_PLAIN_PARAMS = frozenset(
-    {
-        "model",
-        "api_key",
-        "api_base",
-        "api_version",
-        "organization",
-        "timeout",
-        "stream_timeout",
-        "max_retries",
-        "weight",
-        "rpm",
-        "tpm",
-        "mock_response",
-    }
+# The one list: what LiteLLM's pick reads from a request and a deployment, and what the patch
+# does with it. ``where``: "request" (a top-level request key), "metadata" (a key of the
+# request's ``metadata`` or ``litellm_metadata``), "litellm_params" or "model_info" (a
+# deployment field). ``effect``: "steers" (the pick goes to LiteLLM), "reproduced" (the native
+# pick reads it as LiteLLM does) or "neutral" (no pick reads it, or it only acts together with
+# a setting or deployment field that already sends the pick to LiteLLM). A request key that is
+# not listed goes through natively (the chat-completions parameters, LiteLLM's per-call
+# parameters, the proxy's metadata); a deployment field that is not listed sends the router's
+# picks to LiteLLM, because the pick path reads many ``model_info`` fields (capabilities,
+# teams, reservations, environments) and a field is only let through once it is known here.
+# Sources: 1.109 ``litellm/router_python_core.py`` (``PythonCore``) and 1.110
+# ``litellm/router_rust/core.py`` (``RustCore``, ``_Selection``) with the modules they call.
+
+
+@dataclasses.dataclass(frozen=True)
+class RoutingField:
+    """One entry of ``ROUTING_FIELDS``."""
+
+    where: str
+    name: str
+    effect: str
+    reason: str
+    source: str
+
+
+_PY = "router_python_core.py PythonCore"
+_RS = "router_rust/core.py"
+_HEALTHY = f"{_PY}._core_async_get_healthy_deployments; {_RS} _Selection"
+ROUTING_FIELDS: tuple[RoutingField, ...] = (
+    # -- request keys that steer ---------------------------------------------------------------
+    RoutingField("request", "specific_deployment", "steers", "a pick of one deployment by name or id",
+                 f"{_PY}._common_checks_available_deployment; {_RS} _request_start_fields"),
+    RoutingField("request", "routing_strategy", "steers", "a per-request strategy override",
+                 f"{_PY}._get_request_routing_strategy_override; {_RS} _request_start_fields"),
+    RoutingField("request", "_router_weights", "steers", "per-request deployment weights",
+                 f"router_strategy/simple_shuffle.py _scoped_weights; {_RS} RequestStartFields.router_weights"),
+    RoutingField("request", "_target_order", "steers", "the order tier a retry or fallback targets",
+                 f"{_HEALTHY} (get_order_filtered_deployments); {_RS} _request_narrowing"),
+    RoutingField("request", "_excluded_deployment_ids", "steers", "deployments a weighted failover already tried",
+                 f"{_HEALTHY} (get_excluded_filtered_deployments); {_RS} _request_narrowing"),
+    RoutingField("request", "_retry_skipped_deployment_ids", "steers", "deployments that refused this request",
+                 f"{_HEALTHY} (as_retry_skipped_deployment_ids); {_RS} _request_narrowing"),
+    RoutingField("request", "_encrypted_content_affinity_pinned", "steers", "a pin to the deployment that made "
+                 "the encrypted content", f"{_PY}._async_get_available_deployment"),
+    RoutingField("request", "enable_tag_filtering", "steers", "tag routing turned on for this request (the tags "
+                 "then steer)", f"router_strategy/tag_based_routing.py get_deployments_for_tag; {_RS} "
+                 "RustCore._routing_fields"),
+    RoutingField("request", "audio", "steers", "audio input, which drops deployments that refuse media",
+                 f"{_PY}._without_decisions_deployments_refusing_media"),
+    RoutingField("request", "videos", "steers", "video input, which drops deployments that refuse media",
+                 f"{_PY}._without_decisions_deployments_refusing_media"),
+    RoutingField("request", "messages", "steers", "only with an image part: it drops deployments that declare "
+                 "no vision (model_info or the cost map); text messages are neutral",
+                 f"{_PY}._without_declared_text_only_deployments; {_RS} RustCore._routing_fields (has_image)"),
+    # -- request keys that do not change a pick --------------------------------------------------
+    RoutingField("request", "stream", "reproduced", "latency-based reads time to first token on a stream",
+                 "router_strategy/lowest_latency.py async_get_available_deployments"),
+    RoutingField("request", "tools", "neutral", "a web-search tool drops only deployments whose "
+                 "model_info.supports_web_search is false, a field that steers below",
+                 "litellm_core_utils/routing_common_utils.py filter_web_search_deployments; "
+                 f"{_RS} _Selection (web_search)"),
+    RoutingField("request", "allowed_model_region", "neutral", "acts only in the pre-call checks "
+                 "(enable_pre_call_checks, a setting that sends picks to LiteLLM)",
+                 f"{_PY}._pre_call_checks; {_RS} _region_routable"),
+    RoutingField("request", "previous_response_id", "neutral", "read only by routing callbacks that filter "
+                 "deployments (deployment affinity, prompt caching), which send async picks to LiteLLM",
+                 "router_utils/pre_call_checks/deployment_affinity_check.py"),
+    RoutingField("request", "enable_prompt_caching", "neutral", "read only by the prompt-caching routing "
+                 "callback, which sends async picks to LiteLLM",
+                 "router_utils/pre_call_checks/prompt_caching_deployment_check.py"),
+    RoutingField("request", "litellm_session_id", "neutral", "read only by the session-affinity routing "
+                 "callback, which sends async picks to LiteLLM",
+                 "router_utils/pre_call_checks/deployment_affinity_check.py"),
+    RoutingField("request", "num_retries", "neutral", "retries after a failure; the first pick is the same "
+                 "(1.110 validates it: a sync pick or select that carries it is checked with LiteLLM's own "
+                 "reader first)", f"{_RS} _start_fields (request_retry_fields)"),
+    RoutingField("request", "fallbacks", "neutral", "the groups a failed call moves to, not this pick "
+                 "(validated as num_retries is)", f"{_RS} RequestStartFields"),
+    RoutingField("request", "context_window_fallbacks", "neutral", "as fallbacks", f"{_RS} RequestStartFields"),
+    RoutingField("request", "content_policy_fallbacks", "neutral", "as fallbacks", f"{_RS} RequestStartFields"),
+    RoutingField("request", "max_fallbacks", "neutral", "as fallbacks", f"{_RS} RequestStartFields"),
+    RoutingField("request", "disable_fallbacks", "neutral", "as fallbacks", f"{_RS} RequestStartFields"),
+    RoutingField("request", "model_group_retry_policy", "neutral", "as num_retries",
+                 f"{_RS} RustCore._group_policy_fields"),
+    RoutingField("request", "cooldown_time", "neutral", "how long a failed deployment cools down, not this "
+                 "pick (validated as num_retries is)", f"{_RS} RequestStartFields"),
+    RoutingField("request", "litellm_logging_obj", "neutral", "a failed pick's failure logging",
+                 f"{_PY}._async_get_available_deployment"),
+    RoutingField("request", "_context_compaction_state", "neutral", "armed by the pre-routing hook, which "
+                 "runs before the native pick on 1.110 and writes nothing for a plain request on 1.109",
+                 f"{_PY}._core_async_pre_routing_hook (arm_compaction)"),
+    # -- metadata ------------------------------------------------------------------------------
+    RoutingField("metadata", "tags", "neutral", "steers only with tag filtering on (the router setting, the "
+                 "request's enable_tag_filtering, or a deployment's model_info.enable_tag_filtering, which all "
+                 "send picks to LiteLLM)", "router_strategy/tag_based_routing.py get_deployments_for_tag"),
+    RoutingField("metadata", "user_api_key_team_id", "neutral", "narrows only to deployments with a "
+                 "model_info.team_id or reservations (fields that steer)",
+                 "litellm_core_utils/routing_common_utils.py get_request_team_id, filter_team_based_models"),
+    RoutingField("metadata", "user_api_key_auth", "neutral", "narrows a key limited to access groups only to "
+                 "deployments with model_info.access_groups (a field that steers); an admin's only to team "
+                 "deployments", f"{_PY}._filter_deployments_by_model_access_groups; router_rust/steps/access.py "
+                 "caller_fields"),
+    RoutingField("metadata", "_routing_plugin_candidate_models", "steers", "routing plugins' narrowed pool",
+                 f"{_PY}._filter_by_routing_plugin_candidates"),
+    RoutingField("metadata", "_client_output_ceiling", "steers", "LiteLLM's pick restores the caller's output "
+                 "ceiling from it (a write the native pick does not make)",
+                 f"{_PY}._core_async_pre_routing_hook (_restore_client_output_ceiling)"),
+    RoutingField("metadata", "_autorouter_baseline_route", "steers", "cleared by LiteLLM's pick (auto-router "
+                 "state)", f"{_PY}._record_routing_decision"),
+    RoutingField("metadata", "routing_decision", "steers", "cleared by LiteLLM's pick (auto-router state)",
+                 f"{_PY}._record_routing_decision"),
+    RoutingField("metadata", "_session_deployment_affinity_ttl", "steers", "cleared by LiteLLM's pick",
+                 f"{_PY}._core_async_pre_routing_hook"),
+    RoutingField("metadata", "_consumed_request_tags", "steers", "cleared by LiteLLM's pick",
+                 f"{_PY}._core_async_pre_routing_hook"),
+    RoutingField("metadata", "model_group", "neutral", "telemetry (the pick's attributes)",
+                 f"{_PY}._deployment_pick_attributes"),
+    RoutingField("metadata", "attempted_retries", "neutral", "telemetry", f"{_PY}._deployment_pick_attributes"),
+    # -- deployment litellm_params ---------------------------------------------------------------
+    *(
+        RoutingField("litellm_params", name, "reproduced", reason, source)
+        for name, reason, source in (
+            ("model", "the cost-map key, usage-based-v2's counter key", "router_strategy/*"),
+            ("weight", "simple-shuffle's weights", "router_strategy/simple_shuffle.py _metric_weight"),
+            ("rpm", "simple-shuffle's weights and the stateful strategies' limits", "router_strategy/*"),
+            ("tpm", "simple-shuffle's weights and the stateful strategies' limits", "router_strategy/*"),
+            ("input_cost_per_token", "cost-based's own price (when truthy)",
+             "router_strategy/lowest_cost.py async_get_available_deployments"),
+            ("output_cost_per_token", "cost-based's own price (when truthy)",
+             "router_strategy/lowest_cost.py async_get_available_deployments"),
+            ("base_model", "a cost-map key before the model (cost-based); the vision check (image requests "
+             "steer)", "litellm_core_utils/deployment_pricing.py deployment_pricing_models"),
+        )
+    ),
+    *(
+        RoutingField("litellm_params", name, "neutral", "shapes the provider call only",
+                     "litellm/main.py completion (read after the pick)")
+        for name in (
+            "api_key", "api_base", "api_version", "organization", "custom_llm_provider", "timeout",
+            "stream_timeout", "max_retries", "mock_response", "drop_params", "extra_headers", "headers",
+            "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stop",
+            "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region_name",
+            "aws_profile_name", "aws_role_name", "aws_session_name", "aws_bedrock_runtime_endpoint",
+            "vertex_project", "vertex_location", "vertex_credentials", "azure_ad_token", "tenant_id",
+            "client_id", "client_secret", "input_cost_per_second", "output_cost_per_second",
+            "max_parallel_requests", "litellm_credential_name",
+        )
+    ),
+    RoutingField("litellm_params", "region_name", "neutral", "read only by the region pre-call check "
+                 "(enable_pre_call_checks)", "litellm/utils.py is_region_allowed"),
+    RoutingField("litellm_params", "order", "steers", "only the lowest order is picked",
+                 "litellm/utils.py get_order_filtered_deployments"),
+    RoutingField("litellm_params", "tags", "steers", "tag routing", "router_strategy/tag_based_routing.py"),
+    RoutingField("litellm_params", "use_in_pass_through", "steers", "when true: pass-through filtering",
+                 f"{_PY}._filter_pass_through_deployments"),
+    # -- deployment model_info -----------------------------------------------------------------
+    RoutingField("model_info", "id", "reproduced", "the deployment's id", "router_strategy/*"),
+    RoutingField("model_info", "base_model", "reproduced", "cost-based's first cost-map key",
+                 "litellm_core_utils/deployment_pricing.py deployment_pricing_models"),
+    *(
+        RoutingField("model_info", name, "neutral", reason, source)
+        for name, reason, source in (
+            ("mode", "the endpoint kind; read by health checks and the route capability filter of other "
+             "endpoints", f"{_PY}._without_deployments_that_cannot_serve_route"),
+            ("max_tokens", "context windows: the pre-call checks only", f"{_PY}._pre_call_checks"),
+            ("max_input_tokens", "context windows: the pre-call checks only", f"{_PY}._pre_call_checks"),
+            ("max_output_tokens", "context windows: the pre-call checks only", f"{_PY}._pre_call_checks"),
+            ("input_cost_per_token", "spend tracking; cost-based reads litellm_params and the cost map",
+             "router_strategy/lowest_cost.py"),
+            ("output_cost_per_token", "spend tracking", "router_strategy/lowest_cost.py"),
+            ("litellm_provider", "model info listing", f"{_PY}.get_model_group_info"),
+            ("description", "model info listing", f"{_PY}.get_model_group_info"),
+            ("supports_vision", "drops deployments only for image requests (which steer)",
+             f"{_PY}._deployment_declares_no_vision"),
+            ("supports_function_calling", "the pre-call checks and model info only", f"{_PY}._pre_call_checks"),
+            ("supports_parallel_function_calling", "model info only", f"{_PY}.get_model_group_info"),
+            ("supports_response_schema", "the pre-call checks and model info only", f"{_PY}._pre_call_checks"),
+            ("supports_tool_choice", "model info only", f"{_PY}.get_model_group_info"),
+            ("supports_system_messages", "model info only", f"{_PY}.get_model_group_info"),
+            ("supports_prompt_caching", "the prompt-caching callback only", "prompt_caching_deployment_check.py"),
+            ("supports_reasoning", "model info only", f"{_PY}.get_model_group_info"),
+        )
+    ),
+    RoutingField("model_info", "supports_web_search", "steers", "a web-search request drops deployments "
+                 "that declare false", "routing_common_utils.py filter_web_search_deployments"),
+    RoutingField("model_info", "team_id", "steers", "team-owned deployments",
+                 "routing_common_utils.py filter_team_based_models"),
+    RoutingField("model_info", "team_public_model_name", "steers", "team-owned deployments",
+                 "routing_common_utils.py filter_team_based_models"),
+    RoutingField("model_info", "access_groups", "steers", "access-group callers",
+                 f"{_PY}._filter_deployments_by_model_access_groups"),
+    RoutingField("model_info", "tpm", "steers", "a fallback limit of the stateful strategies",
+                 "router_strategy/lowest_cost.py, lowest_tpm_rpm.py"),
+    RoutingField("model_info", "rpm", "steers", "a fallback limit of the stateful strategies",
+                 "router_strategy/lowest_cost.py, lowest_tpm_rpm.py"),
+    RoutingField("model_info", "enable_tag_filtering", "steers", "tag routing",
+                 f"{_RS} RustCore._model_tag_filtering"),
+    RoutingField("model_info", "blocked", "steers", "a paused deployment", f"{_PY}._filter_blocked_deployments"),
+    RoutingField("model_info", "supported_environments", "steers", "environment filtering",
+                 f"{_PY} model_info_is_active_for_environment"),
 )
+
+
+def _fields(where: str, *effects: str) -> frozenset[str]:
+    return frozenset(f.name for f in ROUTING_FIELDS if f.where == where and f.effect in effects)
+
+
+_STEERING_REQUEST = _fields("request", "steers") - {"messages"}
+_STEERING_METADATA = _fields("metadata", "steers")
+_SERVED_PARAMS = _fields("litellm_params", "neutral", "reproduced")
+_SERVED_INFO = _fields("model_info", "neutral", "reproduced")
+# The request keys 1.110's `_start_fields` validates (a value it refuses raises before any pick).
+_VALIDATED_REQUEST = frozenset(
+    {"num_retries", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "max_fallbacks",
+     "disable_fallbacks", "model_group_retry_policy", "cooldown_time"}
+)
+# LiteLLM adds these flags to every deployment itself, always False.
 _DEFAULT_FALSE_PARAMS = frozenset(
     {
         "allow_client_keepalive_override",
@@ -146,10 +355,24 @@ def _weight(params: dict, name: str) -> float:
     raise TypeError(f"Deployment {name} must be numeric")
 
 
+def _own_price(params: dict, name: str) -> float | None:
+    """A deployment's own ``litellm_params`` price as cost-based routing takes it (only when
+    truthy); raises for one the native sum would not add as Python does."""
+    value = params.get(name)
+    if not value:
+        return None
+    if type(value) is float and value == value and abs(value) != float("inf"):
+        return value
+    if type(value) is int and abs(value) < 2**52:
+        return float(value)
+    raise ValueError(f"a litellm_params.{name} the picker does not add")
+
+
 def _plain_deployment(deployment: object) -> tuple | str:
-    """``(group, id, weight, rpm, tpm, model, tpm limit, rpm limit)`` of a deployment no
-    filter acts on, else why not. The weights are ``_metric_weight``'s (absent: 0.0), the
-    limits the usage strategies' (absent: None, unlimited)."""
+    """``(group, id, weight, rpm, tpm, model, tpm limit, rpm limit, pricing models, own
+    prices)`` of a deployment whose every field is one ``ROUTING_FIELDS`` lets through, else
+    why not. The weights are ``_metric_weight``'s (absent: 0.0), the limits the usage
+    strategies' (absent: None, unlimited), the pricing models and prices cost-based's."""
     if type(deployment) is not dict or not set(deployment) <= {"model_name", "litellm_params", "model_info"}:
         return "a deployment with fields beyond model_name, litellm_params and model_info"
     params = deployment.get("litellm_params")
@@ -158,10 +381,10 @@ def _plain_deployment(deployment: object) -> tuple | str:
     if type(params) is not dict or type(info) is not dict or type(group) is not str:
         return "a deployment without plain litellm_params, model_info and model_name"
     for name, value in params.items():
-        if name not in _PLAIN_PARAMS and not (name in _DEFAULT_FALSE_PARAMS and value is False):
+        if name not in _SERVED_PARAMS and not (name in _DEFAULT_FALSE_PARAMS and value is False):
             return f"a deployment with litellm_params.{name}"
     for name, value in info.items():
-        if name != "id" and not (name in _DEFAULT_FALSE_INFO and value is False):
+        if name not in _SERVED_INFO and not (name in _DEFAULT_FALSE_INFO and value is False):
             return f"a deployment with model_info.{name}"
     model = params.get("model")
     deployment_id = info.get("id")
@@ -169,12 +392,19 @@ def _plain_deployment(deployment: object) -> tuple | str:
         return "a deployment whose model or id is not a plain str"
     try:
         weights = tuple(_weight(params, name) for name in ("weight", "rpm", "tpm"))
+        prices = (_own_price(params, "input_cost_per_token"), _own_price(params, "output_cost_per_token"))
     except (TypeError, ValueError) as error:
         return str(error)
     if ":" in deployment_id:
         return "a deployment id with ':' (usage-based-v2 splits its keys on ':')"
+    # deployment_pricing_models: model_info.base_model or litellm_params.base_model, then the
+    # model, blanks and repeats dropped; a base_model that is no str counts as unset only if falsy.
+    base_model = info.get("base_model") or params.get("base_model")
+    if base_model is not None and type(base_model) is not str:
+        return "a deployment whose base_model is not a str"
+    pricing = tuple(dict.fromkeys(name for name in (base_model, model) if name))
     limits = tuple(None if params.get(name) is None else float(params[name]) for name in ("tpm", "rpm"))
-    return (group, deployment_id, *weights, model, *limits)
+    return (group, deployment_id, *weights, model, *limits, pricing, prices)
 
 
 _IGNORED_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_GENERATOR", "POP_TOP", "COPY_FREE_VARS", "MAKE_CELL"})
@@ -274,7 +504,7 @@ class _Line:
     settings, its versions and its cooldowns."""
 
     copy: bool
-    strategies: frozenset[str] = frozenset({STRATEGY})
+    strategies: frozenset[str] = frozenset({SIMPLE_SHUFFLE})
     strategy_setting: str
     # The attribute that holds a strategy's selector (None on a router of another strategy).
     selector_attributes: dict[object, str] = {}
@@ -352,6 +582,12 @@ class _Line:
         (the base ``CustomLogger``'s keeps every deployment, so only overrides count)."""
         ...
 
+    def refuses(self, core: Any, request_kwargs: object, messages: object) -> bool:
+        """Whether LiteLLM's own pick would refuse the request's fields before picking (a
+        value its request reader rejects). Asked for the picks that are not an endpoint's (an
+        endpoint's request was read before its pick)."""
+        return False
+
     def reference_settings(self, litellm: ModuleType) -> dict[str, object]:
         """A default router's settings, built once."""
         if self.reference is None:
@@ -376,7 +612,7 @@ class _PythonCoreLine(_Line):
     # latency-based averages with Python's `sum`, a plain left fold of doubles up to 3.11
     # (3.12 compensates): the native average is that fold, so it serves 3.11 only.
     strategies = frozenset(
-        {STRATEGY, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
+        {SIMPLE_SHUFFLE, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
         | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
     )
     strategy_setting = "_core_routing_strategy"
@@ -431,7 +667,7 @@ class _RustCoreLine(_Line):
 
     copy = True
     strategies = frozenset(
-        {STRATEGY, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
+        {SIMPLE_SHUFFLE, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
         | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
     )
     strategy_setting = "routing_strategy"
@@ -490,6 +726,18 @@ class _RustCoreLine(_Line):
 
     def shared_state(self, core: Any) -> bool:
         return bool(core._cooldowns.cooldown_store.has_redis)
+
+    def refuses(self, core: Any, request_kwargs: object, messages: object) -> bool:
+        # `_Selection` reads the request with `_routing_fields` (`_start_fields` validates
+        # fallbacks, retries and cooldowns and raises on a value it refuses): asked only when
+        # the request carries one of those keys.
+        if type(request_kwargs) is not dict or _VALIDATED_REQUEST.isdisjoint(request_kwargs):
+            return False
+        try:
+            core._routing_fields(request_kwargs, messages)
+        except Exception:
+            return True
+        return False
 
     def filters_deployments(self, core: Any) -> bool:
         # The list `has_filters` walks; with an overriding filter in it LiteLLM also asks a
@@ -626,8 +874,13 @@ class RouterPatch:
         if type(model) is not str or specific_deployment not in (None, False):
             stats.record_fallback("a pick of a specific deployment or a non-str model")
             return None
-        if not _plain_request(request_kwargs):
-            stats.record_fallback("request kwargs that steer routing")
+        steers = _request_steers(request_kwargs)
+        if steers is None and _carries_media(messages, request_kwargs):
+            steers = "a request with an image (deployments that declare no vision are dropped)"
+        if steers is None and not endpoint and self.line.refuses(core, request_kwargs, messages):
+            steers = "request fields LiteLLM's router refuses"
+        if steers is not None:
+            stats.record_fallback(steers)
             return None
         litellm = self.litellm
         if litellm.model_alias_map:
@@ -657,7 +910,7 @@ class RouterPatch:
                 if cooling is _MISSING:
                     stats.record_fallback("a strategy step this picker does not answer")
                     return None
-            if entry.strategy == STRATEGY:
+            if entry.strategy == SIMPLE_SHUFFLE:
                 picked = picker.pick(model, cooling)
             elif is_async and litellm.service_callback:
                 stats.record_fallback("service callbacks, which LiteLLM's async pick reports to")
@@ -740,24 +993,6 @@ class RouterPatch:
         return picked
 
 
-# The request keys a plain pick may see: what LiteLLM's own endpoints pass down (a request
-# with any other key, or metadata beyond this, goes to LiteLLM's pick).
-_PLAIN_REQUEST_KEYS = frozenset(
-    {"model", "messages", "mock_response", "stream", "litellm_trace_id", "litellm_call_id", "_context_compaction_state", "metadata"}
-)
-_PLAIN_METADATA_KEYS = frozenset(
-    {
-        "model_group",
-        "model_group_alias",
-        "attempted_fallbacks",
-        "original_model_group",
-        "model_group_size",
-        "attempted_retries",
-        "max_retries",
-    }
-)
-
-
 def _left_out(ids: list[str], candidates: object) -> set[str] | None | object:
     """The group's ids a strategy step's ``candidates`` leave out (None: none), or ``_MISSING``
     when they are not a subsequence of the group's ids in its order."""
@@ -774,13 +1009,65 @@ def _left_out(ids: list[str], candidates: object) -> set[str] | None | object:
     return set(ids).difference(candidates)
 
 
-def _plain_request(request_kwargs: object) -> bool:
-    if not request_kwargs:
-        return True
-    if type(request_kwargs) is not dict or not _PLAIN_REQUEST_KEYS.issuperset(request_kwargs):
+def _carries_media(messages: object, request_kwargs: object) -> bool:
+    """Whether the pick's messages (or input) may hold an image, as LiteLLM's own
+    ``request_contains_image_content`` reads them; a list of text-only messages is walked here,
+    anything else asks LiteLLM's reader."""
+    # `messages or request.get("messages") or request.get("input")`, as both lines read it
+    # (the pick's own `input` argument is not read).
+    source = messages
+    if not source and type(request_kwargs) is dict:
+        source = request_kwargs.get("messages") or request_kwargs.get("input")
+    if not source or type(source) is str:
         return False
-    metadata = request_kwargs.get("metadata")
-    return metadata is None or (type(metadata) is dict and _PLAIN_METADATA_KEYS.issuperset(metadata))
+    if type(source) is list and all(
+        type(message) is dict and type(message.get("content")) in (str, type(None)) for message in source
+    ):
+        return False
+    return _contains_image(source)
+
+
+@functools.cache
+def _image_reader() -> Callable[[object], bool]:
+    from litellm.litellm_core_utils.prompt_templates.common_utils import request_contains_image_content
+
+    return request_contains_image_content
+
+
+def _contains_image(source: object) -> bool:
+    try:
+        return bool(_image_reader()(source))
+    except Exception:  # LiteLLM's reader raises on this input: leave the pick to LiteLLM
+        return True
+
+
+def _request_steers(request_kwargs: object) -> str | None:
+    """Why a request's keys send its pick to LiteLLM (``ROUTING_FIELDS``' steering request and
+    metadata entries), or None."""
+    if not request_kwargs:
+        return None
+    if type(request_kwargs) is not dict:
+        return "request kwargs that are not a dict"
+    if not _STEERING_REQUEST.isdisjoint(request_kwargs):
+        for name in _STEERING_REQUEST.intersection(request_kwargs):
+            value = request_kwargs[name]
+            # The media filters read `bool(...)`; the rest act on any value but None (and an
+            # `enable_tag_filtering` of False is off, as everywhere it is read).
+            if name in ("audio", "videos", "enable_tag_filtering", "specific_deployment"):
+                if value:
+                    return f"a request with {name} (it steers the pick)"
+            elif value is not None:
+                return f"a request with {name} (it steers the pick)"
+    for bucket in ("metadata", "litellm_metadata"):
+        metadata = request_kwargs.get(bucket)
+        if metadata is None:
+            continue
+        if type(metadata) is not dict:
+            return f"a request whose {bucket} is not a dict"
+        if not _STEERING_METADATA.isdisjoint(metadata):
+            name = min(_STEERING_METADATA.intersection(metadata))
+            return f"a request whose {bucket} has {name} (it steers the pick)"
+    return None
 
 
 def patch_router(litellm: ModuleType, stats: _native.Stats, bindings: list) -> str | None:
@@ -955,7 +1242,7 @@ def _rust_core_picks(cls: type, state: RouterPatch) -> dict[str, Callable[..., A
             plan.sync
             and type(fields) is dict
             and "pre_routes" not in fields
-            and self._resolved.routing_strategy == STRATEGY
+            and self._resolved.routing_strategy == SIMPLE_SHUFFLE
             and self.__dict__.get("_custom_strategy") is None
         ):
             fields["pre_routes"] = True
