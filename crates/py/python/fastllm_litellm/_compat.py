@@ -27,9 +27,16 @@ How each kind of target is fingerprinted:
   sha256 of its type stub (``<name>.pyi``, the interface its Python wrapper is written
   against). A compiled part is therefore verified per release, never assumed.
 
-Missing targets fingerprint as ``"missing"`` (a verified set may require one to be absent) and
-modules that fail to import as ``"unimportable"``. Nothing here raises: a failure to read a
-fingerprint makes the part not applicable, with the error as the reason.
+A fingerprint is the first 16 hex digits of the sha256. A function this package installed in
+LiteLLM's place is skipped along the chain (told by where its code lives: ``functools.wraps``
+copies the original's ``__module__``), so a part reads LiteLLM's own code even while another
+feature is patched in. Missing targets fingerprint as ``"missing"`` (a verified set may require
+one to be absent) and modules that fail to import as ``"unimportable"``. Nothing here raises:
+a failure to read a fingerprint makes the part not applicable, with the error as the reason.
+
+The expansion of a target (``*``) follows the calls its source makes to its own class's
+methods and its own module's functions. Code of other modules on the same path is listed
+explicitly, as a function, a class or a whole module.
 """
 
 from __future__ import annotations
