@@ -61,6 +61,16 @@ _NEUTRAL_SETTINGS = frozenset(
         # target, never the first pick (router.py Router.__init__'s docs; router_rust/core.py).
         "fallback_access_check",
         "fallback_budget_check",
+        # 1.109 (the proxy sets these): the timeout as the caller passed it; a changeset
+        # in progress (its depth, 0 after); the auto-router count limit and whether invalid
+        # deployments are skipped, both read only when deployments are added; the optional
+        # pre-call checks, which run as routing callbacks (an async pick hands back while one
+        # of them filters deployments: `filters_deployments`).
+        "_explicit_timeout",
+        "_core_applying",
+        "auto_router_capability_limit",
+        "ignore_invalid_deployments",
+        "optional_callbacks",
         # The strategies' own arguments: latency-based reads its buffer and TTFT percentile
         # from its selector; the rest (TTLs, list sizes) only shape what is recorded.
         "routing_strategy_args",
