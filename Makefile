@@ -31,7 +31,8 @@ TEST_ENV := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true
 # litellm.proxy.proxy_server): the `proxy` extra cannot be installed from PyPI for 1.110.2,
 # so the parity tests and the benchmark install these directly.
 PROXY_DEPS := fastapi orjson backoff redis websockets apscheduler pyjwt semver python-multipart \
-  expression fastapi-sso mcp soundfile
+  expression fastapi-sso mcp soundfile "uvloop>=0.22.1,<1.0" pyyaml
+# (uvloop: the proxy CLI's event loop, which the proxy tests start; pyyaml: its config.)
 
 # Crates with loom models of their hand-written atomics (each run on its own, in its own
 # target dir: loom across the whole workspace breaks on dependencies).
