@@ -881,9 +881,14 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:
-        code = asyncio.run(main_async())
+        run = asyncio.run
     else:
-        code = uvloop.run(main_async())
+        run = uvloop.run
+    try:
+        code = run(main_async())
+    except KeyboardInterrupt:
+        print("bench_proxy: interrupted; the proxies it started are stopped", file=sys.stderr)
+        code = 130
     sys.exit(code)
 
 
