@@ -1030,9 +1030,13 @@ def _carries_media(messages: object, request_kwargs: object) -> bool:
         source = request_kwargs.get("messages") or request_kwargs.get("input")
     if not source or type(source) is str:
         return False
-    if type(source) is list and all(
-        type(message) is dict and type(message.get("content")) in (str, type(None)) for message in source
-    ):
+    if type(source) is list:
+        for message in source:
+            if type(message) is not dict:
+                return _contains_image(source)
+            content = message.get("content")
+            if content is not None and type(content) is not str:
+                return _contains_image(source)
         return False
     return _contains_image(source)
 
