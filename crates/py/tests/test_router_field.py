@@ -466,3 +466,16 @@ def test_every_steering_entry_is_documented() -> None:
         assert _router._request_steers({name: 1}) is None or name == "metadata"
     for name in _router._STEERING_REQUEST:
         assert _router._request_steers({name: True}) is not None, name
+
+
+@pytest.mark.parametrize("request_fields", [{"max_fallbacks": -1}, {"fallbacks": 5}, {"num_retries": "x"}])
+def test_request_fields_litellm_refuses_raise_alike(request_fields: dict[str, Any]) -> None:
+    """A retry or fallback field whose value LiteLLM's request reader refuses (1.110 raises
+    before it picks) gets LiteLLM's answer on every entry point: equal traces, and on 1.110
+    the direct picks hand back with that reason."""
+    request = {**request_fields, "messages": MESSAGES}
+    stats = compare("simple-shuffle", deployments("g", 3) + deployments("other", 1), request, 3, must_pick=False)
+    if isinstance(_router._line(litellm), _router._RustCoreLine):
+        baseline = run("simple-shuffle", deployments("g", 3) + deployments("other", 1), request, 3, patched=False)
+        if any(step[1] == ("raise", "BadRequestError") for step in baseline[:-1]):
+            assert stats["last_fallback_reason"] == "request fields LiteLLM's router refuses", stats
