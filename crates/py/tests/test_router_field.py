@@ -338,11 +338,19 @@ def _comparable(request: dict[str, Any]) -> Any:
     return out
 
 
-def run(strategy: str, model_list: list[dict[str, Any]], request: dict[str, Any], seed: int, patched: bool) -> list[Any]:
+def run(
+    strategy: str,
+    model_list: list[dict[str, Any]],
+    request: dict[str, Any],
+    seed: int,
+    patched: bool,
+    router_kwargs: dict[str, Any] | None = None,
+) -> list[Any]:
     if patched:
         fastllm_litellm.patch(["router"])
     try:
-        router = litellm.Router(model_list=copy.deepcopy(model_list), routing_strategy=strategy, num_retries=0)
+        settings = {"num_retries": 0, **(router_kwargs or {})}
+        router = litellm.Router(model_list=copy.deepcopy(model_list), routing_strategy=strategy, **settings)
         loop = asyncio.new_event_loop()
         try:
             random.seed(seed)
@@ -357,14 +365,20 @@ def run(strategy: str, model_list: list[dict[str, Any]], request: dict[str, Any]
 
 
 def compare(
-    strategy: str, model_list: list[dict[str, Any]], request: dict[str, Any], seed: int, *, must_pick: bool = True
+    strategy: str,
+    model_list: list[dict[str, Any]],
+    request: dict[str, Any],
+    seed: int,
+    *,
+    must_pick: bool = True,
+    router_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs both sides, asserts equal traces; the patched side's router stats."""
     saved_callbacks = list(litellm.callbacks)
     try:
-        baseline = run(strategy, model_list, request, seed, patched=False)
+        baseline = run(strategy, model_list, request, seed, patched=False, router_kwargs=router_kwargs)
         fastllm_litellm.reset_stats()
-        patched = run(strategy, model_list, request, seed, patched=True)
+        patched = run(strategy, model_list, request, seed, patched=True, router_kwargs=router_kwargs)
         stats = dict(fastllm_litellm.status()["features"]["router"])
     finally:
         litellm.callbacks[:] = saved_callbacks
@@ -412,6 +426,33 @@ def test_steering_requests_hand_back(strategy: str, model_list: list, request: d
     direct = [kind for kind in picks_for(strategy) if kind in ("sync", "async", "select")]
     assert stats["fallbacks"] >= len(direct), stats
     assert stats["last_fallback_reason"].startswith(reason), stats
+
+
+# Router settings LiteLLM's proxy passes when it builds its Router from a config (a timeout,
+# retries, fallbacks, invalid deployments skipped), none of which changes a first pick.
+PROXY_ROUTER_SETTINGS = {
+    "timeout": 600,
+    "num_retries": 2,
+    "retry_after": 0,
+    "allowed_fails": 3,
+    "cooldown_time": 30,
+    "ignore_invalid_deployments": True,
+    "fallbacks": [{"g": ["other"]}],
+}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, phases=PHASES)
+@given(model_list=model_lists(), request=requests(), seed=st.integers(0, 2**16))
+def test_proxy_router_settings_are_served_natively(
+    strategy: str, model_list: list, request: dict, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A router with the settings the proxy gives it, and a configured ``request_timeout``
+    (which 1.109 keeps on the router as its per-attempt timeout): served natively, equal picks."""
+    monkeypatch.setattr(litellm, "request_timeout", 321.0)
+    stats = compare(strategy, model_list, request, seed, router_kwargs=PROXY_ROUTER_SETTINGS)
+    assert stats["fallbacks"] == 0, (stats["last_fallback_reason"], request, model_list)
+    assert stats["calls"] >= len([kind for kind in picks_for(strategy) if kind != "latency"]), stats
 
 
 STEERING_DEPLOYMENT_FIELDS = [

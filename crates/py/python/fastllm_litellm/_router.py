@@ -57,6 +57,13 @@ _NEUTRAL_SETTINGS = frozenset(
         "_settings_version",
         "_core_registry_version",
         "explicit_allowed_fails",
+        # Where a failed call goes next: read after a failure, to choose the next group
+        # (router_python_core.py's and router_rust's fallback paths), never by a first pick,
+        # which is the only pick the patch answers (a fallback hop's pick is LiteLLM's).
+        "fallbacks",
+        "context_window_fallbacks",
+        "content_policy_fallbacks",
+        "default_fallbacks",
         # Awaited before a cross-group fallback attempt (the proxy sets both): a fallback's
         # target, never the first pick (router.py Router.__init__'s docs; router_rust/core.py).
         "fallback_access_check",
@@ -67,6 +74,9 @@ _NEUTRAL_SETTINGS = frozenset(
         # pre-call checks, which run as routing callbacks (an async pick hands back while one
         # of them filters deployments: `filters_deployments`).
         "_explicit_timeout",
+        # 1.109: the per-attempt timeout (router_python_core.py PythonCore.__init__ sets it
+        # from the configured request_timeout when a timeout is given; the proxy gives one).
+        "request_timeout",
         "_core_applying",
         "auto_router_capability_limit",
         "ignore_invalid_deployments",
