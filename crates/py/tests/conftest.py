@@ -14,6 +14,8 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ["LITELLM_OFFLINE_MODE"] = "true"
 os.environ.pop("FASTLLM_LITELLM_FEATURES", None)
 
+import gc  # noqa: E402
+
 import litellm  # noqa: E402
 import litellm.compression.compress  # noqa: E402  (a by-name binding, imported before any patch)
 import litellm.llms.openai.common_utils  # noqa: E402
@@ -157,3 +159,18 @@ async def run_pre_call_hook(handler, user, data):
     except Exception as error:  # noqa: BLE001 - compared between the two limiters
         return ("raise", type(error).__name__, getattr(error, "status_code", None), str(getattr(error, "detail", error)))
     return ("ok", out if not isinstance(out, dict) else {k: v for k, v in out.items() if k != "metadata"})
+
+
+# CPython 3.11.7 (this machine's and CI's) can raise "AST constructor recursion depth mismatch" when a
+# finaliser runs inside the AST constructor. The tests leave router coroutines and loops for
+# the collector; Hypothesis' pytest plugin imports its observability module in the closing
+# summary, after the last test. So: that module is imported now, and the collector runs once
+# when the session finishes, before the summary.
+try:
+    import hypothesis.internal.observability  # noqa: E402, F401
+except ImportError:  # a venv without Hypothesis: its plugin is not there either
+    pass
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    gc.collect()
