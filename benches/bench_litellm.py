@@ -490,11 +490,11 @@ ROUTER_CHAT = [
 ]
 
 
-def _router_sides(side: str) -> None:
+def _router_sides(side: str, features: tuple[str, ...] = ("router",)) -> None:
     if side == "baseline":
         fastllm_litellm.unpatch()
     else:
-        fastllm_litellm.patch(["router"])
+        fastllm_litellm.patch(list(features))
 
 
 def _seeded(run: Callable[[], object], n: int, seed: int) -> list[object]:
@@ -777,6 +777,14 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
     from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
 
     realistic = inputs.name != ""
+    # The realistic rows run as a user runs fastllm: `patch()`'s features, so a strategy that
+    # counts the prompt's tokens against tpm limits counts them natively too (the native column
+    # counts both features' calls). The plain rows patch the router alone, as they always have.
+    features = ("router", "token_counter", "rate_limit") if realistic else ("router",)
+
+    def sides(side: str) -> None:
+        _router_sides(side, features)
+
     router = litellm.Router(model_list=inputs.model_list, num_retries=0, routing_strategy=strategy)
     _seed_strategy_state(router, strategy, inputs.model_list)
     loop = asyncio.new_event_loop()
@@ -792,7 +800,7 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
             sequences = {}
             minute = _utc_minute()
             for side in ("baseline", "patched"):
-                _router_sides(side)
+                sides(side)
                 turn = itertools.count()
                 sequences[side] = _seeded(run, 300, seed=2024)
             if _utc_minute() == minute:
@@ -841,16 +849,16 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
     calls = {"sync": {"baseline": 200, "patched": 1000}, "select": {"baseline": 200, "patched": 1000}}
     if realistic:
         for side in ("baseline", "patched"):
-            _router_sides(side)
+            sides(side)
             if has_sync:
                 calls["sync"][side] = _calls_per_round(sync_pick)
             calls["select"][side] = _calls_per_round(select_once)
     times: dict[str, dict[str, list[float]]] = {"sync": {"baseline": [], "patched": []}, "select": {"baseline": [], "patched": []}}
-    shares = {"sync": Share("router"), "select": Share("router")}
+    shares = {"sync": Share(*features), "select": Share(*features)}
     for r in range(rounds):
         order = ("baseline", "patched") if r % 2 == 0 else ("patched", "baseline")
         for side in order:
-            _router_sides(side)
+            sides(side)
             if has_sync:
                 with shares["sync"].measure() if side == "patched" else contextlib.nullcontext():
                     times["sync"][side].append(_timed(sync_pick, calls["sync"][side])[0])
@@ -919,7 +927,7 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
         for _ in range(2):
             minute = _utc_minute()
             for side in ("baseline", "patched"):
-                _router_sides(side)
+                sides(side)
                 turn = itertools.count()
                 random.seed(7)
                 seeded[side] = loop.run_until_complete(completions(1, 50))[1] + [random.random()]
@@ -933,12 +941,12 @@ def _strategy_rows(strategy: str, rounds: int, inputs: RouterInputs) -> list[Row
     total = inputs.completions_per_round
     for concurrency in inputs.concurrencies:
         per_request: dict[str, list[float]] = {"baseline": [], "patched": []}
-        share = Share("router")
+        share = Share(*features)
         answered = True
         for r in range(completion_rounds):
             order = ("baseline", "patched") if r % 2 == 0 else ("patched", "baseline")
             for side in order:
-                _router_sides(side)
+                sides(side)
                 gc.collect()  # each round starts without the previous round's garbage
                 with share.measure() if side == "patched" else contextlib.nullcontext():
                     took, ids = loop.run_until_complete(completions(concurrency, total))
