@@ -12,7 +12,6 @@ own, with fewer seeds.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gc
 import importlib
 import random
@@ -223,16 +222,6 @@ def test_model_rate_limit_check_plain_deployments_are_native(only) -> None:
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_usage_v2_check_trace(only) -> None:
     only("rate_limit")
-    for attempt in range(3):  # a trace straddling a UTC minute boundary runs again
-        minute = datetime.datetime.now(datetime.timezone.utc).minute
-        try:
-            seen = checks_suite._v2_trace(1)
-        except AssertionError:
-            if attempt == 2 or datetime.datetime.now(datetime.timezone.utc).minute == minute:
-                raise
-            continue
-        if datetime.datetime.now(datetime.timezone.utc).minute == minute:
-            break
-    assert seen["returned"] > 20 and seen["raised"] > 20, seen
+    checks_suite.v2_trace_within_a_minute(1)
     entry = _status("rate_limit")
     assert 0 < entry["fallbacks"] < entry["calls"], entry

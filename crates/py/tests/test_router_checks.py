@@ -336,11 +336,10 @@ def _v2_trace(seed: int) -> dict[str, int]:
     return seen
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("seed", range(6))
-def test_usage_v2_traces_match_litellms_check(patched, seed: int) -> None:
-    # The keys carry the real UTC minute: a trace that straddles a minute boundary may see the
-    # two sides key different minutes, so it runs again (a boundary comes once a minute).
+def v2_trace_within_a_minute(seed: int) -> dict[str, int]:
+    """``_v2_trace(seed)``, run again when it straddles a UTC minute boundary: the keys carry
+    the real UTC minute, so the two sides may then key different minutes (a boundary comes
+    once a minute). Asserts the trace saw both outcomes often."""
     for attempt in range(3):
         minute = datetime.datetime.now(datetime.timezone.utc).minute
         try:
@@ -352,6 +351,13 @@ def test_usage_v2_traces_match_litellms_check(patched, seed: int) -> None:
         if datetime.datetime.now(datetime.timezone.utc).minute == minute:
             break
     assert seen["returned"] > 20 and seen["raised"] > 20, seen
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("seed", range(6))
+def test_usage_v2_traces_match_litellms_check(patched, seed: int) -> None:
+    v2_trace_within_a_minute(seed)
     stats = fastllm_litellm.status()["features"]["rate_limit"]
     # The str limit and the int id went to LiteLLM's own method; the rest was native.
     assert 0 < stats["fallbacks"] < stats["calls"], stats
