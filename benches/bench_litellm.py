@@ -505,14 +505,7 @@ def _seeded(run: Callable[[], object], n: int, seed: int) -> list[object]:
     return [*out, random.random()]
 
 
-ROUTER_STRATEGIES = (
-    "simple-shuffle",
-    "least-busy",
-    "usage-based-routing",
-    "usage-based-routing-v2",
-    "latency-based-routing",
-    "cost-based-routing",
-)
+from fastllm_litellm._router import ROUTING_STRATEGIES as ROUTER_STRATEGIES  # noqa: E402
 # Priced models for cost-based routing's rows (cost-map keys; a model not in it costs the default).
 COST_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-3.5-turbo", "openai/gpt-4o-unpriced", "azure/gpt-4o")
 

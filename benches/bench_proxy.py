@@ -43,14 +43,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 MASTER_KEY = "sk-fastllm-0123456789abcdef0123456789abcdef"
-STRATEGIES = (
-    "simple-shuffle",
-    "least-busy",
-    "usage-based-routing",
-    "usage-based-routing-v2",
-    "latency-based-routing",
-    "cost-based-routing",
-)
+from fastllm_litellm._router import ROUTING_STRATEGIES as STRATEGIES  # noqa: E402 - the strategies the router feature serves
 FEATURES = ("router", "rate_limit", "token_counter")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

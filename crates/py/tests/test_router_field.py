@@ -50,14 +50,7 @@ from test_router_patch import (  # noqa: F401 - no_global_callbacks is an autous
 import fastllm_litellm
 from fastllm_litellm import _router
 
-STRATEGIES = [
-    "simple-shuffle",
-    "least-busy",
-    "usage-based-routing",
-    "usage-based-routing-v2",
-    "latency-based-routing",
-    "cost-based-routing",
-]
+STRATEGIES = list(_router.ROUTING_STRATEGIES)
 EXAMPLES = 10
 # No shrinking: each example runs two routers through a trace, and a failing draw is printed
 # as drawn (shrinking one costs minutes).

@@ -40,6 +40,16 @@ from typing import Any
 from fastllm_litellm import _native
 
 SIMPLE_SHUFFLE = "simple-shuffle"
+ROUTING_STRATEGIES: tuple[str, ...] = (
+    SIMPLE_SHUFFLE,
+    "least-busy",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "latency-based-routing",
+    "cost-based-routing",
+)
+"""Every routing strategy the feature serves (on Python 3.11 for latency-based), in LiteLLM's
+order; the tests and benchmarks draw from it."""
 
 # Router settings that never change which deployment a pick returns.
 _NEUTRAL_SETTINGS = frozenset(
