@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(loom), doc = include_str!("../README.md"))]
 #![cfg_attr(loom, doc = "fastllm-ratelimit, built for loom model checking.")]
 
