@@ -750,6 +750,9 @@ async def bench_config(strategy: str, upstream: Upstream | None, workdir: Path, 
     write_config(config, proxy_config(strategy, api_base))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("FASTLLM_LITELLM_")}
     base_env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # Loopback only: both proxies count the llama group's tokens as LiteLLM does offline
+    # (tiktoken), instead of each stalling on a HuggingFace hub download that cannot succeed.
+    base_env.setdefault("LITELLM_OFFLINE_MODE", "true")
     if base_env.get("PYTHONPATH"):  # the proxies run in the work directory
         base_env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in base_env["PYTHONPATH"].split(os.pathsep) if p)
     status_file = workdir / f"status-{tag}.json"

@@ -333,8 +333,12 @@ def test_custom_tokenizer_falls_back(patched, stats):
     assert ORIGINAL(model="gpt-4o", text=text) > 2
 
 
-@pytest.mark.parametrize("model", ["deepseek/deepseek-chat", "meta-llama/llama-3-8b-instruct", "replicate/llama-2-70b"])
+HUB_MODELS = ["meta-llama/llama-3-8b-instruct", "openai/llama-3.1-70b-vllm-b", "replicate/llama-2-70b"]
+
+
+@pytest.mark.parametrize("model", ["deepseek/deepseek-chat"])
 def test_huggingface_models_fall_back(patched, stats, model):
+    # a tokenizer LiteLLM ships: it loads even offline, and LiteLLM's own code counts
     assert litellm.utils.huggingface_tokenizer_kind(model) is not None
     for kwargs in (
         {"text": "Hello, world! 你好 👍 it's a test"},
@@ -348,8 +352,47 @@ def test_huggingface_models_fall_back(patched, stats, model):
         assert model in entry["last_fallback_reason"]
 
 
-def test_hf_download_disabled_counts_natively(patched, stats):
+@pytest.mark.parametrize("model", HUB_MODELS)
+def test_hub_tokenizers_count_natively_offline(patched, stats, model):
+    # a tokenizer LiteLLM downloads from the HuggingFace hub: offline, LiteLLM counts these
+    # models with tiktoken, and so does the native counter
+    assert litellm.utils.huggingface_tokenizer_kind(model) in ("llama2", "llama3")
+    assert litellm.utils.is_offline_mode()
+    for kwargs in (
+        {"text": "Hello, world! 你好 👍 it's a test"},
+        {"messages": CHAT},
+        {"messages": CHAT, "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]},
+    ):
+        patch_module.reset_stats()
+        assert outcome(litellm.token_counter, {"model": model, **kwargs}) == outcome(ORIGINAL, {"model": model, **kwargs})
+        assert (stats()["calls"], stats()["fallbacks"]) == (1, 0)
+
+
+def test_hub_tokenizers_fall_back_online(patched, stats, monkeypatch):
+    # online, LiteLLM tries the hub first: that call is LiteLLM's. The hub is unreachable here,
+    # so its loader is made to fail at once, as it does (after its timeouts) without a network;
+    # LiteLLM then remembers the failure and counts with tiktoken.
     model = "meta-llama/llama-3-8b-instruct"
+
+    def unreachable(kind):
+        raise OSError(f"the HuggingFace hub is unreachable ({kind})")
+
+    monkeypatch.delenv("LITELLM_OFFLINE_MODE")
+    monkeypatch.setattr(litellm.utils, "_load_huggingface_tokenizer", unreachable)
+    assert not litellm.utils.is_offline_mode()
+    patch_module.reset_stats()
+    assert litellm.token_counter(model=model, messages=CHAT) == ORIGINAL(model=model, messages=CHAT)
+    assert stats()["fallbacks"] == 1
+    assert model in stats()["last_fallback_reason"]
+    # offline again: the resolver notices, and counts natively
+    monkeypatch.setenv("LITELLM_OFFLINE_MODE", "true")
+    patch_module.reset_stats()
+    assert litellm.token_counter(model=model, messages=CHAT) == ORIGINAL(model=model, messages=CHAT)
+    assert (stats()["calls"], stats()["fallbacks"]) == (1, 0)
+
+
+def test_hf_download_disabled_counts_natively(patched, stats):
+    model = "claude-haiku-4-5"  # a tokenizer LiteLLM ships, so offline mode does not decide
     saved = litellm.disable_hf_tokenizer_download
     litellm.disable_hf_tokenizer_download = True
     try:

@@ -232,6 +232,8 @@ def _restore(feature: _Feature) -> None:
 
 
 _OPENAI_TOKENIZER = "openai_tokenizer"
+# The environment variable behind LiteLLM's `is_offline_mode()`; part of the resolver's cache key.
+_OFFLINE_ENV = "LITELLM_OFFLINE_MODE"
 
 
 class _Resolver:
@@ -244,6 +246,10 @@ class _Resolver:
         self._encoding_name = core.openai_tokenizer_encoding_name
         self._legacy = core.uses_legacy_message_accounting
         self._hf_kind = utils.huggingface_tokenizer_kind
+        # What `_return_huggingface_tokenizer` loads even offline (it ships with LiteLLM), and
+        # its offline switch: any other HuggingFace kind is counted with tiktoken offline.
+        self._bundled_hf = frozenset(utils._BUNDLED_TOKENIZER_LOAD_LOCKS)
+        self._utils = utils
         self._tool_section = tools.chat_template_tool_section
         self._stats = stats
         self._chunk_chars = inspect.signature(core._get_tiktoken_count_function).parameters["chunk_size"].default
@@ -268,6 +274,7 @@ class _Resolver:
             len(litellm.anthropic_models),
             len(litellm.cohere_models),
             litellm.disable_hf_tokenizer_download,
+            os.environ.get(_OFFLINE_ENV),
         )
 
     def __call__(self, model: object) -> _native.Counter | None:
@@ -298,12 +305,13 @@ class _Resolver:
             model, hf_applies = model[0], False
         if not isinstance(model, str):
             return None
-        if (
-            hf_applies
-            and self._litellm.disable_hf_tokenizer_download is not True
-            and self._hf_kind(model) is not None
-        ):
-            return None  # a HuggingFace tokenizer: LiteLLM's own code counts
+        if hf_applies and self._litellm.disable_hf_tokenizer_download is not True:
+            kind = self._hf_kind(model)
+            # LiteLLM's `_select_tokenizer_helper`: a kind it bundles always loads; any other
+            # kind is downloaded from the HuggingFace hub, except in offline mode, where it
+            # counts with tiktoken like any other model.
+            if kind is not None and (kind in self._bundled_hf or not self._utils.is_offline_mode()):
+                return None  # a HuggingFace tokenizer: LiteLLM's own code counts
         if self._tool_section(model) is not None:
             return None  # a chat-template tool rendering this crate does not reproduce
         encoding = self._encoding_name(model)
