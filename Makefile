@@ -124,6 +124,13 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+## make publish-check: every publishable crate packaged and built as crates.io would get it
+## (`cargo publish --workspace --dry-run`: path dependencies resolve to the packaged siblings).
+## Uncommitted edits are packaged as they are.
+.PHONY: publish-check
+publish-check:
+	cargo publish --workspace --dry-run --allow-dirty
+
 $(TOOLS_VENV)/bin/maturin:
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install -q "maturin>=1.9.4,<2"
