@@ -163,7 +163,10 @@ def _litellm() -> ModuleType:
         raise ImportError("fastllm_litellm needs the litellm package: pip install litellm") from error
 
 
+@functools.lru_cache(maxsize=1)
 def _litellm_version() -> str | None:
+    # Read once: importlib.metadata parses the installed METADATA file (about 2 ms), and
+    # status() names the release every time the launcher's status file is written.
     try:
         return importlib.metadata.version("litellm")
     except importlib.metadata.PackageNotFoundError:
