@@ -671,16 +671,27 @@ def side_figures(cells: list[CellResult]) -> dict[str, float]:
     }
 
 
+def paired_ratios(row: Row) -> list[float]:
+    """Round k's patched req/s over round k's unpatched req/s. The two cells of a round run
+    back to back (in alternating order), so a drift of the machine's load between rounds
+    cancels in each ratio; the table's ratio is their median."""
+    return [p.rps / u.rps for u, p in zip(row.cells["unpatched"], row.cells["patched"]) if u.rps > 0]
+
+
+def _spread(ratios: list[float]) -> str:
+    return f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "—"
+
+
 def fmt(x: float, digits: int = 1) -> str:
     return "—" if x != x else f"{x:.{digits}f}"
 
 
 def render(rows: list[Row], header: str) -> str:
-    cols = ["strategy", "upstream", "traffic", "conc", "req/s unpatched", "req/s patched", "ratio",
+    cols = ["strategy", "upstream", "traffic", "conc", "req/s unpatched", "req/s patched", "ratio", "round ratios",
             "p50 ms u / p", "p99 ms u / p", "overhead ms u / p", "CPU µs/req u / p",
             "native router", "native rate_limit", "native token_counter", "shape"]
     lines = [header, "", "| " + " | ".join(cols) + " |", "|" + "|".join(
-        "---:" if i >= 3 and i < 14 else ":---" for i in range(len(cols))) + "|"]
+        "---:" if i >= 3 and i < 15 else ":---" for i in range(len(cols))) + "|"]
     notes: list[str] = []
     for r in rows:
         u, p = side_figures(r.cells["unpatched"]), side_figures(r.cells["patched"])
@@ -690,7 +701,9 @@ def render(rows: list[Row], header: str) -> str:
         elif any(fails.values()):
             ratio = f"FAILED ({fails['unpatched']} / {fails['patched']} not 200)"
         else:
-            ratio = f"{p['rps'] / u['rps']:.2f}x" if u["rps"] > 0 else "—"
+            paired = paired_ratios(r)
+            ratio = f"{median(paired):.2f}x" if paired else "—"
+        spread = _spread(paired_ratios(r))
         natives = []
         for name in FEATURES:
             calls, fallbacks = r.native.get(name, (0, 0))
@@ -701,7 +714,7 @@ def render(rows: list[Row], header: str) -> str:
         if r.status_error:
             notes.append(f"- {r.strategy}, {r.upstream}, {r.traffic} c{r.concurrency}: {r.status_error}")
         lines.append("| " + " | ".join([
-            r.strategy, r.upstream, r.traffic, str(r.concurrency), fmt(u["rps"]), fmt(p["rps"]), ratio,
+            r.strategy, r.upstream, r.traffic, str(r.concurrency), fmt(u["rps"]), fmt(p["rps"]), ratio, spread,
             f"{fmt(u['p50'])} / {fmt(p['p50'])}", f"{fmt(u['p99'])} / {fmt(p['p99'])}",
             f"{fmt(u['overhead'], 2)} / {fmt(p['overhead'], 2)}", f"{fmt(u['cpu_us'], 0)} / {fmt(p['cpu_us'], 0)}",
             *natives, "MISMATCH" if r.shape_error else "equal",
@@ -840,7 +853,8 @@ async def main_async() -> int:
             upstream.stop()
         if rows:
             header = (f"`make bench-proxy`, litellm {litellm_version}, fastllm {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}: "
-                      f"median of {ROUNDS} interleaved rounds per side, each measured over at least {SECONDS:g} s "
+                      f"req/s: median of {ROUNDS} interleaved rounds per side; ratio: median of the rounds' patched/unpatched "
+                      f"ratios (round ratios: their range); each cell measured over at least {SECONDS:g} s "
                       f"and one answer per connection, after a warm-up of at least {WARMUP:g} s")
             table = render(rows, header)
             print()
