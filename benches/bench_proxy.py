@@ -21,7 +21,9 @@ BENCH_PROXY_STRATEGIES (comma list, every strategy), BENCH_PROXY_CONCURRENCY ("1
 BENCH_PROXY_STREAM_CONCURRENCY (20; 0 drops the streaming rows),
 BENCH_PROXY_UPSTREAM_CONCURRENCY (20: the HTTP-upstream config's plain and streaming rows; 0
 drops that config), BENCH_PROXY_PATCHED_CMD (the patched proxy's command, instead of
-`fastllm-litellm proxy`), BENCH_PROXY_RESULTS (directory, benches/results).
+`fastllm-litellm proxy`), BENCH_PROXY_RESULTS (directory, benches/results), BENCH_PROXY_PIN
+(1: with two CPUs or more, the proxies run on one half of them and the client on the other; 0: no
+pinning).
 """
 
 from __future__ import annotations
@@ -332,6 +334,28 @@ def _die_with_parent() -> None:
         pass
 
 
+def _cpus() -> tuple[set[int], set[int]] | None:
+    """(the load generator's CPUs, the proxies' CPUs) when BENCH_PROXY_PIN is on (the default)
+    and there are at least two: the proxy under test then never shares a CPU with the client
+    that drives it, and each side's rounds run on the same CPU."""
+    if os.environ.get("BENCH_PROXY_PIN", "1").strip() in ("0", "", "false") or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
+
+PINNED = _cpus()
+
+
+def _proxy_child() -> None:
+    _die_with_parent()
+    if PINNED is not None:
+        os.sched_setaffinity(0, PINNED[1])
+
+
 def _stat(pid: int) -> tuple[int, int, int] | None:
     """(ppid, utime+stime, cutime+cstime) in clock ticks, or None when the process is gone."""
     try:
@@ -388,7 +412,7 @@ class Proxy:
             log.flush()
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          env=self.env, start_new_session=True, cwd=self.log.parent,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=_proxy_child)
 
     async def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -823,6 +847,8 @@ async def main_async() -> int:
     from importlib.metadata import version
 
     litellm_version = version("litellm")
+    if PINNED is not None:  # the load generator (and the loopback upstream it starts)
+        os.sched_setaffinity(0, PINNED[0])
     bindir = Path(sys.executable).parent
     if not (bindir / "litellm").exists():
         raise SystemExit(f"LiteLLM's proxy CLI is not installed beside {sys.executable}")
@@ -855,7 +881,9 @@ async def main_async() -> int:
             header = (f"`make bench-proxy`, litellm {litellm_version}, fastllm {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}: "
                       f"req/s: median of {ROUNDS} interleaved rounds per side; ratio: median of the rounds' patched/unpatched "
                       f"ratios (round ratios: their range); each cell measured over at least {SECONDS:g} s "
-                      f"and one answer per connection, after a warm-up of at least {WARMUP:g} s")
+                      f"and one answer per connection, after a warm-up of at least {WARMUP:g} s"
+                      + (f"; proxies on CPU {','.join(map(str, sorted(PINNED[1])))}, client on CPU "
+                         f"{','.join(map(str, sorted(PINNED[0])))}" if PINNED else ""))
             table = render(rows, header)
             print()
             print(table)
