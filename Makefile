@@ -131,14 +131,20 @@ lint:
 publish-check:
 	cargo publish --workspace --dry-run --allow-dirty
 
-$(TOOLS_VENV)/bin/maturin:
-	$(PYTHON) -m venv $(TOOLS_VENV)
-	$(TOOLS_VENV)/bin/pip install -q "maturin>=1.9.4,<2"
+# maturin, and zig (PyPI's `ziglang`, run by maturin as `python-zig` from the tools venv's
+# bin/) to link the extension against manylinux2014's glibc 2.17.
+WHEEL_TOOLS := "maturin>=1.9.4,<2" "ziglang>=0.17.1,<0.18"
+$(TOOLS_VENV)/.wheel-tools:
+	if [ ! -x $(TOOLS_VENV)/bin/python ]; then $(PYTHON) -m venv $(TOOLS_VENV); fi
+	$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check $(WHEEL_TOOLS)
+	touch $@
 
-## The abi3 wheel, built once and installed into every LiteLLM venv.
-wheel: $(TOOLS_VENV)/bin/maturin
+## The abi3 wheel, built once and installed into every LiteLLM venv: tagged manylinux2014
+## (what package indexes accept; zig links it against glibc 2.17), the extension stripped.
+wheel: $(TOOLS_VENV)/.wheel-tools
 	rm -f $(WHEEL_DIR)/fastllm_litellm-*.whl
-	cd crates/py && ../../$(TOOLS_VENV)/bin/maturin build --release --quiet -o ../../$(WHEEL_DIR)
+	cd crates/py && PATH="$$PWD/../../$(TOOLS_VENV)/bin:$$PATH" ../../$(TOOLS_VENV)/bin/maturin build \
+	  --release --quiet --zig --compatibility manylinux2014 --strip -o ../../$(WHEEL_DIR)
 	@ls -l $(WHEEL_DIR)/fastllm_litellm-*.whl | awk '{printf "wheel: %s (%.1f MB)\n", $$9, $$5/1048576}'
 
 
