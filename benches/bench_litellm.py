@@ -237,9 +237,8 @@ def rate_limit_rows(rounds: int) -> list[Row]:
 
     import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
 
-    from fastllm_litellm import _native
+    from fastllm_litellm import _native, _rate_limit
 
-    patch_module = sys.modules["fastllm_litellm.patch"]
     big = 10**12
     one_key = [{"key": "api_key", "value": "k1", "rate_limit": {"requests_per_unit": big}}]
     three = [
@@ -249,8 +248,8 @@ def rate_limit_rows(rounds: int) -> list[Row]:
     ]
     handler_cls = v3._PROXY_MaxParallelRequestsHandler_v3
     rows = []
-    own_keyspace = patch_module._rate_limit_mismatch(v3) is None  # 1.110: the keyspace moves to Rust
-    on_dual_cache = not own_keyspace and patch_module._dual_cache_limiter_mismatch(v3) is None  # 1.109
+    own_keyspace = _rate_limit._rate_limit_mismatch(v3) is None  # 1.110: the keyspace moves to Rust
+    on_dual_cache = not own_keyspace and _rate_limit._dual_cache_limiter_mismatch(v3) is None  # 1.109
     if not own_keyspace and not on_dual_cache:
         # A limiter the patch does not take: compare the native limiter.
         for name, descriptors in (("v3 should_rate_limit, 1 key rpm", one_key), ("v3 should_rate_limit, 3 descriptors rpm+tpm", three)):

@@ -24,6 +24,7 @@ import pytest  # noqa: E402
 from litellm.litellm_core_utils import token_counter as core  # noqa: E402
 
 import fastllm_litellm  # noqa: E402
+from fastllm_litellm import _rate_limit, _router  # noqa: E402
 
 patch_module = importlib.import_module("fastllm_litellm.patch")
 
@@ -75,10 +76,9 @@ def _default_patched() -> list[str]:
     except ImportError:
         pass
     else:
-        parts.append(patch_module._rate_limit_mismatch(v3) is None)
-    checks = importlib.import_module(patch_module._MODEL_CHECK_MODULE)
-    parts.append(patch_module._model_check_mismatch(checks) is None)
-    from fastllm_litellm import _router
+        parts.append(_rate_limit._rate_limit_mismatch(v3) is None)
+    checks = importlib.import_module(_rate_limit._MODEL_CHECK_MODULE)
+    parts.append(_rate_limit._model_check_mismatch(checks) is None)
 
     router = [] if isinstance(_router._line(litellm), str) else ["router"]
     return sorted(["token_counter", *(["rate_limit"] if any(parts) else []), *router])

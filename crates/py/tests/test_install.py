@@ -21,7 +21,7 @@ from litellm.litellm_core_utils import token_counter as core
 from litellm.utils import select_tokenizer
 
 import fastllm_litellm
-from fastllm_litellm import _cli, _status
+from fastllm_litellm import _cli, _feature, _status, _token_counter
 
 PACKAGE_ROOT = Path(fastllm_litellm.__file__).resolve().parent.parent
 
@@ -93,7 +93,7 @@ def test_a_feature_that_fails_to_patch_is_reported_and_the_others_patch(monkeypa
     sentinel = object()
 
     def broken(litellm_module, explicit, feature):
-        feature.bindings.append(patch_module._Binding(cls, "_fastllm_probe", None, False))
+        feature.bindings.append(_feature.Binding(cls, "_fastllm_probe", None, False))
         cls._fastllm_probe = sentinel
         raise ModuleNotFoundError("No module named 'redis'")
 
@@ -117,7 +117,7 @@ def test_a_feature_that_fails_to_patch_is_reported_and_the_others_patch(monkeypa
 
 def test_a_patcher_says_not_applicable_with_its_reason(monkeypatch):
     def not_here(litellm_module, explicit, feature):
-        raise patch_module._NotApplicable("this LiteLLM's pick is not the one reproduced")
+        raise _feature.NotApplicable("this LiteLLM's pick is not the one reproduced")
 
     monkeypatch.setitem(patch_module._PATCHERS, "router", not_here)
     assert "router" not in fastllm_litellm.patch()
@@ -141,7 +141,7 @@ def test_litellm_that_does_not_import_is_reported_not_raised(monkeypatch):
     def fails():
         raise ImportError("fastllm_litellm needs the litellm package: pip install litellm")
 
-    monkeypatch.setattr(patch_module, "_litellm", fails)
+    monkeypatch.setattr(_feature, "import_litellm", fails)
     with pytest.warns(RuntimeWarning, match="nothing patched"):
         assert fastllm_litellm.patch() == []
     for entry in fastllm_litellm.status()["features"].values():
@@ -323,7 +323,7 @@ def test_openai_tokenizer_custom_tokenizer_counts_natively_and_equal(everything)
     """The proxy's /utils/token_counter passes select_tokenizer(model) as custom_tokenizer;
     of type openai_tokenizer, LiteLLM counts with the model's own encoding, and so does the
     patch."""
-    original = patch_module._original_token_counter(core)
+    original = _token_counter._original_token_counter(core)
     cases = []
     for model in MODELS:
         chosen = select_tokenizer(model=model)

@@ -26,6 +26,7 @@ from corpus import CASES, data_url, gif, jpeg, png, webp
 from litellm.litellm_core_utils import token_counter as core
 
 import fastllm_litellm
+from fastllm_litellm import _feature, _token_counter
 
 CHAT = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -246,7 +247,7 @@ def test_bad_features_type_raises():
 
 def test_unlisted_litellm_version_with_verified_sources_patches_without_a_warning(monkeypatch):
     # Applicability is read from the sources' fingerprints, not from the version string.
-    monkeypatch.setattr(patch_module, "_litellm_version", lambda: "0.0.1")
+    monkeypatch.setattr(_feature, "litellm_version", lambda: "0.0.1")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert fastllm_litellm.patch() == DEFAULT_PATCHED
@@ -259,8 +260,8 @@ def test_unlisted_litellm_version_with_verified_sources_patches_without_a_warnin
 
 
 def test_unlisted_litellm_version_with_other_signature_is_not_patched(monkeypatch):
-    monkeypatch.setattr(patch_module, "_litellm_version", lambda: "0.0.1")
-    monkeypatch.setattr(patch_module, "_TOKEN_COUNTER_PARAMETERS", (("model", ""),))
+    monkeypatch.setattr(_feature, "litellm_version", lambda: "0.0.1")
+    monkeypatch.setattr(_token_counter, "_TOKEN_COUNTER_PARAMETERS", (("model", ""),))
     with pytest.warns(RuntimeWarning, match="not patching token_counter"):
         assert "token_counter" not in fastllm_litellm.patch()
     fastllm_litellm.unpatch()
@@ -437,7 +438,7 @@ def test_forced_resolver_failure_falls_back(patched, stats, monkeypatch):
     def boom(self, model):
         raise RuntimeError(f"resolver exploded on {model}")
 
-    monkeypatch.setattr(patch_module._Resolver, "_resolve", boom)
+    monkeypatch.setattr(_token_counter._Resolver, "_resolve", boom)
     model = "gpt-4o-2024-08-06"  # not resolved before in this patch: the cache is empty
     for kwargs in ({"messages": CHAT}, {"text": "forced failure"}):
         before = stats()["fallbacks"]
@@ -459,7 +460,7 @@ def test_forced_counter_failure_falls_back(patched, stats, monkeypatch):
         def count_litellm_text(self, text):
             raise MemoryError("native counter out of memory")
 
-    monkeypatch.setattr(patch_module._native, "Counter", ExplodingCounter)
+    monkeypatch.setattr(_token_counter._native, "Counter", ExplodingCounter)
     model = "gpt-4.1-mini"
     assert litellm.token_counter(model=model, messages=CHAT) == ORIGINAL(model=model, messages=CHAT)
     assert stats()["last_fallback_reason"].startswith("ValueError: native counter exploded")
@@ -598,7 +599,7 @@ def test_str_subclasses_and_dict_subclasses(patched):
 
 
 def test_extrapolated_long_texts(patched, stats):
-    limit = patch_module._Resolver(litellm, core, patch_module._stats["token_counter"])._max_exact_chars
+    limit = _token_counter._Resolver(litellm, core, _feature.STATS["token_counter"])._max_exact_chars
     assert limit > 0
     unit = "The quick brown fox — 快速的狐狸 👨\u200d👩\u200d👧 it's  \n\t"
     text = (unit * (limit // len(unit) + 50))[: limit + 12_345]

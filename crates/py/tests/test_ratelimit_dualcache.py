@@ -18,12 +18,13 @@ import random
 import pytest
 
 import fastllm_litellm
-from conftest import HOOK_RESOLVERS, patch_module, run_pre_call_hook
+from fastllm_litellm import _rate_limit
+from conftest import HOOK_RESOLVERS, run_pre_call_hook
 
 v3 = pytest.importorskip("litellm.proxy.hooks.parallel_request_limiter_v3")
-if patch_module._dual_cache_limiter_mismatch(v3) is not None:
+if _rate_limit._dual_cache_limiter_mismatch(v3) is not None:
     pytest.skip(
-        f"not the DualCache-backed limiter: {patch_module._dual_cache_limiter_mismatch(v3)}", allow_module_level=True
+        f"not the DualCache-backed limiter: {_rate_limit._dual_cache_limiter_mismatch(v3)}", allow_module_level=True
     )
 
 from litellm.caching.dual_cache import DualCache  # noqa: E402

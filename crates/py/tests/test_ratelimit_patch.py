@@ -19,12 +19,12 @@ import threading
 import pytest
 
 import fastllm_litellm
-from fastllm_litellm import _native
-from conftest import HOOK_RESOLVERS, patch_module, run_pre_call_hook
+from fastllm_litellm import _native, _rate_limit
+from conftest import HOOK_RESOLVERS, run_pre_call_hook
 
 v3 = pytest.importorskip("litellm.proxy.hooks.parallel_request_limiter_v3")
-if patch_module._rate_limit_mismatch(v3) is not None:  # the 1.109 line keeps its state in DualCache
-    pytest.skip(f"rate_limit does not apply: {patch_module._rate_limit_mismatch(v3)}", allow_module_level=True)
+if _rate_limit._rate_limit_mismatch(v3) is not None:  # the 1.109 line keeps its state in DualCache
+    pytest.skip(f"rate_limit does not apply: {_rate_limit._rate_limit_mismatch(v3)}", allow_module_level=True)
 
 from litellm.caching.dual_cache import DualCache  # noqa: E402
 from litellm.proxy.utils import InternalUsageCache  # noqa: E402

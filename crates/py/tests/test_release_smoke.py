@@ -22,9 +22,9 @@ import pytest
 import fastllm_litellm
 import test_router_checks as checks_suite
 import test_router_patch as router_suite
-from conftest import ORIGINAL, patch_module
+from conftest import ORIGINAL
 from corpus import CASES
-from fastllm_litellm import _compat
+from fastllm_litellm import _compat, _rate_limit
 from test_router_patch import (  # noqa: F401 - fixtures, used by name
     frozen_latency_minute,
     frozen_lowest_minute,
@@ -147,13 +147,13 @@ def test_cost_trace(frozen_lowest_minute) -> None:
 
 
 def test_v3_limiter_trace(only) -> None:
-    if patch_module._rate_limit_mismatch(V3) is None:
+    if _rate_limit._rate_limit_mismatch(V3) is None:
         suite = importlib.import_module("test_ratelimit_patch")
         only("rate_limit")
         seen = asyncio.run(suite._replay(3))
         assert seen["check"] >= 30, seen
     else:
-        assert patch_module._dual_cache_limiter_mismatch(V3) is None
+        assert _rate_limit._dual_cache_limiter_mismatch(V3) is None
         suite = importlib.import_module("test_ratelimit_dualcache")
         only("rate_limit")
         seen = suite._trace(3)

@@ -31,13 +31,16 @@ import dis
 import functools
 import random
 import sys
+import warnings
 import weakref
 from contextvars import ContextVar
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-from fastllm_litellm import _native
+from fastllm_litellm import _compat, _native
+from fastllm_litellm._caches import cache_steps
+from fastllm_litellm._feature import STATS, Binding, Feature, NotApplicable
 
 SIMPLE_SHUFFLE = "simple-shuffle"
 ROUTING_STRATEGIES: tuple[str, ...] = (
@@ -534,7 +537,12 @@ class _Line:
     settings, its versions and its cooldowns."""
 
     copy: bool
-    strategies: frozenset[str] = frozenset({SIMPLE_SHUFFLE})
+    # Every strategy of ROUTING_STRATEGIES, on both lines. latency-based averages with
+    # Python's `sum`, a plain left fold of doubles up to 3.11 (3.12 compensates): the native
+    # average is that fold, so it serves 3.11 only.
+    strategies: frozenset[str] = frozenset(
+        name for name in ROUTING_STRATEGIES if name != "latency-based-routing" or sys.version_info[:2] == (3, 11)
+    )
     strategy_setting: str
     # The attribute that holds a strategy's selector (None on a router of another strategy).
     selector_attributes: dict[object, str] = {}
@@ -639,12 +647,6 @@ class _PythonCoreLine(_Line):
     dicts; cooldowns live in the cooldown cache's ``InMemoryCache``."""
 
     copy = False
-    # latency-based averages with Python's `sum`, a plain left fold of doubles up to 3.11
-    # (3.12 compensates): the native average is that fold, so it serves 3.11 only.
-    strategies = frozenset(
-        {SIMPLE_SHUFFLE, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
-        | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
-    )
     strategy_setting = "_core_routing_strategy"
     selector_attributes = {
         "least-busy": "leastbusy_logger",
@@ -696,10 +698,6 @@ class _RustCoreLine(_Line):
     deployment per pick; cooldowns live in LiteLLM's native cooldown store."""
 
     copy = True
-    strategies = frozenset(
-        {SIMPLE_SHUFFLE, "least-busy", "usage-based-routing-v2", *_LOWEST_ATTRIBUTES}
-        | ({"latency-based-routing"} if sys.version_info[:2] == (3, 11) else set())
-    )
     strategy_setting = "routing_strategy"
 
     def selector(self, core: Any, attribute: str) -> object:
@@ -810,9 +808,7 @@ class RouterPatch:
         self.stats = stats
         self.entries: weakref.WeakKeyDictionary[object, _Entry] = weakref.WeakKeyDictionary()
         self.getrandbits = random._inst.getrandbits  # type: ignore[attr-defined]
-        from fastllm_litellm.patch import _cache_steps
-
-        self.steps = _cache_steps()
+        self.steps = cache_steps()
 
     def forget(self, core: object) -> None:
         self.entries.pop(core, None)
@@ -1102,6 +1098,23 @@ def _request_steers(request_kwargs: object) -> str | None:
             name = min(_STEERING_METADATA.intersection(metadata))
             return f"a request whose {bucket} has {name} (it steers the pick)"
     return None
+
+
+def install(litellm: ModuleType, explicit: bool, feature: Feature) -> None:
+    """The ``router`` feature's patcher (see :mod:`fastllm_litellm._feature`): the router
+    core's picks, on both lines."""
+    installed: list[tuple[type, str, object]] = []
+    reason = _compat.check("router")  # the pick path's fingerprints (fastllm_litellm._compat)
+    try:
+        if reason is None:
+            reason = patch_router(litellm, STATS["router"], installed)
+    finally:  # what it installed before an error is restored with the feature
+        for owner, name, original in installed:
+            feature.bindings.append(Binding(owner, name, original, True))  # type: ignore[arg-type]
+    if reason is not None:
+        if explicit:
+            warnings.warn(f"fastllm_litellm: router is not patched: {reason}", RuntimeWarning, stacklevel=4)
+        raise NotApplicable(reason)
 
 
 def patch_router(litellm: ModuleType, stats: _native.Stats, bindings: list) -> str | None:

@@ -30,6 +30,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 LOGGER = logging.getLogger("fastllm_litellm")
@@ -55,6 +56,7 @@ _reported: set[str] = set()
 _worker = False  # a worker process (forked, or started by the launcher): its own file
 _exit_registered = False
 _logger_configured = False
+_source: Callable[[], dict[str, Any]] | None = None
 
 
 def _interval() -> float:
@@ -102,10 +104,17 @@ def _configure_logger() -> None:
         LOGGER.addHandler(handler)
 
 
-def _status() -> dict[str, Any]:
-    from fastllm_litellm.patch import status
+def read_from(status: Callable[[], dict[str, Any]]) -> None:
+    """Report what ``status`` returns (:func:`fastllm_litellm.status`, which hands itself over
+    here when its module is imported, so this module imports nothing of the package)."""
+    global _source
+    _source = status
 
-    return status()
+
+def _status() -> dict[str, Any]:
+    if _source is None:
+        raise RuntimeError("no status to report: fastllm_litellm.patch is not imported")
+    return _source()
 
 
 def write_status(path: str | None = None) -> bool:
