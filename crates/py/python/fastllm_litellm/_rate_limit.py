@@ -74,7 +74,8 @@ def _rate_limit_mismatch(v3: ModuleType) -> str | None:
 
 
 def install(litellm: ModuleType, explicit: bool, feature: Feature) -> None:
-    """The v3 proxy limiter and the router's per-deployment checks, on both lines; each part
+    """The ``rate_limit`` feature's patcher (see :mod:`fastllm_litellm._feature`): the v3
+    proxy limiter and the router's per-deployment checks, on both lines; each part
     this install cannot take (its module does not import, it does not match, or patching it
     fails) is skipped and listed in ``feature.skipped``, with a warning when the feature was
     named explicitly. Not applicable when no part applies."""
@@ -146,8 +147,8 @@ def _make_should_rate_limit(original_check: Callable[..., Any], decide: Callable
     Where LiteLLM's method is a decorator's ``(*args, **kwargs)`` wrapper
     (``with_service_target``), the replacement takes ``(*args, **kwargs)`` too and binds them
     by the method's own parameters, so it shows both of the original's signatures without a
-    forwarding coroutine (see :func:`_keep_signature`); a call those parameters reject goes
-    to LiteLLM's method, which raises its own ``TypeError``."""
+    forwarding coroutine (see :func:`fastllm_litellm._feature.keep_signature`); a call those
+    parameters reject goes to LiteLLM's method, which raises its own ``TypeError``."""
 
     async def explicit(
         self,
