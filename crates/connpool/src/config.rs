@@ -37,7 +37,7 @@ pub struct PoolConfig {
     /// How long opening one connection (TCP connect plus handshake) may take. Default 1 s.
     ///
     /// The [`Manager`](crate::Manager) applies it, so that it can say which backend it could not
-    /// reach; [`RedisManager`](crate::redis::RedisManager) does.
+    /// reach; the Redis backend's `RedisManager` does.
     pub connect_timeout: Duration,
     /// How long one command, pipeline or script (and the recycle health check) may take before
     /// it fails with [`Error::Timeout`]. Default 500 ms.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
 use ::redis::RedisError;
 
 /// `Result` with this crate's [`Error`] as the default error type.
@@ -33,7 +34,7 @@ impl fmt::Display for Operation {
     }
 }
 
-/// Errors of the Redis backend and of configuration.
+/// Errors of the Redis backend (feature `redis`) and of configuration.
 ///
 /// The underlying driver error stays reachable through [`std::error::Error::source`]; the
 /// messages here never repeat it, so print the whole chain to see both. URLs in messages have
@@ -50,6 +51,7 @@ pub enum Error {
         reason: String,
     },
     /// The Redis URL did not parse.
+    #[cfg(feature = "redis")]
     #[error("invalid redis url `{url}`")]
     InvalidUrl {
         /// The URL, password redacted.
@@ -63,6 +65,7 @@ pub enum Error {
     ///
     /// The pool recovers by itself once Redis is back: the broken connection is dropped and the
     /// next checkout opens a new one.
+    #[cfg(feature = "redis")]
     #[error("redis at {url} is unavailable")]
     Unavailable {
         /// The URL, password redacted.
@@ -81,6 +84,7 @@ pub enum Error {
     },
     /// Redis answered a command with an error (wrong type, script error, ...), or the reply
     /// could not be converted to the requested type. The connection stays usable.
+    #[cfg(feature = "redis")]
     #[error("redis command failed")]
     Redis(#[from] RedisError),
     /// The pool was closed with [`Pool::close`](crate::Pool::close).
@@ -149,12 +153,15 @@ impl From<PoolError<Error>> for Error {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "redis")]
     use std::error::Error as _;
+    #[cfg(feature = "redis")]
     use std::io;
 
     use super::*;
 
     #[test]
+    #[cfg(feature = "redis")]
     fn pool_error_flattens_into_error() {
         let timeout: Error = PoolError::<Error>::Timeout {
             operation: Operation::Checkout,
@@ -180,6 +187,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "redis")]
     fn source_chain_is_kept() {
         let source = RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
         let err = PoolError::Backend(Error::Unavailable {

@@ -22,7 +22,7 @@ use crate::{Manager, ObjectId, ObjectMetrics, Status};
 /// Cloning is cheap and every clone shares the same connections and counters. The pool needs a
 /// tokio runtime (with the time driver) wherever `get` is awaited.
 ///
-/// The Redis pool is [`RedisPool`](crate::redis::RedisPool) = `Pool<RedisManager>`.
+/// The Redis pool (feature `redis`) is `RedisPool` = `Pool<RedisManager>`.
 ///
 /// # Examples
 ///
@@ -47,18 +47,21 @@ use crate::{Manager, ObjectId, ObjectMetrics, Status};
 ///     }
 /// }
 ///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> fastllm_connpool::Result<()> {
-/// let pool = Pool::new(Counter, PoolConfig::default().with_max_size(2))?;
-/// {
-///     let mut buf = pool.get().await.expect("in-memory create cannot fail");
-///     buf.push(1);
-/// } // dropped: back in the pool
-/// let buf = pool.get().await.expect("reused");
-/// assert!(buf.is_empty()); // recycled
-/// assert_eq!(pool.metrics().created, 1);
-/// assert_eq!(pool.metrics().checkouts, 2);
-/// # Ok(())
+/// # fn main() -> fastllm_connpool::Result<()> {
+/// // The pool needs only tokio's time driver.
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+/// runtime.block_on(async {
+///     let pool = Pool::new(Counter, PoolConfig::default().with_max_size(2))?;
+///     {
+///         let mut buf = pool.get().await.expect("in-memory create cannot fail");
+///         buf.push(1);
+///     } // dropped: back in the pool
+///     let buf = pool.get().await.expect("reused");
+///     assert!(buf.is_empty()); // recycled
+///     assert_eq!(pool.metrics().created, 1);
+///     assert_eq!(pool.metrics().checkouts, 2);
+///     Ok(())
+/// })
 /// # }
 /// ```
 pub struct Pool<M: Manager> {
@@ -126,7 +129,7 @@ impl<M: Manager> Pool<M> {
     /// - [`PoolError::Timeout`] with [`Operation::Checkout`] when every slot stayed busy for
     ///   the whole wait timeout;
     /// - [`PoolError::Backend`] when a new connection could not be opened (for Redis:
-    ///   [`Error::Unavailable`]);
+    ///   `Error::Unavailable`);
     /// - [`PoolError::Closed`] after [`close`](Self::close).
     pub async fn get(&self) -> Result<Object<M>, PoolError<M::Error>> {
         let counters = &self.inner.manager().counters;

@@ -1,5 +1,7 @@
 //! The generic pool over an in-memory manager: no server needed. Shows that nothing in `Pool`
 //! is Redis-specific (the HTTP connections planned later plug in the same way).
+// `#[tokio::test]` runtimes enable I/O, which tokio does not have under `--cfg loom`; loom
+// builds run the models beside the code instead.
 #![cfg(not(loom))]
 
 use std::sync::Arc;

@@ -1,5 +1,4 @@
 //! Properties of password redaction and config validation.
-#![cfg(not(loom))]
 
 use std::time::Duration;
 

@@ -2,7 +2,6 @@
 //!
 //! The server binary is `$REDIS_SERVER` if set, else `redis-server` on `PATH`. Without one these
 //! tests fail (they never skip): install it with `apt-get install redis-server`.
-#![cfg(not(loom))]
 
 use std::error::Error as _;
 use std::sync::Arc;
