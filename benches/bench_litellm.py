@@ -179,11 +179,23 @@ def _v3_limiters(handler_cls, **kwargs):
     from litellm.caching.dual_cache import DualCache
     from litellm.proxy.utils import InternalUsageCache
 
-    fastllm_litellm.unpatch()
-    theirs = handler_cls(InternalUsageCache(DualCache()), **kwargs)
-    fastllm_litellm.patch(["token_counter", "rate_limit"])
-    ours = handler_cls(InternalUsageCache(DualCache()), **kwargs)
-    fastllm_litellm.unpatch()
+    # A day-long window (LiteLLM reads LITELLM_RATE_LIMIT_WINDOW_SIZE when a limiter is built):
+    # the two limiters' 60 s windows would start at different moments and roll over at
+    # different call counts on a slow run, and their answers (remaining counts) would differ.
+    saved = os.environ.get("LITELLM_RATE_LIMIT_WINDOW_SIZE")
+    os.environ["LITELLM_RATE_LIMIT_WINDOW_SIZE"] = "86400"
+    try:
+        fastllm_litellm.unpatch()
+        theirs = handler_cls(InternalUsageCache(DualCache()), **kwargs)
+        fastllm_litellm.patch(["token_counter", "rate_limit"])
+        ours = handler_cls(InternalUsageCache(DualCache()), **kwargs)
+        fastllm_litellm.unpatch()
+    finally:
+        if saved is None:
+            del os.environ["LITELLM_RATE_LIMIT_WINDOW_SIZE"]
+        else:
+            os.environ["LITELLM_RATE_LIMIT_WINDOW_SIZE"] = saved
+    assert theirs.window_size == ours.window_size == 86400
     return theirs, ours
 
 
