@@ -3,9 +3,10 @@
 //! only deployments of the requested group.
 #![no_main]
 
-use fastllm_router::{
-    LatencyArgs, Pick, Request, Router, RouterSettings, StdRouterRng, Strategy, parse_model_list_with,
-};
+use fastllm_router::{Pick, Router, RouterSettings, StdRouterRng};
+use fastllm_router::litellm::parse_model_list_with;
+use fastllm_router::strategy::{Request, Strategy};
+use fastllm_router::strategy::latency::LatencyArgs;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

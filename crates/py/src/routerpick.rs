@@ -20,6 +20,9 @@ use std::sync::Mutex;
 
 use fastllm_router::RouterRng;
 use fastllm_router::strategy::simple_shuffle::pick_index;
+use fastllm_router::strategy::{
+    Usage, cost, latency, least_busy, python_order, usage_v1, usage_v2,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -353,6 +356,29 @@ fn minute_counts(
         .zip(minute_count(minute_entry.as_ref(), intern!(py, "tpm"))))
 }
 
+/// Why a walk over LiteLLM's state stops before the strategy chooses: a value this path leaves
+/// to LiteLLM, or a Python error to raise.
+enum Stop {
+    HandBack,
+    Raise(PyErr),
+}
+
+impl From<PyErr> for Stop {
+    fn from(error: PyErr) -> Self {
+        Self::Raise(error)
+    }
+}
+
+/// A strategy's choice made over a walk: the deployment chosen, `None` (LiteLLM picks) when none
+/// was or the walk handed back, or the Python error it met.
+fn chosen(result: Result<Option<usize>, Stop>) -> PyResult<Option<usize>> {
+    match result {
+        Ok(choice) => Ok(choice),
+        Err(Stop::HandBack) => Ok(None),
+        Err(Stop::Raise(error)) => Err(error),
+    }
+}
+
 /// The indices of `group`'s deployments whose ids are not in `cooling` (a container of str,
 /// or `None` for none cooling down), in order.
 fn not_cooling(
@@ -399,9 +425,15 @@ impl GroupPicker {
                 }
             }
         }
-        let input = own_input.or(map_rates.0).unwrap_or(5.0);
-        let output = own_output.or(map_rates.1).unwrap_or(5.0);
-        let total = input + output;
+        let own = cost::TokenPrices {
+            input: *own_input,
+            output: *own_output,
+        };
+        let row = cost::TokenPrices {
+            input: map_rates.0,
+            output: map_rates.1,
+        };
+        let total = cost::price(own, row);
         Ok((!total.is_nan()).then_some(total))
     }
 
@@ -697,14 +729,9 @@ impl GroupPicker {
                 counts[k] = counts[k].saturating_add(picks);
             }
         }
-        // min(range(n), key=...): the first of the smallest.
-        let mut best: Option<(usize, i64)> = None;
-        for (k, &count) in counts.iter().enumerate() {
-            if best.is_none_or(|(_, fewest)| count < fewest) {
-                best = Some((k, count));
-            }
-        }
-        let Some((k, _)) = best else { return Ok(None) };
+        let Some(k) = least_busy::pick_index(counts.iter().copied()) else {
+            return Ok(None);
+        };
         if let (Some((selector, tag)), Some(now)) = (reserve, clock_now) {
             let id = group.id_strings[candidates[k]].bind(py);
             let held_picks =
@@ -800,35 +827,27 @@ impl GroupPicker {
         let Some(rpm) = read(true)? else {
             return Ok(None);
         };
-        // _return_potential_deployments: the lowest tpm among those within their limits.
-        let mut lowest = f64::INFINITY;
-        let mut potential: Vec<usize> = Vec::new();
-        for (k, &i) in candidates.iter().enumerate() {
-            let used = tpm[k].unwrap_or(0.0);
+        let entries = candidates.iter().enumerate().map(|(k, &i)| {
             let (tpm_limit, rpm_limit) = group.limits[i];
-            if used + input_tokens > tpm_limit.unwrap_or(f64::INFINITY)
-                || rpm[k].is_some_and(|r| r + 1.0 >= rpm_limit.unwrap_or(f64::INFINITY))
-            {
-                continue;
-            }
-            if used == lowest {
-                potential.push(i);
-            } else if used < lowest {
-                lowest = used;
-                potential.clear();
-                potential.push(i);
-            }
-        }
-        if potential.is_empty() {
-            return Ok(None);
-        }
+            let usage = Usage {
+                tpm: tpm[k].unwrap_or(0.0),
+                rpm: rpm[k],
+                tpm_limit,
+                rpm_limit,
+            };
+            Ok::<_, std::convert::Infallible>((i, usage))
+        });
         let getrandbits = self.getrandbits.bind(py);
         let mut rng = PythonRandom::new(getrandbits)?;
-        let k = fastllm_router::choice(&mut rng, potential.len());
+        let mut potential = Vec::with_capacity(candidates.len());
+        let Ok(choice) = usage_v2::select(entries, input_tokens, &mut potential, &mut rng);
         if let Some(error) = rng.error {
             return Err(error);
         }
-        self.served(py, potential[k], group)
+        match choice {
+            Some(i) => self.served(py, i, group),
+            None => Ok(None),
+        }
     }
 
     /// latency-based-routing (1.109's `LowestLatencyLoggingHandler._get_available_deployments`,
@@ -921,33 +940,27 @@ impl GroupPicker {
             let use_ttft = stream && !ttfts.is_empty();
             let (latency, object) = match (use_ttft, ttft_percentile) {
                 (true, Some(p)) => {
-                    // sorted(values)[ceil(len * p) - 1]
                     let mut sorted = ttfts;
-                    sorted
-                        .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-                    let index = ((sorted.len() as f64) * p).ceil() as usize;
-                    let Some((value, object)) =
-                        index.checked_sub(1).and_then(|k| sorted.into_iter().nth(k))
-                    else {
+                    sorted.sort_by(|a, b| python_order(a.0, b.0));
+                    let Some(k) = latency::percentile_position(sorted.len(), p) else {
                         return Ok(None);
                     };
-                    (value, object)
+                    sorted.swap_remove(k)
                 }
                 _ => {
                     let chosen = if use_ttft { ttfts } else { latencies };
-                    // sum(samples) / len(samples) on Python 3.11: a left fold in doubles.
-                    let average = if chosen.is_empty() {
-                        0.0
-                    } else {
-                        chosen.iter().fold(0.0, |acc, (v, _)| acc + v) / chosen.len() as f64
-                    };
+                    let average = latency::average(chosen.iter().map(|(v, _)| *v)).unwrap_or(0.0);
                     (average, PyFloat::new(py, average).into_any())
                 }
             };
-            // `x or y or float("inf")`: an absent or zero limit is no limit.
             let (tpm_limit, rpm_limit) = group.limits[i];
-            let open = |limit: Option<f64>| limit.filter(|v| *v != 0.0).unwrap_or(f64::INFINITY);
-            let within = !(tpm + input_tokens > open(tpm_limit) || rpm + 1.0 > open(rpm_limit));
+            let usage = Usage {
+                tpm,
+                rpm: Some(rpm),
+                tpm_limit,
+                rpm_limit,
+            };
+            let within = usage.within_minute_limits(input_tokens);
             any_within |= within;
             items.push(Item {
                 deployment: Some((i, object, latency, within)),
@@ -959,7 +972,7 @@ impl GroupPicker {
         // random.sample(list(items), len(items)): the order the entries are walked in.
         let getrandbits = self.getrandbits.bind(py);
         let mut rng = PythonRandom::new(getrandbits)?;
-        let order = fastllm_router::sample(&mut rng, items.len());
+        let order = fastllm_router::litellm::sample(&mut rng, items.len());
         if let Some(error) = rng.error.take() {
             return Err(error);
         }
@@ -990,19 +1003,17 @@ impl GroupPicker {
                 potential.push((*i, *latency));
             }
         }
-        // sorted(potential, key=latency): stable.
-        potential.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
-        let lowest = potential[0].1;
-        let ceiling = lowest + buffer * lowest;
-        let valid = potential.iter().take_while(|(_, l)| *l <= ceiling).count();
-        let k = fastllm_router::choice(&mut rng, valid);
+        let choice = latency::select(&mut potential, buffer, &mut rng);
         if let Some(error) = rng.error {
             return Err(error);
         }
         if let Some(metadata) = metadata {
             metadata.set_item("_latency_per_deployment", per_deployment)?;
         }
-        self.served(py, potential[k].0, group)
+        match choice {
+            Some(i) => self.served(py, i, group),
+            None => Ok(None),
+        }
     }
 
     /// usage-based-routing (v1, `LowestTPMLoggingHandler.get_available_deployments`): the
@@ -1061,38 +1072,30 @@ impl GroupPicker {
             .iter()
             .map(|&i| (group.ids[i].as_str(), i))
             .collect();
-        let mut lowest = f64::INFINITY;
-        let mut chosen = None;
-        for (key, item_tpm) in tpm_dict.iter() {
-            let Ok(found) = named(&key, &by_id)? else {
-                return Ok(None);
-            };
-            let Some(i) = found else {
-                continue;
-            };
-            let Some(used) = count(&item_tpm) else {
+        let entry = |key: Bound<'py, PyAny>, item_tpm: Bound<'py, PyAny>| {
+            let Some(i) = named(&key, &by_id)?.map_err(|()| Stop::HandBack)? else {
                 return Ok(None);
             };
             let (tpm_limit, rpm_limit) = group.limits[i];
-            if used + input_tokens > tpm_limit.unwrap_or(f64::INFINITY) {
-                continue;
+            let mut usage = Usage {
+                tpm: count(&item_tpm).ok_or(Stop::HandBack)?,
+                rpm: None,
+                tpm_limit,
+                rpm_limit,
+            };
+            // LiteLLM reads the rpm only of a deployment within its tpm limit.
+            if usage.within_limits(input_tokens)
+                && let Some(rpm_dict) = &rpm_dict
+                && let Some(rpm) = rpm_dict.get_item(key)?
+            {
+                usage.rpm = Some(count(&rpm).ok_or(Stop::HandBack)?);
             }
-            if let Some(rpm_dict) = &rpm_dict {
-                if let Some(rpm) = rpm_dict.get_item(key)? {
-                    let Some(rpm) = count(&rpm) else {
-                        return Ok(None);
-                    };
-                    if rpm + 1.0 >= rpm_limit.unwrap_or(f64::INFINITY) {
-                        continue;
-                    }
-                }
-            }
-            if used < lowest {
-                lowest = used;
-                chosen = Some(i);
-            }
-        }
-        match chosen {
+            Ok(Some((i, usage)))
+        };
+        let walk = tpm_dict
+            .iter()
+            .filter_map(|(key, item_tpm)| entry(key, item_tpm).transpose());
+        match chosen(usage_v1::select(walk, input_tokens))? {
             Some(i) => self.served(py, i, group),
             None => Ok(None),
         }
@@ -1152,40 +1155,31 @@ impl GroupPicker {
             .iter()
             .map(|&i| (group.ids[i].as_str(), i))
             .collect();
-        let mut potential: Vec<(usize, f64)> = Vec::new();
-        for (key, item_map) in map.iter() {
-            let Ok(found) = named(&key, &by_id)? else {
+        let entry = |key: Bound<'py, PyAny>, item_map: Bound<'py, PyAny>| {
+            let Some(i) = named(&key, &by_id)?.map_err(|()| Stop::HandBack)? else {
                 return Ok(None);
             };
-            let Some(i) = found else {
-                continue;
-            };
-            let Some(item_cost) = self.price(py, model_cost, &group.pricing[i])? else {
-                return Ok(None);
-            };
-            let Ok(item_map) = item_map.cast_into_exact::<PyDict>() else {
-                return Ok(None);
-            };
-            let Some((rpm, tpm)) = minute_counts(&item_map, &precise_minute)? else {
-                return Ok(None);
-            };
-            // `x or y or float("inf")`: an absent or zero limit is no limit.
+            let item_cost = self
+                .price(py, model_cost, &group.pricing[i])?
+                .ok_or(Stop::HandBack)?;
+            let item_map = item_map
+                .cast_into_exact::<PyDict>()
+                .map_err(|_| Stop::HandBack)?;
+            let (rpm, tpm) = minute_counts(&item_map, &precise_minute)?.ok_or(Stop::HandBack)?;
             let (tpm_limit, rpm_limit) = group.limits[i];
-            let open = |limit: Option<f64>| limit.filter(|v| *v != 0.0).unwrap_or(f64::INFINITY);
-            if tpm + input_tokens > open(tpm_limit) || rpm + 1.0 > open(rpm_limit) {
-                continue;
-            }
-            potential.push((i, item_cost));
-        }
-        // sorted(potential, key=cost)[0]: the first of the cheapest (no cost is NaN).
-        let mut best: Option<(usize, f64)> = None;
-        for &(i, cost) in &potential {
-            if best.is_none_or(|(_, cheapest)| cost < cheapest) {
-                best = Some((i, cost));
-            }
-        }
-        match best {
-            Some((i, _)) => self.served(py, i, group),
+            let usage = Usage {
+                tpm,
+                rpm: Some(rpm),
+                tpm_limit,
+                rpm_limit,
+            };
+            Ok(Some((i, item_cost, usage)))
+        };
+        let walk = map
+            .iter()
+            .filter_map(|(key, item_map)| entry(key, item_map).transpose());
+        match chosen(cost::select(walk, input_tokens))? {
+            Some(i) => self.served(py, i, group),
             None => Ok(None),
         }
     }

@@ -6,10 +6,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use fastllm_router::{
-    Deployment, LatencyArgs, NoCostMap, Request, Router, RouterSettings, StdRouterRng, Strategy,
-    Success,
-};
+use fastllm_router::strategy::cost::NoCostMap;
+use fastllm_router::strategy::latency::LatencyArgs;
+use fastllm_router::strategy::{Request, Strategy};
+use fastllm_router::{Deployment, Router, RouterSettings, StdRouterRng, Success};
 
 fn router(strategy: Strategy, n: usize) -> Router {
     let deployments = (0..n)

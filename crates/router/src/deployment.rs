@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::pyrepr;
+use crate::litellm::pyrepr;
 
 /// Per-exception-type allowed fails before a cooldown (LiteLLM's `AllowedFailsPolicy`).
 ///
@@ -451,7 +451,7 @@ impl DeploymentBuilder {
 /// # Examples
 ///
 /// ```
-/// use fastllm_router::deployment_id;
+/// use fastllm_router::litellm::deployment_id;
 ///
 /// let params = serde_json::json!({"model": "openai/gpt-4o"});
 /// let id = deployment_id("g", params.as_object().unwrap());
@@ -506,7 +506,7 @@ pub fn deployment_id(model_group: &str, litellm_params: &Map<String, Value>) -> 
 /// # Examples
 ///
 /// ```
-/// use fastllm_router::parse_model_list;
+/// use fastllm_router::litellm::parse_model_list;
 ///
 /// let list = serde_json::json!([
 ///     {"model_name": "gpt-4o", "litellm_params": {"model": "azure/gpt-4o", "rpm": "600"},

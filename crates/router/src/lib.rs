@@ -14,7 +14,7 @@ pub mod counter;
 mod deployment;
 mod error;
 #[cfg(not(loom))]
-mod pyrepr;
+pub mod litellm;
 // The Redis-shared state needs the connection pool, which loom builds leave out (tokio has no
 // `tokio::net` there).
 #[cfg(all(feature = "redis", not(loom)))]
@@ -26,7 +26,7 @@ mod rng;
 #[cfg(not(loom))]
 mod router;
 #[cfg(not(loom))]
-pub mod state;
+mod state;
 #[cfg(not(loom))]
 pub mod strategy;
 mod sync;
@@ -42,22 +42,15 @@ pub use cooldown::{
     is_cooldown_required, set_cooldown, should_retry,
 };
 #[cfg(not(loom))]
-pub use deployment::{
-    AllowedFailsPolicy, Deployment, DeploymentBuilder, Metric, deployment_id, parse_deployment,
-    parse_model_list, parse_model_list_with,
-};
+pub use deployment::{AllowedFailsPolicy, Deployment, DeploymentBuilder, Metric};
 pub use error::{Error, Result};
 #[cfg(all(feature = "redis", not(loom)))]
 pub use redis_state::{CooldownValue, EXCEPTION_VISIBLE_CHARS, Published, RedisState, Synced};
 #[cfg(not(loom))]
 pub use registry::{Member, ModelGroup, Registry, Snapshot};
 #[cfg(not(loom))]
-pub use rng::{PyRandom, RouterRng, StdRouterRng, choice, choices, sample};
+pub use rng::{RouterRng, StdRouterRng};
 #[cfg(not(loom))]
 pub use router::{Admission, Pick, Router, RouterSettings, SlotGuard};
 #[cfg(not(loom))]
 pub use state::{DeploymentState, GroupState, RouterState, StateConfig, Success, Tracking};
-#[cfg(not(loom))]
-pub use strategy::{
-    CostMap, LatencyArgs, NoCostMap, PickContext, Request, RouterWeights, Strategy, TokenPrices,
-};

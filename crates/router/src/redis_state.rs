@@ -44,10 +44,11 @@ use crate::clock::{self, Minute, WallTime};
 use crate::cooldown::{CooldownDecision, Failure};
 use crate::counter::{CooldownInfo, WindowCounter};
 use crate::error::{Error, Result};
-use crate::pyrepr;
+use crate::litellm::keys;
+use crate::litellm::pyrepr;
 use crate::registry::Member;
 use crate::router::{Admission, Router};
-use crate::state::{Success, Tracking, keys};
+use crate::state::{Success, Tracking};
 
 /// How many leading characters of the exception text a cooldown entry keeps: LiteLLM masks the
 /// rest with `*` (`SensitiveDataMasker(visible_prefix=50, visible_suffix=0)`).

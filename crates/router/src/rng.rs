@@ -96,7 +96,8 @@ const M: usize = 397;
 /// # Examples
 ///
 /// ```
-/// use fastllm_router::{PyRandom, RouterRng};
+/// use fastllm_router::RouterRng;
+/// use fastllm_router::litellm::PyRandom;
 ///
 /// // Python: random.Random(42).random()
 /// assert_eq!(PyRandom::new(42).random(), 0.6394267984578837);

@@ -119,7 +119,8 @@ pub(crate) struct AdmitEffects {
 /// # Examples
 ///
 /// ```
-/// use fastllm_router::{Deployment, Pick, Request, Router, RouterSettings, StdRouterRng};
+/// use fastllm_router::strategy::Request;
+/// use fastllm_router::{Deployment, Pick, Router, RouterSettings, StdRouterRng};
 ///
 /// let router = Router::new(
 ///     vec![

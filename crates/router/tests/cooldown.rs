@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
     AllowedFailsPolicy, CooldownDecision, CooldownReason, CooldownSettings, Deployment, ErrorKind,
-    Failure, FakeClock, Pick, Request, Router, RouterSettings, SkipReason, StdRouterRng, Strategy,
+    Failure, FakeClock, Pick, Router, RouterSettings, SkipReason, StdRouterRng,
 };
 
 fn router(deployments: Vec<Deployment>, cooldown: CooldownSettings) -> (Arc<FakeClock>, Router) {

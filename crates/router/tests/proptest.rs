@@ -7,10 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use fastllm_router::litellm::PyRandom;
+use fastllm_router::strategy::cost::NoCostMap;
+use fastllm_router::strategy::latency::LatencyArgs;
+use fastllm_router::strategy::{Request, Strategy as RoutingStrategy};
 use fastllm_router::{
-    CooldownSettings, Deployment, ErrorKind, Failure, FakeClock, LatencyArgs, Metric, NoCostMap,
-    Pick, PyRandom, Registry, Request, Router, RouterSettings, RouterState, StateConfig,
-    StdRouterRng, Strategy as RoutingStrategy, Success, Tracking,
+    CooldownSettings, Deployment, ErrorKind, Failure, FakeClock, Metric, Pick, Registry, Router,
+    RouterSettings, RouterState, StateConfig, StdRouterRng, Success, Tracking,
 };
 use proptest::prelude::*;
 
@@ -156,9 +159,9 @@ proptest! {
 
     #[test]
     fn parser_never_panics(value in arbitrary_json()) {
-        let _ = fastllm_router::parse_model_list(&value);
-        let _ = fastllm_router::parse_deployment(&value);
-        let _ = fastllm_router::RouterWeights::from_json(&value);
+        let _ = fastllm_router::litellm::parse_model_list(&value);
+        let _ = fastllm_router::litellm::parse_deployment(&value);
+        let _ = fastllm_router::strategy::RouterWeights::from_json(&value);
     }
 }
 
@@ -348,7 +351,7 @@ fn request_weights_are_respected() {
         RouterSettings::default(),
     )
     .unwrap();
-    let w = fastllm_router::RouterWeights::from_json(
+    let w = fastllm_router::strategy::RouterWeights::from_json(
         &serde_json::json!({"g": {"d0": 5, "d1": 3, "d2": 2}}),
     )
     .unwrap();

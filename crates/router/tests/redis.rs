@@ -22,11 +22,12 @@ use std::time::{Duration, Instant};
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{FromRedisValue, RedisPool, cmd};
 use fastllm_connpool::testing::RedisServer;
-use fastllm_router::state::keys;
+use fastllm_router::litellm::keys;
+use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
     Admission, Clock, CooldownDecision, CooldownReason, CooldownSettings, CooldownValue,
-    Deployment, Error, ErrorKind, Failure, FakeClock, Pick, RedisState, Request, Router,
-    RouterSettings, StdRouterRng, Strategy, Success, SystemClock,
+    Deployment, Error, ErrorKind, Failure, FakeClock, Pick, RedisState, Router, RouterSettings,
+    StdRouterRng, Success, SystemClock,
 };
 
 /// Every test gets this long, start to end.

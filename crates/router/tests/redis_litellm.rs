@@ -39,11 +39,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
 use fastllm_connpool::testing::RedisServer;
-use fastllm_router::state::keys;
+use fastllm_router::litellm::keys;
+use fastllm_router::litellm::parse_model_list;
+use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
     Admission, Clock, CooldownDecision, CooldownReason, CooldownValue, ErrorKind, Failure,
-    FakeClock, Minute, Pick, RedisState, Request, Router, RouterSettings, StdRouterRng, Strategy,
-    Success, SystemClock, parse_model_list,
+    FakeClock, Minute, Pick, RedisState, Router, RouterSettings, StdRouterRng, Success,
+    SystemClock,
 };
 use serde_json::{Value, json};
 

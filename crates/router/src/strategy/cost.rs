@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use crate::deployment::{Deployment, Metric};
 use crate::registry::Member;
 use crate::state::minute_usage;
-use crate::strategy::{PickContext, align, or_inf};
+use crate::strategy::{PickContext, Usage, align, first_lowest, infallible};
 use crate::sync::lock;
 
 /// Per-token prices from a cost-map row (`input_cost_per_token`, `output_cost_per_token`).
@@ -60,16 +60,55 @@ pub fn deployment_cost(d: &Deployment, map: &dyn CostMap) -> f64 {
         .flatten()
         .filter(|m| !m.is_empty())
         .filter_map(|m| map.token_prices(m))
-        .find(|row| row.input.is_some() || row.output.is_some())
+        .find(TokenPrices::declares_price)
         .unwrap_or_default();
+    let own = TokenPrices {
+        input: d.input_cost_per_token(),
+        output: d.output_cost_per_token(),
+    };
+    price(own, row)
+}
+
+impl TokenPrices {
+    /// `_declares_token_price`: either price is set (the row cost-based routing prices from).
+    #[must_use]
+    pub fn declares_price(&self) -> bool {
+        self.input.is_some() || self.output.is_some()
+    }
+}
+
+/// The price cost-based routing ranks a deployment by, per token, input plus output: each
+/// its own (`litellm_params`) price when set and non-zero, else the cost-map row's (the first
+/// of its pricing models that [declares a price](TokenPrices::declares_price); the default
+/// for none), else 5.0.
+#[must_use]
+pub fn price(own: TokenPrices, row: TokenPrices) -> f64 {
     let truthy = |v: Option<f64>| v.filter(|v| *v != 0.0);
-    let input = truthy(d.input_cost_per_token())
-        .or(row.input)
-        .unwrap_or(5.0);
-    let output = truthy(d.output_cost_per_token())
-        .or(row.output)
-        .unwrap_or(5.0);
+    let input = truthy(own.input).or(row.input).unwrap_or(5.0);
+    let output = truthy(own.output).or(row.output).unwrap_or(5.0);
     input + output
+}
+
+/// The same rule over plain inputs: the group's cost map walked in its order, each entry a
+/// healthy candidate's key, [`price`] and usage (the caller leaves out entries naming no
+/// healthy deployment); of those within their limits ([`Usage::within_minute_limits`]), the
+/// cheapest, the first of equals (`sorted(...)[0]`). `Ok(None)`: none is within its limits.
+///
+/// # Errors
+///
+/// The first `Err` among `entries` (a caller's read it cannot reproduce).
+pub fn select<K, E>(
+    entries: impl IntoIterator<Item = Result<(K, f64, Usage), E>>,
+    input_tokens: f64,
+) -> Result<Option<K>, E> {
+    first_lowest(entries.into_iter().filter_map(|entry| {
+        match entry {
+            Ok((key, cost, usage)) => usage
+                .within_minute_limits(input_tokens)
+                .then_some(Ok((key, cost))),
+            Err(error) => Some(Err(error)),
+        }
+    }))
 }
 
 /// Picks one of `healthy` (non-empty).
@@ -88,29 +127,23 @@ pub fn pick<'a>(
     } else {
         None
     };
-    let mut best: Option<(&'a Member, f64)> = None;
-    for (index, member) in aligned.iter().enumerate() {
-        let Some(member) = *member else {
-            continue;
-        };
+    let walk = aligned.iter().enumerate().filter_map(|(index, member)| {
+        let member = (*member)?;
         let d = &member.deployment;
-        let tpm_limit = or_inf(d.limit_truthy(Metric::Tpm));
-        let rpm_limit = or_inf(d.limit_truthy(Metric::Rpm));
         let usage = entries
             .as_ref()
             .and_then(|e| e.get_index(index))
             .and_then(|(_, usage)| *usage);
         let (tpm, rpm) = minute_usage(usage, minute);
-        if (tpm + ctx.request.input_tokens) as f64 > tpm_limit || (rpm + 1) as f64 > rpm_limit {
-            continue;
-        }
-        let cost = deployment_cost(d, map);
-        // sorted(...)[0]: stable, so the first of equal costs.
-        if best.is_none_or(|(_, c)| cost < c) {
-            best = Some((member, cost));
-        }
-    }
-    best.map(|(m, _)| m)
+        let usage = Usage {
+            tpm: tpm as f64,
+            rpm: Some(rpm as f64),
+            tpm_limit: d.limit_truthy(Metric::Tpm),
+            rpm_limit: d.limit_truthy(Metric::Rpm),
+        };
+        Some(Ok((member, deployment_cost(d, map), usage)))
+    });
+    infallible(select(walk, ctx.request.input_tokens as f64))
 }
 
 #[cfg(test)]

@@ -12,13 +12,11 @@
 //!    samples ignored.
 //! 5. Sorted (stable); `random.choice` among those within `lowest * (1 + lowest_latency_buffer)`.
 
-use std::collections::VecDeque;
-
 use crate::deployment::Metric;
 use crate::registry::Member;
 use crate::rng::{self, RouterRng};
 use crate::state::{LatencyEntry, minute_usage};
-use crate::strategy::{PickContext, align, or_inf};
+use crate::strategy::{PickContext, Usage, align, python_order};
 use crate::sync::lock;
 
 /// `RoutingArgs` of latency-based routing.
@@ -31,40 +29,69 @@ pub struct LatencyArgs {
     pub ttft_percentile: Option<f64>,
 }
 
-/// `_average_latency(_usable_latency_samples(samples))`, without allocating; `None` when no
+/// `_average_latency(_usable_latency_samples(samples))` on Python 3.11: the mean of the
+/// finite samples `>= 0` (a left fold, then one division), without allocating; `None` when no
 /// sample is usable.
-fn usable_average(samples: &VecDeque<f64>) -> Option<f64> {
+#[must_use]
+pub fn average(samples: impl IntoIterator<Item = f64>) -> Option<f64> {
     let (sum, n) = samples
-        .iter()
-        .filter(|s| s.is_finite() && **s >= 0.0)
+        .into_iter()
+        .filter(|s| s.is_finite() && *s >= 0.0)
         .fold((0.0, 0usize), |(sum, n), s| (sum + s, n + 1));
     (n > 0).then(|| sum / n as f64)
 }
 
-fn percentile(samples: &[f64], p: f64) -> f64 {
-    let mut values = samples.to_vec();
-    values.sort_by(f64::total_cmp);
-    let index = (values.len() as f64 * p).ceil() as usize;
-    values[index.saturating_sub(1).min(values.len() - 1)]
+/// `_percentile_latency`'s position in the sorted samples: `sorted(values)[ceil(len * p) - 1]`
+/// with Python's indexing (a negative index counts from the end); `None` where Python raises
+/// (the index out of range, or `p` not finite).
+#[must_use]
+pub fn percentile_position(len: usize, p: f64) -> Option<usize> {
+    if !p.is_finite() {
+        return None;
+    }
+    let index = (len as f64 * p).ceil() - 1.0;
+    let len_f = len as f64;
+    let index = if index < 0.0 { index + len_f } else { index };
+    // In range, the float is a whole number below `len`, so the cast is exact.
+    (index >= 0.0 && index < len_f).then_some(index as usize)
+}
+
+/// The last step over plain inputs: the candidates within their limits, each with its key and
+/// ranked latency, in `random.sample`'s order; sorted by latency (stable, Python's `<`), and
+/// `random.choice` among those within `lowest * (1 + buffer)` (all of them when none is).
+/// `None`, with nothing drawn, for no candidates. Sorts `potential` in place.
+pub fn select<K: Copy>(
+    potential: &mut [(K, f64)],
+    buffer: f64,
+    rng: &mut (impl RouterRng + ?Sized),
+) -> Option<K> {
+    if potential.is_empty() {
+        return None;
+    }
+    potential.sort_by(|a, b| python_order(a.1, b.1));
+    let lowest = potential[0].1;
+    let ceiling = lowest + buffer * lowest;
+    let valid = potential.iter().take_while(|(_, l)| *l <= ceiling).count();
+    // `random.choice(valid_deployments or sorted_deployments)`.
+    let pool = if valid > 0 { valid } else { potential.len() };
+    Some(potential[rng::choice(rng, pool)].0)
 }
 
 /// The latency a deployment is ranked by.
 fn ranked_latency(entry: &LatencyEntry, stream: bool, args: &LatencyArgs) -> f64 {
-    if stream && let Some(average) = usable_average(&entry.ttft) {
+    let ttft = entry.ttft.iter().copied();
+    if stream && let Some(average) = average(ttft.clone()) {
         return match args.ttft_percentile {
             Some(p) => {
-                let usable: Vec<f64> = entry
-                    .ttft
-                    .iter()
-                    .copied()
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .collect();
-                percentile(&usable, p)
+                let mut usable: Vec<f64> = ttft.filter(|s| s.is_finite() && *s >= 0.0).collect();
+                usable.sort_by(|a, b| python_order(*a, *b));
+                let position = percentile_position(usable.len(), p).unwrap_or(usable.len() - 1);
+                usable[position]
             }
             None => average,
         };
     }
-    usable_average(&entry.latency).unwrap_or(0.0)
+    average(entry.latency.iter().copied()).unwrap_or(0.0)
 }
 
 /// Picks one of `healthy` (non-empty).
@@ -94,28 +121,19 @@ pub fn pick<'a>(
             .and_then(|e| e.get_index(index))
             .map_or(&unused, |(_, entry)| entry);
         let d = &member.deployment;
-        let tpm_limit = or_inf(d.limit_truthy(Metric::Tpm));
-        let rpm_limit = or_inf(d.limit_truthy(Metric::Rpm));
         let latency = ranked_latency(entry, ctx.request.stream, args);
         let (tpm, rpm) = minute_usage(entry.minute, minute);
-        if (tpm + ctx.request.input_tokens) as f64 > tpm_limit || (rpm + 1) as f64 > rpm_limit {
-            continue;
+        let usage = Usage {
+            tpm: tpm as f64,
+            rpm: Some(rpm as f64),
+            tpm_limit: d.limit_truthy(Metric::Tpm),
+            rpm_limit: d.limit_truthy(Metric::Rpm),
+        };
+        if usage.within_minute_limits(ctx.request.input_tokens as f64) {
+            potential.push((member, latency));
         }
-        potential.push((member, latency));
     }
-    if potential.is_empty() {
-        return None;
-    }
-    // Python's sort compares with `<`: -0.0 and 0.0 are equal, and the sort is stable.
-    potential.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
-    let lowest = potential[0].1;
-    let buffer = args.lowest_latency_buffer * lowest;
-    let valid = potential
-        .iter()
-        .take_while(|(_, l)| *l <= lowest + buffer)
-        .count();
-    let pool = if valid > 0 { valid } else { potential.len() };
-    Some(potential[rng::choice(rng, pool)].0)
+    select(&mut potential, args.lowest_latency_buffer, rng)
 }
 
 #[cfg(test)]
@@ -276,8 +294,12 @@ mod tests {
     #[test]
     fn percentile_index() {
         // _percentile_latency: sorted(values)[ceil(len * p) - 1]
-        assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 0.5), 2.0);
-        assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 1.0), 4.0);
-        assert_eq!(percentile(&[3.0], 0.01), 3.0);
+        assert_eq!(percentile_position(4, 0.5), Some(1));
+        assert_eq!(percentile_position(4, 1.0), Some(3));
+        assert_eq!(percentile_position(1, 0.01), Some(0));
+        // ceil(0) - 1 = -1: Python's last element; past the end or NaN: Python raises.
+        assert_eq!(percentile_position(4, 0.0), Some(3));
+        assert_eq!(percentile_position(4, 1.5), None);
+        assert_eq!(percentile_position(4, f64::NAN), None);
     }
 }

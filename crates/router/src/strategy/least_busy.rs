@@ -4,19 +4,19 @@
 //! `log_pre_api_call` to the success or failure event); the first one on ties. No randomness.
 
 use crate::registry::Member;
+use crate::strategy::{first_lowest, infallible};
 
 /// Picks one of `healthy` (non-empty).
 #[must_use]
 pub fn pick<'a>(healthy: &[&'a Member]) -> Option<&'a Member> {
-    // Python's min() returns the first of equal keys.
-    let mut best: Option<(&'a Member, u64)> = None;
-    for member in healthy {
-        let count = member.state.in_flight();
-        if best.is_none_or(|(_, c)| count < c) {
-            best = Some((member, count));
-        }
-    }
-    best.map(|(m, _)| m)
+    pick_index(healthy.iter().map(|m| m.state.in_flight())).map(|i| healthy[i])
+}
+
+/// The same rule over plain counts: the index of the first candidate with the fewest
+/// requests in flight (Python's `min()` keeps the first of equals); `None` for no candidates.
+#[must_use]
+pub fn pick_index<T: PartialOrd>(in_flight: impl IntoIterator<Item = T>) -> Option<usize> {
+    infallible(first_lowest(in_flight.into_iter().enumerate().map(Ok)))
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use crate::registry::{Member, ModelGroup};
 use crate::rng::RouterRng;
 use crate::state::{IdMap, RouterState, Tracking};
 
-pub use cost::{CostMap, NoCostMap, TokenPrices};
-pub use latency::LatencyArgs;
+use cost::CostMap;
+use latency::LatencyArgs;
 
 /// What the strategies need to know about one request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -205,8 +205,79 @@ pub(crate) fn py_sum(values: impl IntoIterator<Item = f64>) -> f64 {
 }
 
 /// `limit` (`None`: unlimited) as the float LiteLLM compares against.
-pub(crate) fn or_inf(limit: Option<f64>) -> f64 {
+fn or_inf(limit: Option<f64>) -> f64 {
     limit.unwrap_or(f64::INFINITY)
+}
+
+/// One candidate's usage this minute and its limits, as the usage-based, latency-based and
+/// cost-based strategies compare them (as Python floats; `None` limits are unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    /// Tokens used this minute.
+    pub tpm: f64,
+    /// Requests made this minute; `None` when no count was stored.
+    pub rpm: Option<f64>,
+    /// The deployment's tokens-per-minute limit.
+    pub tpm_limit: Option<f64>,
+    /// The deployment's requests-per-minute limit.
+    pub rpm_limit: Option<f64>,
+}
+
+impl Usage {
+    /// usage-based v1 and v2 (`LowestTPMLoggingHandler{,_v2}`): within its limits unless
+    /// `tpm + input_tokens > tpm limit`, or a stored `rpm + 1 >= rpm limit`.
+    #[must_use]
+    pub fn within_limits(&self, input_tokens: f64) -> bool {
+        !(self.tpm + input_tokens > or_inf(self.tpm_limit)
+            || self
+                .rpm
+                .is_some_and(|rpm| rpm + 1.0 >= or_inf(self.rpm_limit)))
+    }
+
+    /// latency-based and cost-based (limits read as `a or b or float("inf")`, so a zero limit
+    /// is no limit): within its limits unless `tpm + input_tokens > tpm limit` or
+    /// `rpm + 1 > rpm limit` (an absent rpm counts as 0).
+    #[must_use]
+    pub fn within_minute_limits(&self, input_tokens: f64) -> bool {
+        let open = |limit: Option<f64>| or_inf(limit.filter(|v| *v != 0.0));
+        !(self.tpm + input_tokens > open(self.tpm_limit)
+            || self.rpm.unwrap_or(0.0) + 1.0 > open(self.rpm_limit))
+    }
+}
+
+/// Python's `min(items, key=...)` and `sorted(items, key=...)[0]`: the key of the first item
+/// with the lowest value (compared with `<`, so the first of equals). Stops at the first `Err`,
+/// which a caller gathering its inputs from fallible reads passes through.
+///
+/// # Errors
+///
+/// The first `Err` among `items`.
+pub fn first_lowest<K, T: PartialOrd, E>(
+    items: impl IntoIterator<Item = Result<(K, T), E>>,
+) -> Result<Option<K>, E> {
+    let mut best: Option<(K, T)> = None;
+    for item in items {
+        let (key, value) = item?;
+        if best.as_ref().is_none_or(|(_, lowest)| value < *lowest) {
+            best = Some((key, value));
+        }
+    }
+    Ok(best.map(|(key, _)| key))
+}
+
+/// Python's ordering of two floats in `sort`/`sorted`: by `<`, equal when neither is less (so
+/// `-0.0` and `0.0` keep their order in a stable sort).
+#[must_use]
+pub fn python_order(a: f64, b: f64) -> std::cmp::Ordering {
+    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// The value of an infallible gather.
+pub(crate) fn infallible<T>(result: std::result::Result<T, std::convert::Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
 }
 
 /// The cached dict a strategy walks, lined up with the healthy members.

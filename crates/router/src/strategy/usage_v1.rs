@@ -10,7 +10,7 @@
 
 use crate::deployment::Metric;
 use crate::registry::Member;
-use crate::strategy::{PickContext, align, or_inf};
+use crate::strategy::{PickContext, Usage, align, infallible};
 use crate::sync::lock;
 
 /// Picks one of `healthy` (non-empty).
@@ -28,31 +28,47 @@ pub fn pick<'a>(ctx: &PickContext<'_>, healthy: &[&'a Member]) -> Option<&'a Mem
     } else {
         None
     };
-    let mut lowest = f64::INFINITY;
-    let mut chosen = None;
-    for (index, member) in aligned.iter().enumerate() {
-        let Some(member) = *member else {
-            continue;
-        };
+    let entries = aligned.iter().enumerate().filter_map(|(index, member)| {
+        let member = (*member)?;
         let d = &member.deployment;
-        let tpm_limit = or_inf(d.limit_first_set(Metric::Tpm));
-        let rpm_limit = or_inf(d.limit_first_set(Metric::Rpm));
         let item_tpm = tpm
             .as_ref()
             .and_then(|t| t.get_index(index))
-            .map_or(0, |(_, v)| *v) as f64;
-        let over_rpm = rpm
-            .and_then(|r| r.get(d.id()))
-            .is_some_and(|r| (r + 1) as f64 >= rpm_limit);
-        if item_tpm + ctx.request.input_tokens as f64 > tpm_limit || over_rpm {
-            continue;
-        }
-        if item_tpm < lowest {
-            lowest = item_tpm;
-            chosen = Some(member);
+            .map_or(0, |(_, v)| *v);
+        let usage = Usage {
+            tpm: item_tpm as f64,
+            rpm: rpm.and_then(|r| r.get(d.id())).map(|r| *r as f64),
+            tpm_limit: d.limit_first_set(Metric::Tpm),
+            rpm_limit: d.limit_first_set(Metric::Rpm),
+        };
+        Some(Ok((member, usage)))
+    });
+    infallible(select(entries, ctx.request.input_tokens as f64))
+}
+
+/// The same rule over plain inputs: the group's tpm dict walked in its order, each entry a
+/// healthy candidate's key and usage (the caller leaves out entries naming no healthy
+/// deployment); the first candidate with the strictly lowest tpm among those within their
+/// limits ([`Usage::within_limits`]). The lowest starts at infinity, as LiteLLM's does, so a
+/// candidate at infinite usage is never picked. `Ok(None)`: none is within its limits.
+///
+/// # Errors
+///
+/// The first `Err` among `entries` (a caller's read it cannot reproduce).
+pub fn select<K, E>(
+    entries: impl IntoIterator<Item = Result<(K, Usage), E>>,
+    input_tokens: f64,
+) -> Result<Option<K>, E> {
+    let mut lowest = f64::INFINITY;
+    let mut chosen = None;
+    for entry in entries {
+        let (key, usage) = entry?;
+        if usage.within_limits(input_tokens) && usage.tpm < lowest {
+            lowest = usage.tpm;
+            chosen = Some(key);
         }
     }
-    chosen
+    Ok(chosen)
 }
 
 #[cfg(test)]

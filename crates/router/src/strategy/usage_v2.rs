@@ -15,7 +15,7 @@
 use crate::deployment::Metric;
 use crate::registry::Member;
 use crate::rng::{self, RouterRng};
-use crate::strategy::{PickContext, or_inf};
+use crate::strategy::{PickContext, Usage, infallible};
 
 /// Picks one of `healthy` (non-empty).
 pub fn pick<'a>(
@@ -24,77 +24,82 @@ pub fn pick<'a>(
     rng: &mut (impl RouterRng + ?Sized),
 ) -> Option<&'a Member> {
     let minute = ctx.wall.utc_minute().0;
-    let usage = |m: &Member| {
+    let counters = |m: &Member| {
         (
             m.state.v2_tpm.get_opt(minute, ctx.now),
             m.state.v2_rpm.get_opt(minute, ctx.now),
         )
     };
+    let input_tokens = ctx.request.input_tokens as f64;
+    let mut potential = Vec::with_capacity(healthy.len());
     if healthy.iter().any(|m| m.deployment.id().contains(':')) {
-        return pick_colon_ids(ctx, healthy, rng, &usage);
+        return pick_colon_ids(healthy, &counters, input_tokens, &mut potential, rng);
     }
-    let mut lowest = f64::INFINITY;
-    let mut potential: Vec<&'a Member> = Vec::with_capacity(healthy.len());
-    for member in healthy {
-        let (tpm, rpm) = usage(member);
-        consider(
-            ctx,
-            member,
-            tpm.unwrap_or(0),
-            rpm,
-            &mut lowest,
-            &mut potential,
-        );
-    }
-    choose(potential, rng)
+    let entries = healthy.iter().map(|&member| {
+        let (tpm, rpm) = counters(member);
+        Ok((member, usage(member, tpm.unwrap_or(0), rpm)))
+    });
+    infallible(select(entries, input_tokens, &mut potential, rng))
 }
 
-fn consider<'a>(
-    ctx: &PickContext<'_>,
-    member: &'a Member,
-    item_tpm: u64,
-    rpm: Option<u64>,
-    lowest: &mut f64,
-    potential: &mut Vec<&'a Member>,
-) {
+/// A member's counters against its limits (first set of top-level, `litellm_params`,
+/// `model_info`).
+fn usage(member: &Member, tpm: u64, rpm: Option<u64>) -> Usage {
     let d = &member.deployment;
-    let tpm_limit = or_inf(d.limit_first_set(Metric::Tpm));
-    let rpm_limit = or_inf(d.limit_first_set(Metric::Rpm));
-    let item_tpm = item_tpm as f64;
-    if item_tpm + ctx.request.input_tokens as f64 > tpm_limit
-        || rpm.is_some_and(|r| (r + 1) as f64 >= rpm_limit)
-    {
-        return;
-    }
-    if item_tpm == *lowest {
-        potential.push(member);
-    } else if item_tpm < *lowest {
-        *lowest = item_tpm;
-        potential.clear();
-        potential.push(member);
+    Usage {
+        tpm: tpm as f64,
+        rpm: rpm.map(|r| r as f64),
+        tpm_limit: d.limit_first_set(Metric::Tpm),
+        rpm_limit: d.limit_first_set(Metric::Rpm),
     }
 }
 
-fn choose<'a>(
-    potential: Vec<&'a Member>,
+/// The same rule over plain inputs (`_return_potential_deployments`, then `random.choice`):
+/// every candidate's key and usage, in LiteLLM's order; the ones within their limits
+/// ([`Usage::within_limits`]) at the lowest tpm are kept in `potential` (scratch space,
+/// cleared first, so a caller picking in a loop allocates once), and one of them is drawn.
+/// `Ok(None)`, with nothing drawn: none is within its limits.
+///
+/// # Errors
+///
+/// The first `Err` among `entries` (a caller's read it cannot reproduce); nothing is drawn.
+pub fn select<K: Copy, E>(
+    entries: impl IntoIterator<Item = Result<(K, Usage), E>>,
+    input_tokens: f64,
+    potential: &mut Vec<K>,
     rng: &mut (impl RouterRng + ?Sized),
-) -> Option<&'a Member> {
-    if potential.is_empty() {
-        None
-    } else {
-        Some(potential[rng::choice(rng, potential.len())])
+) -> Result<Option<K>, E> {
+    potential.clear();
+    let mut lowest = f64::INFINITY;
+    for entry in entries {
+        let (key, usage) = entry?;
+        if !usage.within_limits(input_tokens) {
+            continue;
+        }
+        if usage.tpm == lowest {
+            potential.push(key);
+        } else if usage.tpm < lowest {
+            lowest = usage.tpm;
+            potential.clear();
+            potential.push(key);
+        }
     }
+    if potential.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(potential[rng::choice(rng, potential.len())]))
 }
 
 /// A member's `(tpm, rpm)` counters this minute (`None`: no key).
-type Usage<'u> = dyn Fn(&Member) -> (Option<u64>, Option<u64>) + 'u;
+type Counters<'u> = dyn Fn(&Member) -> (Option<u64>, Option<u64>) + 'u;
 
 /// The literal dict walk, for ids containing `:`.
 fn pick_colon_ids<'a>(
-    ctx: &PickContext<'_>,
     healthy: &[&'a Member],
+    counters: &Counters<'_>,
+    input_tokens: f64,
+    potential: &mut Vec<&'a Member>,
     rng: &mut (impl RouterRng + ?Sized),
-    usage: &Usage<'_>,
 ) -> Option<&'a Member> {
     let prefix = |id: &'a str| id.split(':').next().unwrap_or(id);
     // tpm_dict / rpm_dict: {id.split(":")[0]: value}, later keys overwrite earlier ones.
@@ -108,7 +113,7 @@ fn pick_colon_ids<'a>(
         None => dict.push((key, v)),
     };
     for member in healthy {
-        let (tpm, rpm) = usage(member);
+        let (tpm, rpm) = counters(member);
         set(&mut tpm_dict, prefix(member.deployment.id()), tpm);
         set(&mut rpm_dict, prefix(member.deployment.id()), rpm);
     }
@@ -128,19 +133,17 @@ fn pick_colon_ids<'a>(
             .copied()
             .find(|m| m.deployment.id() == key)
     };
-    let mut lowest = f64::INFINITY;
-    let mut potential = Vec::new();
-    for (key, item_tpm) in &tpm_dict {
+    let entries = tpm_dict.iter().filter_map(|(key, item_tpm)| {
         let item = prefix(key);
-        let Some(member) = lookup(item) else { continue };
-        let Some(item_tpm) = item_tpm else { continue };
+        let member = lookup(item)?;
+        let item_tpm = (*item_tpm)?;
         let rpm = rpm_dict
             .iter()
             .find(|(k, _)| *k == item)
             .and_then(|(_, v)| *v);
-        consider(ctx, member, *item_tpm, rpm, &mut lowest, &mut potential);
-    }
-    choose(potential, rng)
+        Some(Ok((member, usage(member, item_tpm, rpm))))
+    });
+    infallible(select(entries, input_tokens, potential, rng))
 }
 
 #[cfg(test)]
