@@ -141,7 +141,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to: monotonic and wall time advance together.
+/// A clock that moves only when told to: monotonic and wall time advance together. Clones
+/// share the same time.
+///
+/// Built like `fastllm_ratelimit::FakeClock` ([`new`](Self::new) at zero,
+/// [`at_secs`](Self::at_secs), [`set`](Self::set), [`advance`](Self::advance)), plus the wall
+/// clock LiteLLM's minute labels read ([`at_utc`](Self::at_utc),
+/// [`at_unix_millis`](Self::at_unix_millis), [`set_wall`](Self::set_wall),
+/// [`set_utc_offset`](Self::set_utc_offset)).
 ///
 /// # Examples
 ///
@@ -150,27 +157,45 @@ impl Clock for SystemClock {
 /// use fastllm_router::{Clock, FakeClock};
 ///
 /// let clock = FakeClock::at_utc(2024, 5, 17, 9, 4, 59);
+/// let shared = clock.clone();
 /// assert_eq!(clock.wall().utc_minute().hh_mm(), "09-04");
 /// clock.advance(Duration::from_secs(1));
-/// assert_eq!(clock.wall().utc_minute().hh_mm(), "09-05");
-/// assert_eq!(clock.now(), Duration::from_secs(1));
+/// assert_eq!(shared.wall().utc_minute().hh_mm(), "09-05");
+/// assert_eq!(shared.now(), Duration::from_secs(1));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeClock {
+    time: Arc<FakeTime>,
+}
+
+#[derive(Debug, Default)]
+struct FakeTime {
     nanos: AtomicU64,
     unix_millis: AtomicI64,
     offset_secs: AtomicI64,
 }
 
 impl FakeClock {
+    /// A clock at monotonic time zero, its wall clock at the Unix epoch, UTC offset 0.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A clock at monotonic time `secs` (wall clock at the Unix epoch).
+    #[must_use]
+    pub fn at_secs(secs: u64) -> Self {
+        let clock = Self::new();
+        clock.set(Duration::from_secs(secs));
+        clock
+    }
+
     /// A clock at the given Unix time (milliseconds), UTC offset 0, monotonic time 0.
     #[must_use]
-    pub fn new(unix_millis: i64) -> Self {
-        Self {
-            nanos: AtomicU64::new(0),
-            unix_millis: AtomicI64::new(unix_millis),
-            offset_secs: AtomicI64::new(0),
-        }
+    pub fn at_unix_millis(unix_millis: i64) -> Self {
+        let clock = Self::new();
+        clock.set_wall(unix_millis);
+        clock
     }
 
     /// A clock at the given UTC date and time.
@@ -179,38 +204,47 @@ impl FakeClock {
         let days = days_from_civil(year, month, day);
         let secs =
             days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
-        Self::new(secs * 1000)
+        Self::at_unix_millis(secs * 1000)
     }
 
     /// Sets the local UTC offset (seconds), e.g. `3600` for UTC+1.
     pub fn set_utc_offset(&self, secs: i32) {
-        self.offset_secs.store(i64::from(secs), Ordering::Relaxed);
+        self.time
+            .offset_secs
+            .store(i64::from(secs), Ordering::Relaxed);
+    }
+
+    /// Jumps the monotonic clock to `now` (it may move backwards: tests can model a clock that
+    /// does); the wall clock stays.
+    pub fn set(&self, now: Duration) {
+        let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        self.time.nanos.store(nanos, Ordering::Relaxed);
     }
 
     /// Moves both clocks forward.
     pub fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.time.nanos.fetch_add(nanos, Ordering::Relaxed);
         let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.unix_millis.fetch_add(millis, Ordering::Relaxed);
+        self.time.unix_millis.fetch_add(millis, Ordering::Relaxed);
     }
 
     /// Moves only the wall clock (as an NTP step or a DST change would).
     pub fn set_wall(&self, unix_millis: i64) {
-        self.unix_millis.store(unix_millis, Ordering::Relaxed);
+        self.time.unix_millis.store(unix_millis, Ordering::Relaxed);
     }
 }
 
 impl Clock for FakeClock {
     fn now(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+        Duration::from_nanos(self.time.nanos.load(Ordering::Relaxed))
     }
 
     fn wall(&self) -> WallTime {
         WallTime {
-            unix_millis: self.unix_millis.load(Ordering::Relaxed),
+            unix_millis: self.time.unix_millis.load(Ordering::Relaxed),
             // The offset was stored from an i32.
-            utc_offset_secs: self.offset_secs.load(Ordering::Relaxed) as i32,
+            utc_offset_secs: self.time.offset_secs.load(Ordering::Relaxed) as i32,
         }
     }
 }

@@ -758,7 +758,7 @@ async fn usage_both_ways(peer: &mut Peer, redis: &RedisState, prefix: &str) {
     );
     // A fastllm router in that minute (on a clock held there) reads both counters and steers
     // away from the deployment LiteLLM used.
-    let clock = Arc::new(FakeClock::new(minute.0 * 60_000 + 30_000));
+    let clock = Arc::new(FakeClock::at_unix_millis(minute.0 * 60_000 + 30_000));
     let ours = Router::with_clock(parse_model_list(&list).unwrap(), v2.clone(), clock).unwrap();
     let synced = ours.sync_from_redis(redis, "u").await.unwrap();
     assert_eq!(synced.counters_read, 2, "tpm and rpm of {used}");
