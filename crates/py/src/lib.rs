@@ -9,11 +9,18 @@ mod errors;
 mod memcache;
 mod model;
 mod ratelimit;
-mod routercheck;
-mod routerpick;
 mod tokencount;
 mod v3dual;
 mod v3store;
+
+/// The LiteLLM adapters: each gathers a call's inputs from LiteLLM's objects, calls the crate
+/// function that decides, and writes back what LiteLLM writes.
+mod litellm {
+    pub(crate) mod router_check;
+    pub(crate) mod router_pick;
+}
+// `memory_tier`'s old path, which the cache adapters still import.
+use litellm::router_check as routercheck;
 
 use pyo3::prelude::*;
 
@@ -30,9 +37,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<v3store::LocalRateLimits>()?;
     m.add_class::<v3store::Ready>()?;
     m.add_class::<v3store::V3Checks>()?;
-    m.add_class::<routercheck::ModelRateLimitChecks>()?;
-    m.add_class::<routercheck::UsageV2Checks>()?;
-    m.add_class::<routerpick::GroupPicker>()?;
+    m.add_class::<litellm::router_check::ModelRateLimitChecks>()?;
+    m.add_class::<litellm::router_check::UsageV2Checks>()?;
+    m.add_class::<litellm::router_pick::GroupPicker>()?;
     m.add_class::<v3dual::V3DualCacheChecks>()?;
     m.add_class::<memcache::InMemoryCacheSteps>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

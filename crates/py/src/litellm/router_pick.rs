@@ -18,11 +18,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use fastllm_router::RouterRng;
+use fastllm_router::litellm::keys;
 use fastllm_router::strategy::simple_shuffle::pick_index;
 use fastllm_router::strategy::{
     Usage, cost, latency, least_busy, python_order, usage_v1, usage_v2,
 };
+use fastllm_router::{Minute, RouterRng};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -74,7 +75,7 @@ impl RouterRng for PythonRandom<'_, '_> {
 type Pricing = (Vec<String>, Option<f64>, Option<f64>);
 
 /// A minute's usage-based-v2 keys: the minute, and per deployment its tpm and rpm key.
-type UsageKeys = (String, Vec<(Py<PyString>, Py<PyString>)>);
+type UsageKeys = (Minute, Vec<(Py<PyString>, Py<PyString>)>);
 
 /// 1.110's least-busy reservations: the handler's reservation store (an `InMemoryCache`), the
 /// module's lock, the handler's clock and the reservation TTL in seconds.
@@ -280,13 +281,13 @@ fn in_flight(value: &Bound<'_, PyAny>) -> Option<i64> {
     None
 }
 
-/// `now.strftime("%H-%M")` of a `datetime`, formatted natively (the minute usage-based v1
-/// and v2 key their counters by).
-fn hour_minute(now: &Bound<'_, PyAny>) -> PyResult<String> {
+/// The minute of day of a `datetime`, as usage-based v1 and v2 key their counters by it
+/// (`now.strftime("%H-%M")`, spelt by [`keys`]).
+fn hour_minute(now: &Bound<'_, PyAny>) -> PyResult<Minute> {
     let py = now.py();
     let hour: i64 = now.getattr(intern!(py, "hour"))?.extract()?;
     let minute: i64 = now.getattr(intern!(py, "minute"))?.extract()?;
-    Ok(format!("{hour:02}-{minute:02}"))
+    Ok(Minute(hour * 60 + minute))
 }
 
 /// `f"{now:%Y-%m-%d}-{now:%H}-{now:%M}"` of a `datetime`, formatted natively (the minute the
@@ -525,8 +526,8 @@ impl GroupPicker {
             let members = members.cast_into::<PySequence>()?;
             let len = members.len()?;
             let mut group = Group {
-                latency_key: PyString::new(groups.py(), &format!("{name}_map")).unbind(),
-                cost_key: PyString::new(groups.py(), &format!("cost_map:{name}")).unbind(),
+                latency_key: PyString::new(groups.py(), &keys::latency_map(&name)).unbind(),
+                cost_key: PyString::new(groups.py(), &keys::cost_map(&name)).unbind(),
                 id_strings: Vec::with_capacity(len),
                 ids: Vec::with_capacity(len),
                 count_keys: Vec::with_capacity(len),
@@ -578,12 +579,12 @@ impl GroupPicker {
                 group.pricing.push(pricing);
                 group.models.push(model);
                 group.limits.push((tpm_limit, rpm_limit));
-                group.count_keys.push(
-                    PyString::new(groups.py(), &format!("{name}_request_count:{id}")).unbind(),
-                );
-                group.reservation_keys.push(
-                    PyString::new(groups.py(), &format!("least_busy_reservations:{id}")).unbind(),
-                );
+                group
+                    .count_keys
+                    .push(PyString::new(groups.py(), &keys::least_busy(&name, &id)).unbind());
+                group
+                    .reservation_keys
+                    .push(PyString::new(groups.py(), &keys::least_busy_reservations(&id)).unbind());
                 group
                     .id_strings
                     .push(PyString::new(groups.py(), &id).unbind());
@@ -774,7 +775,7 @@ impl GroupPicker {
         input_tokens: f64,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         // `get_utc_datetime().strftime("%H-%M")`.
-        let minute = &hour_minute(now)?;
+        let minute = hour_minute(now)?;
         let Some(group) = self.groups.get(model) else {
             return Ok(None);
         };
@@ -786,17 +787,17 @@ impl GroupPicker {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             match cached.as_ref() {
-                Some((at, keys)) if at == minute => keys
+                Some((at, keys)) if *at == minute => keys
                     .iter()
                     .map(|(t, r)| (t.clone_ref(py), r.clone_ref(py)))
                     .collect::<Vec<_>>(),
                 _ => {
                     let made: Vec<(Py<PyString>, Py<PyString>)> = (0..group.ids.len())
                         .map(|i| {
-                            let prefix = format!("{}:{}", group.ids[i], group.models[i]);
+                            let (id, model) = (&group.ids[i], &group.models[i]);
                             (
-                                PyString::new(py, &format!("{prefix}:tpm:{minute}")).unbind(),
-                                PyString::new(py, &format!("{prefix}:rpm:{minute}")).unbind(),
+                                PyString::new(py, &keys::v2_tpm(id, model, minute)).unbind(),
+                                PyString::new(py, &keys::v2_rpm(id, model, minute)).unbind(),
                             )
                         })
                         .collect();
@@ -804,7 +805,7 @@ impl GroupPicker {
                         .iter()
                         .map(|(t, r)| (t.clone_ref(py), r.clone_ref(py)))
                         .collect();
-                    *cached = Some((minute.to_owned(), made));
+                    *cached = Some((minute, made));
                     copy
                 }
             }
@@ -1044,8 +1045,8 @@ impl GroupPicker {
         // `datetime.now().strftime("%H-%M")`.
         let minute = hour_minute(now)?;
         let memory = Memory::new(cache, steps.get());
-        let tpm_stored = memory.get(&PyString::new(py, &format!("{model}:tpm:{minute}")))?;
-        let rpm_stored = memory.get(&PyString::new(py, &format!("{model}:rpm:{minute}")))?;
+        let tpm_stored = memory.get(&PyString::new(py, &keys::v1_tpm(model, minute)))?;
+        let rpm_stored = memory.get(&PyString::new(py, &keys::v1_rpm(model, minute)))?;
         let rpm_dict = if rpm_stored.is_none() {
             None
         } else if let Ok(dict) = rpm_stored.cast_into_exact::<PyDict>() {

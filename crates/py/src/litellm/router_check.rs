@@ -9,6 +9,7 @@
 //! path does not reproduce (Redis, itpm/otpm, daily limits, non-int limits, a subclass
 //! anywhere) is answered `None` before anything changes, and LiteLLM's method decides.
 
+use fastllm_router::WallTime;
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -155,8 +156,13 @@ impl<'py> Deployment<'py> {
 
 /// `HH-MM` of the current UTC time, as `datetime.now(timezone.utc).strftime("%H-%M")`.
 fn utc_minute() -> String {
-    let secs = since_epoch().as_secs();
-    format!("{:02}-{:02}", (secs / 3600) % 24, (secs / 60) % 60)
+    let unix_millis = i64::try_from(since_epoch().as_millis()).unwrap_or(i64::MAX);
+    WallTime {
+        unix_millis,
+        utc_offset_secs: 0,
+    }
+    .utc_minute()
+    .hh_mm()
 }
 
 /// `str(value)` of a name or id: the str itself, or `"None"`.
