@@ -19,8 +19,11 @@ use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
 use crate::routercheck::memory_tier;
 use crate::tokencount::Stats;
 use crate::v3store::{
-    Counter, Desc, Status, Suffix, limiter_timestamp, over_limit, parse_descriptor, response,
-    since_epoch,
+    Desc, Status, limiter_timestamp, over_limit, parse_descriptor, response, since_epoch,
+};
+use fastllm_ratelimit::litellm::{ScopeKey, scope_tag, tagged_key};
+use fastllm_ratelimit::window::{
+    CounterRef, clamped_remaining, gauge_full, window_expired, windowed_counters,
 };
 
 /// Why the native path hands a call back (counted as a fallback).
@@ -162,7 +165,7 @@ impl V3DualCacheChecks {
         };
         let mut descs: SmallVec<[Desc; 4]> = SmallVec::new();
         for d in list.iter() {
-            match parse_descriptor(&d, skip_tpm) {
+            match parse_descriptor(&d, skip_tpm, scope_tag) {
                 Ok(d) => descs.push(d),
                 Err(()) => return Ok(Err("a descriptor this path does not reproduce")),
             }
@@ -186,42 +189,14 @@ impl V3DualCacheChecks {
             return Ok(Err("a limiter with a Redis script"));
         }
 
-        // The (window key, counter key) pairs in LiteLLM's order, and each counter's
-        // descriptor and metadata descriptor (the last windowed one of its window key).
-        let mut scopes: SmallVec<[String; 4]> = SmallVec::new();
-        for d in &descs {
-            let key = d.key.bind(py).cast::<PyString>()?.to_str()?;
-            let value = d.value.bind(py).cast::<PyString>()?.to_str()?;
-            scopes.push(format!("{{{key}:{value}}}"));
-        }
-        let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
-        let mut counters: SmallVec<[Counter; 8]> = SmallVec::new();
-        for (i, d) in descs.iter().enumerate() {
-            if !windowed(d) {
-                continue;
-            }
-            let meta = descs
-                .iter()
-                .enumerate()
-                .rposition(|(j, o)| windowed(o) && scopes[j] == scopes[i])
-                .unwrap_or(i);
-            for (kind, set) in [
-                (Suffix::Requests, d.requests.is_some()),
-                (Suffix::Tokens, d.tokens.is_some()),
-            ] {
-                if set {
-                    counters.push(Counter {
-                        desc: i,
-                        kind,
-                        meta,
-                    });
-                }
-            }
-        }
+        // The counters in LiteLLM's order, each with its metadata descriptor (the last
+        // windowed one of its `{key:value}` tag); token limits were left out at parsing
+        // under `skip_tpm_check`.
+        let counters: SmallVec<[CounterRef; 8]> = windowed_counters(&descs, false).collect();
         if counters.is_empty() {
             *reading = true;
             let memory = Memory::new(memory, self.steps.get());
-            let gauges = Gauges::of(&descs, &scopes, skip_parallel);
+            let gauges = Gauges::of(&descs, skip_parallel);
             return self
                 .gauges(
                     handler,
@@ -234,14 +209,8 @@ impl V3DualCacheChecks {
                 )
                 .map(|r| Ok(Some(r)));
         }
-        let key_of =
-            |c: &Counter, suffix: &str| PyString::new(py, &format!("{}:{suffix}", scopes[c.desc]));
-        let kind_suffix = |k: Suffix| {
-            if k == Suffix::Requests {
-                "requests"
-            } else {
-                "tokens"
-            }
+        let key_of = |c: &CounterRef, key: ScopeKey| {
+            PyString::new(py, &tagged_key(&descs[c.descriptor].scope, key))
         };
         let memory = Memory::new(memory, self.steps.get());
         let swallowed = |e: PyErr| swallowed(py, e);
@@ -255,8 +224,8 @@ impl V3DualCacheChecks {
             let mut counts = Counts::new();
             for c in &counters {
                 for (counter, key) in [
-                    (false, key_of(c, "window")),
-                    (true, key_of(c, kind_suffix(c.kind))),
+                    (false, key_of(c, ScopeKey::Window)),
+                    (true, key_of(c, c.kind.into())),
                 ] {
                     let value = match memory.get(&key) {
                         Ok(v) => v,
@@ -306,7 +275,7 @@ impl V3DualCacheChecks {
                 self.stats.get().record_call();
                 return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
             }
-            let gauges = Gauges::of(&descs, &scopes, skip_parallel);
+            let gauges = Gauges::of(&descs, skip_parallel);
             return self
                 .gauges(
                     handler,
@@ -330,8 +299,8 @@ impl V3DualCacheChecks {
         };
         let mut counts = Counts::new();
         for c in &counters {
-            let window_key = key_of(c, "window");
-            let counter_key = key_of(c, kind_suffix(c.kind));
+            let window_key = key_of(c, ScopeKey::Window);
+            let counter_key = key_of(c, c.kind.into());
             let start = match memory.get(&window_key) {
                 Ok(v) => v,
                 Err(e) => {
@@ -341,12 +310,16 @@ impl V3DualCacheChecks {
             };
             let expired = start.is_none() || {
                 let start = int_of(&start)?;
-                PyInt::new(py, now_int).sub(start)?.ge(&window_size)?
+                match (start.extract::<i64>(), window_size.extract::<i64>()) {
+                    (Ok(start), Ok(size)) => window_expired(Some(start), now_int, size),
+                    // Ints past 64 bits compare as Python compares them.
+                    _ => PyInt::new(py, now_int).sub(start)?.ge(&window_size)?,
+                }
             };
             if expired {
                 let zero = PyInt::new(py, 0).into_any();
-                set(&key_of(c, "requests"), &zero)?;
-                set(&key_of(c, "tokens"), &zero)?;
+                set(&key_of(c, ScopeKey::Requests), &zero)?;
+                set(&key_of(c, ScopeKey::Tokens), &zero)?;
                 set(
                     &window_key,
                     PyString::new(py, &now_int.to_string()).as_any(),
@@ -375,7 +348,7 @@ impl V3DualCacheChecks {
             self.stats.get().record_call();
             return Ok(Ok(Some(response(py, &descs, true, &statuses)?)));
         }
-        let gauges = Gauges::of(&descs, &scopes, skip_parallel);
+        let gauges = Gauges::of(&descs, skip_parallel);
         self.gauges(
             handler,
             &memory,
@@ -413,8 +386,8 @@ impl V3DualCacheChecks {
         let status = |g: &Gauge, in_flight: i64, over: bool| Status {
             over,
             limit: g.limit,
-            remaining: g.limit.saturating_sub(in_flight).max(0),
-            kind: Suffix::Gauge,
+            remaining: clamped_remaining(g.limit, in_flight),
+            kind: ScopeKey::Gauge,
             desc: g.desc,
             with_value: false,
         };
@@ -445,14 +418,14 @@ impl V3DualCacheChecks {
         if read_only {
             let mut over = false;
             for (g, &n) in gauges.0.iter().zip(&counts) {
-                let o = n >= g.limit;
+                let o = gauge_full(n, g.limit);
                 over |= o;
                 statuses.push(status(g, n, o));
             }
             return response(py, descs, over, &statuses);
         }
         for (g, &n) in gauges.0.iter().zip(&counts) {
-            if n >= g.limit {
+            if gauge_full(n, g.limit) {
                 statuses.push(status(g, n, true));
                 return response(py, descs, true, &statuses);
             }
@@ -495,7 +468,7 @@ impl V3DualCacheChecks {
             } else {
                 (None, int_of(&value)?.extract::<i64>()?.max(0))
             };
-            if in_flight.saturating_add(1) > g.limit {
+            if gauge_full(in_flight, g.limit) {
                 statuses.push(status(g, in_flight, true));
                 return response(py, descs, true, &statuses);
             }
@@ -555,7 +528,7 @@ struct Gauge {
 struct Gauges(SmallVec<[Gauge; 4]>);
 
 impl Gauges {
-    fn of(descs: &[Desc], scopes: &[String], skip: bool) -> Self {
+    fn of(descs: &[Desc], skip: bool) -> Self {
         if skip {
             return Self(SmallVec::new());
         }
@@ -567,7 +540,7 @@ impl Gauges {
                     d.parallel.map(|limit| Gauge {
                         desc: i,
                         limit,
-                        key: format!("{}:max_parallel_requests", scopes[i]),
+                        key: tagged_key(&d.scope, ScopeKey::Gauge),
                     })
                 })
                 .collect(),

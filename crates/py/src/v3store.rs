@@ -25,6 +25,13 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
+use fastllm_ratelimit::CounterKind;
+use fastllm_ratelimit::litellm::{ScopeKey as Suffix, local_expiry, local_live};
+use fastllm_ratelimit::window::{
+    CounterRef, CounterState, WindowedLimits, atomic_step, clamped_remaining, gauge_full,
+    judge_counters, sliding_window_step, window_expired, windowed_counters,
+};
+
 use crate::tokencount::Stats;
 
 /// Expired entries are swept after this many writes, or after as many writes as there are
@@ -119,26 +126,6 @@ fn parse_python_int(s: &str) -> Option<i64> {
     t.parse().ok()
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(crate) enum Suffix {
-    Window,
-    Requests,
-    Tokens,
-    Gauge,
-}
-
-impl Suffix {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "window" => Suffix::Window,
-            "requests" => Suffix::Requests,
-            "tokens" => Suffix::Tokens,
-            "max_parallel_requests" => Suffix::Gauge,
-            _ => return None,
-        })
-    }
-}
-
 struct Entry {
     value: Value,
     expires: Option<Instant>,
@@ -146,7 +133,7 @@ struct Entry {
 
 impl Entry {
     fn live(&self, now: Instant) -> bool {
-        self.expires.is_none_or(|at| at > now)
+        local_live(self.expires, now)
     }
 }
 
@@ -173,19 +160,8 @@ impl Scope {
     /// `set_local`: a positive TTL replaces the expiry; no TTL keeps the one the entry had.
     fn set(&mut self, suffix: Suffix, value: Value, ttl: Option<Duration>, now: Instant) {
         let slot = &mut self.slots[suffix as usize];
-        let live = slot.as_ref().is_some_and(|e| e.live(now));
-        let expires = match ttl {
-            Some(ttl) if !ttl.is_zero() => Some(now + ttl),
-            // No TTL keeps a live entry's expiry; a new entry then never expires.
-            None => slot.as_ref().filter(|_| live).and_then(|e| e.expires),
-            // A TTL of zero or less updates a live entry in place and stores nothing new.
-            Some(_) if live => slot.as_ref().and_then(|e| e.expires),
-            Some(_) => {
-                *slot = None;
-                return;
-            }
-        };
-        *slot = Some(Entry { value, expires });
+        let live = slot.as_ref().filter(|e| e.live(now)).map(|e| e.expires);
+        *slot = local_expiry(live, ttl, now).map(|expires| Entry { value, expires });
     }
 }
 
@@ -433,12 +409,25 @@ fn add(current: Option<&Value>, amount: &Value) -> Option<Value> {
 
 /// One parsed descriptor of a `should_rate_limit` call.
 pub(crate) struct Desc {
-    scope: String,
+    pub(crate) scope: String,
     pub(crate) key: Py<PyAny>,
     pub(crate) value: Py<PyAny>,
     pub(crate) requests: Option<i64>,
     pub(crate) tokens: Option<i64>,
     pub(crate) parallel: Option<i64>,
+}
+
+impl WindowedLimits for Desc {
+    fn limit_of(&self, kind: CounterKind) -> Option<i64> {
+        match kind {
+            CounterKind::Requests => self.requests,
+            CounterKind::Tokens => self.tokens,
+        }
+    }
+
+    fn same_scope(&self, other: &Self) -> bool {
+        self.scope == other.scope
+    }
 }
 
 /// `int(x)` for a limit: exact ints only; anything else goes to LiteLLM.
@@ -503,7 +492,14 @@ fn limits_of(rl: &Bound<'_, PyDict>, skip_tpm: bool) -> Result<[Option<i64>; 3],
     Ok(limits)
 }
 
-pub(crate) fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<Desc, ()> {
+/// A descriptor dict of a `should_rate_limit` call, its scope named by `scope(key, value)`
+/// (the keyspace's own key here; LiteLLM's `{key:value}` tag on the 1.109 line, where two
+/// pairs that render alike share one scope). `Err` for a shape LiteLLM must handle.
+pub(crate) fn parse_descriptor(
+    d: &Bound<'_, PyAny>,
+    skip_tpm: bool,
+    scope: fn(&str, &str) -> String,
+) -> Result<Desc, ()> {
     let py = d.py();
     // Exact dicts only: a subclass could answer LiteLLM's `.get` differently.
     let d = d.cast_exact::<PyDict>().map_err(|_| ())?;
@@ -522,7 +518,7 @@ pub(crate) fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<D
         .map_err(|_| ())?
         .to_str()
         .map_err(|_| ())?;
-    let scope = scope_key(k, v);
+    let scope = scope(k, v);
     let (mut requests, mut tokens, mut parallel) = (None, None, None);
     if let Some(rl) = d.get_item(intern!(py, "rate_limit")).map_err(|_| ())? {
         // `descriptor.get("rate_limit") or {}`: only a dict (empty or not) or None is followed.
@@ -539,15 +535,6 @@ pub(crate) fn parse_descriptor(d: &Bound<'_, PyAny>, skip_tpm: bool) -> Result<D
         tokens,
         parallel,
     })
-}
-
-/// A windowed counter of the call: which descriptor's scope, which kind, and which descriptor
-/// holds its scope's limits (the last one of that scope with a windowed limit, as LiteLLM's
-/// metadata dict keyed by scope keeps it).
-pub(crate) struct Counter {
-    pub(crate) desc: usize,
-    pub(crate) kind: Suffix,
-    pub(crate) meta: usize,
 }
 
 /// One status row of LiteLLM's `RateLimitResponse`.
@@ -577,37 +564,33 @@ fn code(py: Python<'_>, over: bool) -> &Bound<'_, PyString> {
     }
 }
 
-/// `is_cache_list_over_limit`: `meta[scope]` is the last descriptor of that scope with a
-/// windowed limit, as LiteLLM's dict keyed by scope keeps it.
+/// `is_cache_list_over_limit` ([`judge_counters`]) on the call's counters, its status rows
+/// in `statuses`: whether a counter is over.
 pub(crate) fn over_limit(
     descs: &[Desc],
-    counters: &[Counter],
+    counters: &[CounterRef],
     values: &[Option<i64>],
     read_only: bool,
     statuses: &mut SmallVec<[Status; 8]>,
 ) -> bool {
-    let pending = i64::from(read_only);
-    let mut over = false;
     statuses.clear();
-    for (c, v) in counters.iter().zip(values) {
-        let m = c.meta;
-        let limit = match c.kind {
-            Suffix::Requests => descs[m].requests,
-            _ => descs[m].tokens,
-        };
-        let Some(limit) = limit else { continue };
-        let item_over = v.is_some_and(|v| v.saturating_add(pending) > limit);
-        over |= item_over;
-        statuses.push(Status {
-            over: item_over,
-            limit,
-            remaining: v.map_or(limit, |v| limit.saturating_sub(v)),
-            kind: c.kind,
-            desc: m,
-            with_value: true,
-        });
-    }
-    over
+    judge_counters(
+        descs,
+        counters.iter().copied(),
+        values.iter().copied(),
+        read_only,
+        false,
+        |c, limit, verdict| {
+            statuses.push(Status {
+                over: verdict.over,
+                limit,
+                remaining: verdict.remaining,
+                kind: c.kind.into(),
+                desc: c.metadata,
+                with_value: true,
+            });
+        },
+    )
 }
 
 /// A status row to copy, in LiteLLM's key order, with its constant fields (`code`,
@@ -736,7 +719,7 @@ impl LocalRateLimits {
         };
         let mut descs: SmallVec<[Desc; 4]> = SmallVec::new();
         for d in list.iter() {
-            match parse_descriptor(&d, skip_tpm_check) {
+            match parse_descriptor(&d, skip_tpm_check, scope_key) {
                 Ok(d) => descs.push(d),
                 Err(()) => {
                     self.count(Some("a descriptor this path does not reproduce"));
@@ -751,35 +734,13 @@ impl LocalRateLimits {
             return Ok(None);
         }
         let now_int = now.trunc() as i64;
-        let windowed = |d: &Desc| d.requests.is_some() || d.tokens.is_some();
-        let mut counters: SmallVec<[Counter; 8]> = SmallVec::new();
-        let mut gauges: SmallVec<[usize; 4]> = SmallVec::new();
-        for (i, d) in descs.iter().enumerate() {
-            if d.parallel.is_some() {
-                gauges.push(i);
-            }
-            if !windowed(d) {
-                continue;
-            }
-            let meta = descs
-                .iter()
-                .rposition(|o| windowed(o) && o.scope == d.scope)
-                .unwrap_or(i);
-            if d.requests.is_some() {
-                counters.push(Counter {
-                    desc: i,
-                    kind: Suffix::Requests,
-                    meta,
-                });
-            }
-            if d.tokens.is_some() {
-                counters.push(Counter {
-                    desc: i,
-                    kind: Suffix::Tokens,
-                    meta,
-                });
-            }
-        }
+        // Token limits were left out at parsing under `skip_tpm_check`.
+        let counters: SmallVec<[CounterRef; 8]> = windowed_counters(&descs, false).collect();
+        let gauges: SmallVec<[usize; 4]> = descs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.parallel.map(|_| i))
+            .collect();
         let clock = Instant::now();
         let mut space = self.lock();
         let space = &mut *space;
@@ -789,7 +750,7 @@ impl LocalRateLimits {
             // The local pre-check: every window and counter must be a value `int()` takes.
             let mut counts: SmallVec<[Option<i64>; 8]> = SmallVec::new();
             for c in &counters {
-                let mut sc = space.scope(descs[c.desc].scope.as_str());
+                let mut sc = space.scope(descs[c.descriptor].scope.as_str());
                 let window = sc
                     .as_deref_mut()
                     .and_then(|sc| sc.get(Suffix::Window, clock));
@@ -801,7 +762,7 @@ impl LocalRateLimits {
                     self.count(Some("a window start int() does not take"));
                     return Ok(None);
                 }
-                let value = match sc.and_then(|sc| sc.get(c.kind, clock)) {
+                let value = match sc.and_then(|sc| sc.get(c.kind.into(), clock)) {
                     None => None,
                     Some(v) => match v.as_int() {
                         Some(v) => Some(v),
@@ -824,21 +785,24 @@ impl LocalRateLimits {
                 let ttl = Some(Duration::from_secs(window_size.max(0) as u64));
                 let mut out = SmallVec::new();
                 for c in &counters {
-                    let sc = space.scope_for_write(descs[c.desc].scope.as_str(), clock);
+                    let sc = space.scope_for_write(descs[c.descriptor].scope.as_str(), clock);
+                    let kind = Suffix::from(c.kind);
                     // Every window start passed `int()` above, and this loop writes only ints.
                     let start = sc.get(Suffix::Window, clock).and_then(Value::as_int);
-                    if start.is_none_or(|s| now_int.saturating_sub(s) >= window_size) {
+                    let count = if window_expired(start, now_int, window_size) {
+                        None
+                    } else {
+                        sc.get(kind, clock).and_then(Value::as_int)
+                    };
+                    let (reset, start, next) =
+                        sliding_window_step(start, count, now_int, window_size);
+                    if reset {
                         sc.set(Suffix::Requests, Value::Int(0), ttl, clock);
                         sc.set(Suffix::Tokens, Value::Int(0), ttl, clock);
-                        sc.set(Suffix::Window, Value::Text(now_int.to_string()), ttl, clock);
-                        sc.set(c.kind, Value::Int(1), ttl, clock);
-                        out.push(Some(1));
-                    } else {
-                        let current = sc.get(c.kind, clock).and_then(Value::as_int).unwrap_or(0);
-                        let next = current.wrapping_add(1);
-                        sc.set(c.kind, Value::Int(next), ttl, clock);
-                        out.push(Some(next));
+                        sc.set(Suffix::Window, Value::Text(start.to_string()), ttl, clock);
                     }
+                    sc.set(kind, Value::Int(next), ttl, clock);
+                    out.push(Some(next));
                 }
                 out
             };
@@ -856,7 +820,7 @@ impl LocalRateLimits {
         let gauge_status = |g: usize, n: i64, over: bool| Status {
             over,
             limit: descs[g].parallel.unwrap_or(0),
-            remaining: (descs[g].parallel.unwrap_or(0).saturating_sub(n)).max(0),
+            remaining: clamped_remaining(descs[g].parallel.unwrap_or(0), n),
             kind: Suffix::Gauge,
             desc: g,
             with_value: false,
@@ -875,7 +839,7 @@ impl LocalRateLimits {
         if read_only {
             let mut over = false;
             for (&g, &(n, _)) in gauges.iter().zip(&current) {
-                let o = n >= descs[g].parallel.unwrap_or(0);
+                let o = gauge_full(n, descs[g].parallel.unwrap_or(0));
                 over |= o;
                 statuses.push(gauge_status(g, n, o));
             }
@@ -885,7 +849,7 @@ impl LocalRateLimits {
         // The local pre-check, then `_acquire_parallel_slots_in_memory`'s all-or-nothing check
         // (`in_flight + 1 > limit` over the same unexpired slots, so the same condition).
         for (&g, &(n, _)) in gauges.iter().zip(&current) {
-            if n >= descs[g].parallel.unwrap_or(0) {
+            if gauge_full(n, descs[g].parallel.unwrap_or(0)) {
                 // The windowed statuses, then the one gauge that refused.
                 statuses.push(gauge_status(g, n, true));
                 self.count(None);
@@ -1362,7 +1326,7 @@ impl LocalRateLimits {
                 d.set_item(intern!(py, "current_limit"), item.limit)?;
                 d.set_item(
                     intern!(py, "limit_remaining"),
-                    item.limit.saturating_sub(count).max(0),
+                    clamped_remaining(item.limit, count),
                 )?;
                 d.set_item(intern!(py, "rate_limit_type"), &item.rate_limit_type)?;
                 d.set_item(intern!(py, "descriptor_key"), &item.descriptor_key)?;
@@ -1389,14 +1353,14 @@ impl LocalRateLimits {
                     }
                 },
             };
-            let expired = start.is_none_or(|s| now_int.saturating_sub(s) >= item.window_size);
-            let current = if expired {
-                0
+            // The counter is read only while its window is open.
+            let count = if window_expired(start, now_int, item.window_size) {
+                None
             } else {
                 match space.get(&item.scope, item.kind, clock) {
-                    None => 0,
+                    None => None,
                     Some(v) => match v.as_int() {
-                        Some(v) => v,
+                        Some(v) => Some(v),
                         None => {
                             self.count(Some("a counter int() does not take"));
                             return Ok(None);
@@ -1404,26 +1368,23 @@ impl LocalRateLimits {
                     },
                 }
             };
-            let over = if item.increment > 0 {
-                current.saturating_add(item.increment) > item.limit
-            } else {
-                current >= item.limit
+            let state = CounterState {
+                window_start: start,
+                count,
             };
-            if over {
-                let out = PyDict::new(py);
-                out.set_item(intern!(py, "overall_code"), code(py, true))?;
-                out.set_item(
-                    intern!(py, "statuses"),
-                    PyList::new(py, [status(item, true, current)?])?,
-                )?;
-                self.count(None);
-                return Ok(Some(out));
+            match atomic_step(state, now_int, item.window_size, item.increment, item.limit) {
+                Ok(write) => states.push(write),
+                Err(current) => {
+                    let out = PyDict::new(py);
+                    out.set_item(intern!(py, "overall_code"), code(py, true))?;
+                    out.set_item(
+                        intern!(py, "statuses"),
+                        PyList::new(py, [status(item, true, current)?])?,
+                    )?;
+                    self.count(None);
+                    return Ok(Some(out));
+                }
             }
-            let window_start = match start {
-                Some(s) if !expired => s,
-                _ => now_int,
-            };
-            states.push((expired, current, window_start));
         }
         // Everything that can fail in Python happens before the first write.
         let mut counters = Vec::with_capacity(items.len());
@@ -1440,15 +1401,9 @@ impl LocalRateLimits {
         }
         let mut statuses = Vec::with_capacity(items.len());
         let mut windows = Vec::with_capacity(items.len());
-        for ((item, &(expired, current, window_start)), counter) in
-            items.iter().zip(&states).zip(counters)
-        {
-            let next = if expired {
-                item.increment
-            } else {
-                current.wrapping_add(item.increment)
-            };
-            statuses.push(status(item, false, next)?);
+        for ((item, write), counter) in items.iter().zip(&states).zip(counters) {
+            statuses.push(status(item, false, write.new_count)?);
+            let window_start = write.window_start;
             windows.push(PyTuple::new(
                 py,
                 [
@@ -1468,8 +1423,8 @@ impl LocalRateLimits {
         // Pass 2: reset the expired windows' siblings (each scope once, with the window size
         // of its last expired counter, as LiteLLM's dict keeps it), then apply.
         let mut expired_scopes: Vec<(&str, i64)> = Vec::new();
-        for (item, (expired, _, _)) in items.iter().zip(&states) {
-            if *expired {
+        for (item, write) in items.iter().zip(&states) {
+            if write.window_expired {
                 match expired_scopes.iter_mut().find(|(s, _)| *s == item.scope) {
                     Some(e) => e.1 = item.window_size,
                     None => expired_scopes.push((&item.scope, item.window_size)),
@@ -1482,13 +1437,8 @@ impl LocalRateLimits {
                 space.set(scope, sibling, Value::Int(0), secs(*window_size), clock);
             }
         }
-        for (item, &(expired, current, _)) in items.iter().zip(&states) {
-            let next = if expired {
-                item.increment
-            } else {
-                current.wrapping_add(item.increment)
-            };
-            if expired {
+        for (item, write) in items.iter().zip(&states) {
+            if write.window_expired {
                 space.set(
                     &item.scope,
                     Suffix::Window,
@@ -1500,7 +1450,7 @@ impl LocalRateLimits {
             space.set(
                 &item.scope,
                 item.kind,
-                Value::Int(next),
+                Value::Int(write.new_count),
                 secs(item.ttl),
                 clock,
             );

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::litellm::scope_tag;
 
 /// LiteLLM's default window, `LITELLM_RATE_LIMIT_WINDOW_SIZE` (seconds).
 pub const DEFAULT_WINDOW_SECS: u64 = 60;
@@ -363,57 +364,9 @@ pub fn coalesce_descriptors(descriptors: &[Descriptor]) -> Vec<Descriptor> {
         .collect()
 }
 
-/// The Redis Cluster hash tag shared by every key of a scope: `{key:value}`.
-///
-/// All keys of one descriptor therefore land in one cluster slot. Note that, as in LiteLLM,
-/// `("a:b", "c")` and `("a", "b:c")` render to the same tag and so share counters.
-pub fn scope_tag(key: &str, value: &str) -> String {
-    let mut s = String::with_capacity(key.len() + value.len() + 3);
-    s.push('{');
-    s.push_str(key);
-    s.push(':');
-    s.push_str(value);
-    s.push('}');
-    s
-}
-
-/// The key holding a scope's window start (integer seconds, as a string): `{key:value}:window`.
-pub fn window_key(key: &str, value: &str) -> String {
-    format!("{}:window", scope_tag(key, value))
-}
-
-/// The key of a windowed counter: `{key:value}:requests` or `{key:value}:tokens`.
-pub fn counter_key(key: &str, value: &str, kind: CounterKind) -> String {
-    format!("{}:{}", scope_tag(key, value), kind.as_str())
-}
-
-/// The key of a scope's max-parallel-requests gauge (a sorted set of slot ids scored by
-/// acquire time in Redis): `{key:value}:max_parallel_requests`.
-pub fn gauge_key(key: &str, value: &str) -> String {
-    format!("{}:max_parallel_requests", scope_tag(key, value))
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_schema_matches_litellm_spelling() {
-        assert_eq!(scope_tag("api_key", "abc"), "{api_key:abc}");
-        assert_eq!(window_key("api_key", "abc"), "{api_key:abc}:window");
-        assert_eq!(
-            counter_key("team", "t1", CounterKind::Requests),
-            "{team:t1}:requests"
-        );
-        assert_eq!(
-            counter_key("team", "t1", CounterKind::Tokens),
-            "{team:t1}:tokens"
-        );
-        assert_eq!(
-            gauge_key("model_per_key", "k:gpt-4"),
-            "{model_per_key:k:gpt-4}:max_parallel_requests"
-        );
-    }
 
     #[test]
     fn validation() {

@@ -8,6 +8,7 @@ mod error;
 mod gauge;
 mod gcra;
 mod headers;
+pub mod litellm;
 mod map;
 mod memory;
 // The Redis store needs the connection pool, which loom builds leave out (tokio has no
@@ -17,13 +18,13 @@ mod redis_store;
 mod reservation;
 mod store;
 mod sync;
-mod window;
+pub mod window;
 
 pub use clock::{Clock, FakeClock, MonotonicClock};
 pub use descriptor::{
     CounterKind, DEFAULT_WINDOW_SECS, Descriptor, Limits, MAX_LIMIT, MAX_WINDOW_SECS,
     PROJECT_ITPM_DESCRIPTOR_KEY, PROJECT_OTPM_DESCRIPTOR_KEY, ScopeId, coalesce_descriptors,
-    counter_key, gauge_key, merge_descriptors, scope_tag, window_key,
+    merge_descriptors,
 };
 #[cfg(all(feature = "redis", not(loom)))]
 pub use error::BackendError;
@@ -37,13 +38,6 @@ pub use redis_store::{
     Checked, Decision, FailMode, RATE_LIMIT_UNVERIFIABLE_MESSAGE, RedisConfig, RedisStore,
     Unverified,
 };
-pub use reservation::{
-    TokenIncrement, TpmReservation, settlement_increments, tpm_reservation_plan,
-};
+pub use reservation::{TokenIncrement, TpmReservation, settlement_increments};
 pub use store::KeyTtl;
-pub use window::{
-    AtomicMeta, AtomicPlan, AtomicWrite, Code, CounterRef, CounterState, GaugeRef, Increment,
-    RateLimitType, ReservationWindow, Response, Status, WindowedCounters, WindowedPlan,
-    atomic_metas, atomic_plan, collect_windowed, counter_status, gauge_status, gauges, now_int,
-    over_limit_response, sliding_window_step, window_expired, windowed_counters,
-};
+pub use window::{Code, Increment, RateLimitType, ReservationWindow, Response, Status};

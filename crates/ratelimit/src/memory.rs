@@ -21,8 +21,9 @@ use crate::store::{KeyTtl, ScopeState};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, lock};
 use crate::window::{
     AtomicPlan, Code, CounterRef, CounterState, GaugeRef, Increment, ReservationWindow, Response,
-    atomic_metas, atomic_plan, collect_windowed, counter_status, gauge_status, gauges, limit_i64,
-    now_int, over_limit_response, sliding_window_step, windowed_counters,
+    atomic_metas, atomic_plan, collect_windowed, counter_limit, counter_status, counter_verdict,
+    gauge_full, gauge_status, gauges, limit_i64, now_int, over_limit_response, sliding_window_step,
+    windowed_counters,
 };
 
 /// Store-wide settings.
@@ -380,7 +381,6 @@ impl<C: Clock> MemoryStore<C> {
         };
         let counters = || windowed_counters(descriptors, skip_tpm);
         // 1. Refuse, counting nothing, if a counter is already over.
-        let pending = i64::from(options.read_only);
         let mut value = |c: CounterRef| {
             locked
                 .state(index(c.descriptor))
@@ -392,12 +392,10 @@ impl<C: Clock> MemoryStore<C> {
         let mut any_counter = false;
         for c in counters() {
             any_counter = true;
-            let Some(v) = value(c) else { continue };
-            let limit = match c.kind {
-                CounterKind::Requests => descriptors[c.metadata].requests_per_unit(),
-                CounterKind::Tokens => descriptors[c.metadata].tokens_per_unit(),
+            let Some(limit) = counter_limit(descriptors, c, skip_tpm) else {
+                continue;
             };
-            if limit.is_some_and(|l| v.saturating_add(pending) > limit_i64(l)) {
+            if counter_verdict(value(c), limit, options.read_only).over {
                 already_over = true;
                 break;
             }
@@ -418,15 +416,19 @@ impl<C: Clock> MemoryStore<C> {
                 let st = locked.state(index(c.descriptor));
                 let start = st.window.get(now, mode).copied();
                 let count = st.counter(c.kind).get(now, mode).copied();
-                let (reset, start, count) =
-                    sliding_window_step(start, count, now_s, self.config.window_size_secs);
+                let (reset, start, count) = sliding_window_step(
+                    start,
+                    count,
+                    now_s,
+                    limit_i64(self.config.window_size_secs),
+                );
                 if reset {
                     st.requests.set(now, mode, 0, window);
                     st.tokens.set(now, mode, 0, window);
                     st.window.set(now, mode, start, window);
                 }
                 st.counter_mut(c.kind).set(now, mode, count, window);
-                if let Some(status) = counter_status(descriptors, c, Some(count), 0, skip_tpm) {
+                if let Some(status) = counter_status(descriptors, c, Some(count), false, skip_tpm) {
                     if status.code == Code::OverLimit {
                         windowed.overall = Code::OverLimit;
                     }
@@ -458,7 +460,7 @@ impl<C: Clock> MemoryStore<C> {
         if options.read_only {
             let mut over = false;
             for &(g, n) in &gauge_list {
-                let code = if n >= g.limit {
+                let code = if gauge_full(n, g.limit) {
                     Code::OverLimit
                 } else {
                     Code::Ok
@@ -472,10 +474,7 @@ impl<C: Clock> MemoryStore<C> {
             windowed.overall = if over { Code::OverLimit } else { Code::Ok };
             return refuse(windowed);
         }
-        if let Some(&(g, n)) = gauge_list
-            .iter()
-            .find(|(g, n)| n.saturating_add(1) > g.limit)
-        {
+        if let Some(&(g, n)) = gauge_list.iter().find(|(g, n)| gauge_full(*n, g.limit)) {
             windowed.overall = Code::OverLimit;
             windowed.statuses.push(gauge_status(
                 &descriptors[g.descriptor],

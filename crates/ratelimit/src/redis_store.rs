@@ -23,11 +23,12 @@ use crate::descriptor::{
 };
 use crate::error::{BackendError, Error, Result};
 use crate::gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId, SlotIds};
+use crate::litellm::{ScopeKey, tagged_key};
 use crate::memory::{Admission, CheckOptions};
 use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
 use crate::window::{
     AtomicMeta, Code, CounterRef, Increment, ReservationWindow, Response, Status, WindowedPlan,
-    atomic_metas, counter_status, gauge_status, gauges, limit_i64, over_limit_response,
+    atomic_metas, counter_status, gauge_full, gauge_status, gauges, limit_i64, over_limit_response,
     windowed_counters,
 };
 
@@ -442,7 +443,7 @@ impl RedisStore {
                 .iter()
                 .map(|c| {
                     let d = &descriptors[c.descriptor];
-                    mirror.get(&format!("{}:{}", d.scope(), c.kind.as_str()))
+                    mirror.get(&tagged_key(d.scope(), c.kind.into()))
                 })
                 .collect();
             let judged =
@@ -462,10 +463,10 @@ impl RedisStore {
             for (j, g) in gauges_to_precheck.iter().enumerate() {
                 let d = &descriptors[g.descriptor];
                 let in_flight = mirror
-                    .get(&format!("{}:max_parallel_requests", d.scope()))
+                    .get(&tagged_key(d.scope(), ScopeKey::Gauge))
                     .unwrap_or(0)
                     .max(0);
-                if in_flight >= g.limit {
+                if gauge_full(in_flight, g.limit) {
                     mirrored_full_gauge = Some((j, in_flight));
                     break;
                 }
@@ -504,16 +505,14 @@ impl RedisStore {
         let mut invocation = SHOULD_RATE_LIMIT.prepare_invoke();
         for c in &plan.counters {
             let d = &descriptors[c.descriptor];
-            invocation.key(format!("{}:window", d.scope())).key(format!(
-                "{}:{}",
-                d.scope(),
-                c.kind.as_str()
-            ));
+            invocation
+                .key(tagged_key(d.scope(), ScopeKey::Window))
+                .key(tagged_key(d.scope(), c.kind.into()));
         }
         for g in &plan.gauges {
-            invocation.key(format!(
-                "{}:max_parallel_requests",
-                descriptors[g.descriptor].scope()
+            invocation.key(tagged_key(
+                descriptors[g.descriptor].scope(),
+                ScopeKey::Gauge,
             ));
         }
         invocation
@@ -580,7 +579,7 @@ impl RedisStore {
                 .zip(reply.iter().skip(1))
                 .filter_map(|(c, v)| {
                     let d = &descriptors[c.descriptor];
-                    v.map(|v| (format!("{}:{}", d.scope(), c.kind.as_str()), v))
+                    v.map(|v| (tagged_key(d.scope(), c.kind.into()), v))
                 });
             mirror.set(counts, Duration::from_secs(self.config.window_size_secs));
         }
@@ -591,10 +590,7 @@ impl RedisStore {
                 .zip(reply.iter().skip(n + 1))
                 .map(|(g, v)| {
                     let d = &descriptors[g.descriptor];
-                    (
-                        format!("{}:max_parallel_requests", d.scope()),
-                        v.unwrap_or(0),
-                    )
+                    (tagged_key(d.scope(), ScopeKey::Gauge), v.unwrap_or(0))
                 });
             mirror.set(in_flight, Duration::from_secs(self.config.slot_ttl_secs));
         }
@@ -632,7 +628,7 @@ impl RedisStore {
         let mut invocation = RELEASE_SLOTS.prepare_invoke();
         for scope in &slot.scopes {
             invocation
-                .key(format!("{scope}:max_parallel_requests"))
+                .key(tagged_key(scope, ScopeKey::Gauge))
                 .arg(slot.slot_id.as_str());
         }
         let remaining: Vec<i64> = self.invoke("release_slots", &invocation).await?;
@@ -642,7 +638,7 @@ impl RedisStore {
                 .scopes
                 .iter()
                 .zip(&remaining)
-                .map(|(scope, n)| (format!("{scope}:max_parallel_requests"), (*n).max(0)));
+                .map(|(scope, n)| (tagged_key(scope, ScopeKey::Gauge), (*n).max(0)));
             mirror.set(entries, Duration::from_secs(self.config.slot_ttl_secs));
         }
         Ok(remaining)
@@ -694,8 +690,8 @@ impl RedisStore {
         for m in &metas {
             let d = &descriptors[m.descriptor];
             invocation
-                .key(format!("{}:window", d.scope()))
-                .key(format!("{}:{}", d.scope(), m.kind.as_str()))
+                .key(tagged_key(d.scope(), ScopeKey::Window))
+                .key(tagged_key(d.scope(), m.kind.into()))
                 .arg(m.limit)
                 .arg(m.increment)
                 .arg(m.window_size_secs)
@@ -780,7 +776,7 @@ impl RedisStore {
         let mut invocation = INCREMENT_TOKENS.prepare_invoke();
         for inc in increments {
             invocation
-                .key(format!("{}:tokens", inc.scope.tag()))
+                .key(tagged_key(inc.scope.tag(), ScopeKey::Tokens))
                 .arg(inc.amount)
                 .arg(self.config.window_size_secs);
         }
@@ -803,8 +799,8 @@ impl RedisStore {
         let tag = window.scope.tag();
         let mut invocation = INCREMENT_GUARDED.prepare_invoke();
         invocation
-            .key(format!("{tag}:window"))
-            .key(format!("{tag}:{}", window.kind.as_str()))
+            .key(tagged_key(tag, ScopeKey::Window))
+            .key(tagged_key(tag, window.kind.into()))
             .arg(window.window_start.to_string())
             .arg(amount)
             .arg(self.config.window_size_secs);
@@ -828,7 +824,7 @@ impl RedisStore {
     ) -> std::result::Result<i64, BackendError> {
         let mut invocation = IN_FLIGHT.prepare_invoke();
         invocation
-            .key(format!("{}:max_parallel_requests", descriptor.scope()))
+            .key(tagged_key(descriptor.scope(), ScopeKey::Gauge))
             .arg(self.config.slot_ttl_secs);
         const OP: &str = "in_flight";
         let reply: Vec<i64> = self.invoke(OP, &invocation).await?;
@@ -848,11 +844,8 @@ impl RedisStore {
         descriptor: &Descriptor,
         kind: CounterKind,
     ) -> std::result::Result<Option<i64>, BackendError> {
-        self.get_number(
-            "counter",
-            format!("{}:{}", descriptor.scope(), kind.as_str()),
-        )
-        .await
+        self.get_number("counter", tagged_key(descriptor.scope(), kind.into()))
+            .await
     }
 
     /// The start (UNIX seconds) of a scope's window (`{key:value}:window`), `None` if absent.
@@ -864,8 +857,11 @@ impl RedisStore {
         &self,
         descriptor: &Descriptor,
     ) -> std::result::Result<Option<i64>, BackendError> {
-        self.get_number("window_start", format!("{}:window", descriptor.scope()))
-            .await
+        self.get_number(
+            "window_start",
+            tagged_key(descriptor.scope(), ScopeKey::Window),
+        )
+        .await
     }
 
     async fn get_number(
@@ -931,7 +927,7 @@ fn counted_statuses(
         ..Response::default()
     };
     for (c, v) in plan.counters.iter().zip(values) {
-        if let Some(status) = counter_status(descriptors, *c, *v, 0, skip_tpm) {
+        if let Some(status) = counter_status(descriptors, *c, *v, false, skip_tpm) {
             if status.code == Code::OverLimit {
                 response.overall = Code::OverLimit;
             }
@@ -1007,7 +1003,7 @@ fn decode_check(
                     // The gauge phase's verdict is the overall one, as in LiteLLM.
                     let mut over = false;
                     for (j, &n) in counts.iter().enumerate() {
-                        let code = if n >= plan.gauges[j].limit {
+                        let code = if gauge_full(n, plan.gauges[j].limit) {
                             Code::OverLimit
                         } else {
                             Code::Ok

@@ -27,7 +27,7 @@ use crate::window::{Increment, ReservationWindow, Response};
 /// Keeps every descriptor with a `tokens_per_unit`, except project ITPM/OTPM ones, reduced to
 /// its token limit and window. Each is charged `estimated_tokens`, or the amount
 /// `scope_estimates` gives for its descriptor key (LiteLLM uses that for the team PTU scope).
-pub fn tpm_reservation_plan(
+pub(crate) fn tpm_reservation_plan(
     descriptors: &[Descriptor],
     estimated_tokens: i64,
     scope_estimates: &[(&str, i64)],

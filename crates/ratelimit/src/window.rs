@@ -137,12 +137,45 @@ impl Response {
 }
 
 /// Whether the window starting at `window_start` has expired at `now_secs`:
-/// `window_start is None or now_int - window_start >= window_size`.
-pub fn window_expired(window_start: Option<i64>, now_secs: i64, window_size_secs: u64) -> bool {
+/// `window_start is None or now_int - window_start >= window_size`, exact for every `i64`
+/// (as Python's unbounded ints compare).
+pub fn window_expired(window_start: Option<i64>, now_secs: i64, window_size_secs: i64) -> bool {
     match window_start {
         None => true,
         Some(start) => i128::from(now_secs) - i128::from(start) >= i128::from(window_size_secs),
     }
+}
+
+/// One windowed counter judged as `is_cache_list_over_limit` judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// `value + pending > limit`, where `pending` is 1 for a read-only check and 0 after an
+    /// increment; an absent counter is never over.
+    pub over: bool,
+    /// `limit - value`, not clamped (it can be negative); `limit` for an absent counter.
+    pub remaining: i64,
+}
+
+/// The verdict on one windowed counter holding `value` (`None`: no such key) under `limit`.
+pub fn counter_verdict(value: Option<i64>, limit: i64, read_only: bool) -> Verdict {
+    let pending = i64::from(read_only);
+    Verdict {
+        over: value.is_some_and(|v| v.saturating_add(pending) > limit),
+        remaining: value.map_or(limit, |v| limit.saturating_sub(v)),
+    }
+}
+
+/// What is left under `limit` at `count`, clamped at 0: the `limit_remaining` of gauge
+/// statuses and of the atomic check-and-increment.
+pub fn clamped_remaining(limit: i64, count: i64) -> i64 {
+    limit.saturating_sub(count).max(0)
+}
+
+/// Whether a parallel-request gauge with `in_flight` live slots refuses one more request:
+/// LiteLLM's `in_flight >= limit` (read-only) and `in_flight + 1 > limit` (acquire), which
+/// are the same test on Python's ints.
+pub fn gauge_full(in_flight: i64, limit: i64) -> bool {
+    in_flight >= limit
 }
 
 /// `int(now)` for a clock reading.
@@ -188,9 +221,34 @@ pub struct WindowedPlan {
     pub gauges: Vec<GaugeRef>,
 }
 
+/// What the windowed rules read of one descriptor of a call. [`Descriptor`] implements it;
+/// a binding that parses LiteLLM's descriptor dicts itself implements it over its own type,
+/// so the same rules decide for both.
+pub trait WindowedLimits {
+    /// The descriptor's limit for one windowed counter kind, if it sets one.
+    fn limit_of(&self, kind: CounterKind) -> Option<i64>;
+
+    /// Whether two descriptors name the same scope (the key of LiteLLM's per-scope
+    /// metadata dict).
+    fn same_scope(&self, other: &Self) -> bool;
+}
+
+impl WindowedLimits for Descriptor {
+    fn limit_of(&self, kind: CounterKind) -> Option<i64> {
+        self.limit(kind).map(limit_i64)
+    }
+
+    fn same_scope(&self, other: &Self) -> bool {
+        self.key() == other.key() && self.value() == other.value()
+    }
+}
+
 /// The windowed counters of a `should_rate_limit` call, in order (per descriptor `requests`
 /// then `tokens`), without allocating.
-pub fn windowed_counters(descriptors: &[Descriptor], skip_tpm_check: bool) -> WindowedCounters<'_> {
+pub fn windowed_counters<D: WindowedLimits>(
+    descriptors: &[D],
+    skip_tpm_check: bool,
+) -> WindowedCounters<'_, D> {
     WindowedCounters {
         descriptors,
         skip_tpm_check,
@@ -199,24 +257,40 @@ pub fn windowed_counters(descriptors: &[Descriptor], skip_tpm_check: bool) -> Wi
 }
 
 /// Iterator returned by [`windowed_counters`].
-#[derive(Debug, Clone)]
-pub struct WindowedCounters<'a> {
-    descriptors: &'a [Descriptor],
+#[derive(Debug)]
+pub struct WindowedCounters<'a, D> {
+    descriptors: &'a [D],
     skip_tpm_check: bool,
     /// `2 * descriptor index + (0 for requests, 1 for tokens)` of the next candidate.
     next: usize,
 }
 
-impl WindowedCounters<'_> {
-    fn has(&self, d: &Descriptor, kind: CounterKind) -> bool {
-        match kind {
-            CounterKind::Requests => d.requests_per_unit().is_some(),
-            CounterKind::Tokens => !self.skip_tpm_check && d.tokens_per_unit().is_some(),
+impl<D> Clone for WindowedCounters<'_, D> {
+    fn clone(&self) -> Self {
+        Self {
+            descriptors: self.descriptors,
+            skip_tpm_check: self.skip_tpm_check,
+            next: self.next,
         }
     }
 }
 
-impl Iterator for WindowedCounters<'_> {
+/// The limit a counter of `kind` is judged by on descriptor `d`, with token limits ignored
+/// under `skip_tpm_check`.
+fn limit_for<D: WindowedLimits>(d: &D, kind: CounterKind, skip_tpm_check: bool) -> Option<i64> {
+    match kind {
+        CounterKind::Tokens if skip_tpm_check => None,
+        kind => d.limit_of(kind),
+    }
+}
+
+impl<D: WindowedLimits> WindowedCounters<'_, D> {
+    fn has(&self, d: &D, kind: CounterKind) -> bool {
+        limit_for(d, kind, self.skip_tpm_check).is_some()
+    }
+}
+
+impl<D: WindowedLimits> Iterator for WindowedCounters<'_, D> {
     type Item = CounterRef;
 
     fn next(&mut self) -> Option<CounterRef> {
@@ -234,8 +308,7 @@ impl Iterator for WindowedCounters<'_> {
                 self.descriptors
                     .iter()
                     .rposition(|o| {
-                        o.key() == d.key()
-                            && o.value() == d.value()
+                        o.same_scope(d)
                             && (self.has(o, CounterKind::Requests)
                                 || self.has(o, CounterKind::Tokens))
                     })
@@ -270,59 +343,103 @@ pub fn collect_windowed(descriptors: &[Descriptor], skip_tpm_check: bool) -> Win
     }
 }
 
+/// The limit `counter` is judged by: its metadata descriptor's limit of its kind, or `None`
+/// when that descriptor has none (LiteLLM skips the counter).
+pub fn counter_limit<D: WindowedLimits>(
+    descriptors: &[D],
+    counter: CounterRef,
+    skip_tpm_check: bool,
+) -> Option<i64> {
+    limit_for(&descriptors[counter.metadata], counter.kind, skip_tpm_check)
+}
+
+/// LiteLLM's `is_cache_list_over_limit`, without allocating: judges each counter's value
+/// (`None` = no such key) and hands `(counter, limit, verdict)` to `status` for every counter
+/// whose metadata descriptor has a limit of its kind (the others are skipped, as in
+/// LiteLLM). Returns whether any counter is over.
+pub fn judge_counters<D: WindowedLimits>(
+    descriptors: &[D],
+    counters: impl IntoIterator<Item = CounterRef>,
+    values: impl IntoIterator<Item = Option<i64>>,
+    read_only: bool,
+    skip_tpm_check: bool,
+    mut status: impl FnMut(CounterRef, i64, Verdict),
+) -> bool {
+    let mut over = false;
+    for (counter, value) in counters.into_iter().zip(values) {
+        if let Some(limit) = counter_limit(descriptors, counter, skip_tpm_check) {
+            let verdict = counter_verdict(value, limit, read_only);
+            over |= verdict.over;
+            status(counter, limit, verdict);
+        }
+    }
+    over
+}
+
 /// The status of one counter holding `value` (`None` = no key), or `None` when the
 /// counter's metadata descriptor has no limit of its kind (LiteLLM skips it).
-/// `pending` is 1 for a read-only check, else 0.
-pub fn counter_status(
+pub(crate) fn counter_status(
     descriptors: &[Descriptor],
     counter: CounterRef,
     value: Option<i64>,
-    pending: i64,
+    read_only: bool,
     skip_tpm_check: bool,
 ) -> Option<Status> {
-    let meta = &descriptors[counter.metadata];
-    let limit = match counter.kind {
-        CounterKind::Requests => meta.requests_per_unit(),
-        CounterKind::Tokens if skip_tpm_check => None,
-        CounterKind::Tokens => meta.tokens_per_unit(),
-    };
-    let limit = limit_i64(limit?);
-    let over = value.is_some_and(|v| v.saturating_add(pending) > limit);
-    Some(Status {
-        code: if over { Code::OverLimit } else { Code::Ok },
+    let limit = counter_limit(descriptors, counter, skip_tpm_check)?;
+    Some(windowed_status(
+        descriptors,
+        counter,
+        limit,
+        counter_verdict(value, limit, read_only),
+    ))
+}
+
+fn windowed_status(
+    descriptors: &[Descriptor],
+    counter: CounterRef,
+    limit: i64,
+    verdict: Verdict,
+) -> Status {
+    Status {
+        code: if verdict.over {
+            Code::OverLimit
+        } else {
+            Code::Ok
+        },
         current_limit: limit,
-        limit_remaining: value.map_or(limit, |v| limit.saturating_sub(v)),
+        limit_remaining: verdict.remaining,
         rate_limit_type: counter.kind.into(),
-        scope: meta.id().clone(),
-    })
+        scope: descriptors[counter.metadata].id().clone(),
+    }
 }
 
 /// LiteLLM's `is_cache_list_over_limit`: judge each counter's value (`None` = no such key).
 ///
 /// A counter whose metadata descriptor has no limit of its kind is skipped (no status), as
 /// in LiteLLM.
-pub fn over_limit_response(
+pub(crate) fn over_limit_response(
     descriptors: &[Descriptor],
     plan: &WindowedPlan,
     values: &[Option<i64>],
     read_only: bool,
     skip_tpm_check: bool,
 ) -> Response {
-    let pending = i64::from(read_only);
-    let mut response = Response {
-        statuses: Vec::with_capacity(plan.counters.len()),
+    let mut statuses = Vec::with_capacity(plan.counters.len());
+    let over = judge_counters(
+        descriptors,
+        plan.counters.iter().copied(),
+        values.iter().copied(),
+        read_only,
+        skip_tpm_check,
+        |counter, limit, verdict| {
+            statuses.push(windowed_status(descriptors, counter, limit, verdict));
+        },
+    );
+    Response {
+        overall: if over { Code::OverLimit } else { Code::Ok },
+        statuses,
         ..Response::default()
-    };
-    for (counter, value) in plan.counters.iter().zip(values) {
-        if let Some(status) = counter_status(descriptors, *counter, *value, pending, skip_tpm_check)
-        {
-            if status.code == Code::OverLimit {
-                response.overall = Code::OverLimit;
-            }
-            response.statuses.push(status);
-        }
     }
-    response
 }
 
 /// One step of the fixed window for a single counter (LiteLLM's in-memory "sliding window"
@@ -334,7 +451,7 @@ pub fn sliding_window_step(
     window_start: Option<i64>,
     count: Option<i64>,
     now_secs: i64,
-    window_size_secs: u64,
+    window_size_secs: i64,
 ) -> (bool, i64, i64) {
     match window_start {
         Some(start) if !window_expired(Some(start), now_secs, window_size_secs) => {
@@ -457,12 +574,46 @@ pub enum AtomicPlan {
     Apply(Vec<AtomicWrite>, Response),
 }
 
-/// Pass 1 (validate every counter against the state before the call) and the values pass 2
-/// will write. `states` is parallel to `metas`.
+/// One counter of `_atomic_check_and_increment_in_memory`'s pass 1: `Err(current)` (the
+/// count it was judged at) when it refuses `increment`, else what pass 2 writes.
 ///
-/// A positive increment is over when `current + increment > limit`; a zero increment when
-/// `current >= limit`. The refused status reports `max(0, limit - current)`.
-pub fn atomic_plan(
+/// `count` is only read when the window is still open. A positive increment is over when
+/// `current + increment > limit`; a zero increment when `current >= limit`.
+pub fn atomic_step(
+    state: CounterState,
+    now_secs: i64,
+    window_size_secs: i64,
+    increment: i64,
+    limit: i64,
+) -> Result<AtomicWrite, i64> {
+    let expired = window_expired(state.window_start, now_secs, window_size_secs);
+    let current = if expired { 0 } else { state.count.unwrap_or(0) };
+    let over = if increment > 0 {
+        current.saturating_add(increment) > limit
+    } else {
+        current >= limit
+    };
+    if over {
+        return Err(current);
+    }
+    Ok(AtomicWrite {
+        window_expired: expired,
+        window_start: match state.window_start {
+            Some(start) if !expired => start,
+            _ => now_secs,
+        },
+        new_count: if expired {
+            increment
+        } else {
+            current.saturating_add(increment)
+        },
+    })
+}
+
+/// Pass 1 (validate every counter against the state before the call) and the values pass 2
+/// will write. `states` is parallel to `metas`; see [`atomic_step`]. The refused status
+/// reports `max(0, limit - current)`.
+pub(crate) fn atomic_plan(
     descriptors: &[Descriptor],
     metas: &[AtomicMeta],
     states: &[CounterState],
@@ -470,40 +621,23 @@ pub fn atomic_plan(
 ) -> AtomicPlan {
     let mut writes = Vec::with_capacity(metas.len());
     for (meta, state) in metas.iter().zip(states) {
-        let expired = window_expired(state.window_start, now_secs, meta.window_size_secs);
-        let current = if expired { 0 } else { state.count.unwrap_or(0) };
-        let over = if meta.increment > 0 {
-            current.saturating_add(meta.increment) > meta.limit
-        } else {
-            current >= meta.limit
-        };
-        let d = &descriptors[meta.descriptor];
-        if over {
-            return AtomicPlan::OverLimit(Response {
-                overall: Code::OverLimit,
-                statuses: vec![Status {
-                    code: Code::OverLimit,
-                    current_limit: meta.limit,
-                    limit_remaining: meta.limit.saturating_sub(current).max(0),
-                    rate_limit_type: meta.kind.into(),
-                    scope: d.id().clone(),
-                }],
-                reservation_windows: Vec::new(),
-            });
+        let window = limit_i64(meta.window_size_secs);
+        match atomic_step(*state, now_secs, window, meta.increment, meta.limit) {
+            Ok(write) => writes.push(write),
+            Err(current) => {
+                return AtomicPlan::OverLimit(Response {
+                    overall: Code::OverLimit,
+                    statuses: vec![Status {
+                        code: Code::OverLimit,
+                        current_limit: meta.limit,
+                        limit_remaining: clamped_remaining(meta.limit, current),
+                        rate_limit_type: meta.kind.into(),
+                        scope: descriptors[meta.descriptor].id().clone(),
+                    }],
+                    reservation_windows: Vec::new(),
+                });
+            }
         }
-        let window_start = match state.window_start {
-            Some(start) if !expired => start,
-            _ => now_secs,
-        };
-        writes.push(AtomicWrite {
-            window_expired: expired,
-            window_start,
-            new_count: if expired {
-                meta.increment
-            } else {
-                current.saturating_add(meta.increment)
-            },
-        });
     }
     let mut response = Response {
         overall: Code::Ok,
@@ -515,7 +649,7 @@ pub fn atomic_plan(
         response.statuses.push(Status {
             code: Code::Ok,
             current_limit: meta.limit,
-            limit_remaining: meta.limit.saturating_sub(write.new_count).max(0),
+            limit_remaining: clamped_remaining(meta.limit, write.new_count),
             rate_limit_type: meta.kind.into(),
             scope: d.id().clone(),
         });
@@ -534,17 +668,22 @@ pub fn atomic_plan(
 
 /// A gauge's status (LiteLLM's `_gauge_status`): `limit_remaining = max(0, limit - in_flight)`
 /// and no `descriptor_value`.
-pub fn gauge_status(descriptor: &Descriptor, limit: i64, in_flight: i64, code: Code) -> Status {
+pub(crate) fn gauge_status(
+    descriptor: &Descriptor,
+    limit: i64,
+    in_flight: i64,
+    code: Code,
+) -> Status {
     Status {
         code,
         current_limit: limit,
-        limit_remaining: limit.saturating_sub(in_flight).max(0),
+        limit_remaining: clamped_remaining(limit, in_flight),
         rate_limit_type: RateLimitType::MaxParallelRequests,
         scope: descriptor.id().clone(),
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::descriptor::Limits;
