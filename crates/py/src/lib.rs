@@ -4,23 +4,16 @@
 //! heavy work, and maps errors to Python exceptions. The LiteLLM patch layer is the pure
 //! Python package `fastllm_litellm` around it.
 
+mod awaitable;
+mod clock;
 mod convert;
 mod errors;
-mod memcache;
+mod handback;
+mod litellm;
 mod model;
 mod ratelimit;
+mod stats;
 mod tokencount;
-mod v3dual;
-mod v3store;
-
-/// The LiteLLM adapters: each gathers a call's inputs from LiteLLM's objects, calls the crate
-/// function that decides, and writes back what LiteLLM writes.
-mod litellm {
-    pub(crate) mod router_check;
-    pub(crate) mod router_pick;
-}
-// `memory_tier`'s old path, which the cache adapters still import.
-use litellm::router_check as routercheck;
 
 use pyo3::prelude::*;
 
@@ -31,17 +24,17 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     base.setattr("__module__", "fastllm_litellm")?;
     m.add("FastLLMError", base)?;
     m.add_class::<tokencount::Counter>()?;
-    m.add_class::<tokencount::Stats>()?;
+    m.add_class::<stats::Stats>()?;
     m.add_class::<ratelimit::RateLimiter>()?;
     m.add_class::<ratelimit::RedisRateLimiter>()?;
-    m.add_class::<v3store::LocalRateLimits>()?;
-    m.add_class::<v3store::Ready>()?;
-    m.add_class::<v3store::V3Checks>()?;
+    m.add_class::<litellm::keyspace::LocalRateLimits>()?;
+    m.add_class::<awaitable::Ready>()?;
+    m.add_class::<litellm::keyspace::V3Checks>()?;
     m.add_class::<litellm::router_check::ModelRateLimitChecks>()?;
     m.add_class::<litellm::router_check::UsageV2Checks>()?;
     m.add_class::<litellm::router_pick::GroupPicker>()?;
-    m.add_class::<v3dual::V3DualCacheChecks>()?;
-    m.add_class::<memcache::InMemoryCacheSteps>()?;
+    m.add_class::<litellm::v3dual::V3DualCacheChecks>()?;
+    m.add_class::<litellm::cache_steps::InMemoryCacheSteps>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::tiktoken_encoding_for_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::uses_legacy_message_accounting, m)?)?;

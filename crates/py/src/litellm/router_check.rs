@@ -15,18 +15,16 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
-use crate::tokencount::Stats;
-use crate::v3store::since_epoch;
+use crate::clock::since_epoch;
+use crate::handback::Handback;
+use crate::litellm::cache_steps::{InMemoryCacheSteps, Memory, swallowed};
+use crate::stats::Stats;
 
 /// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.
 enum Limit<'py> {
     Absent,
     Int(Bound<'py, PyAny>),
 }
-
-/// Why the native path hands a call back (counted as a fallback).
-type Handback = &'static str;
 
 /// `Ok(None)` for an absent or `None` entry of `dict`.
 fn entry<'py>(

@@ -15,19 +15,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use smallvec::SmallVec;
 
-use crate::memcache::{InMemoryCacheSteps, Memory, swallowed};
-use crate::routercheck::memory_tier;
-use crate::tokencount::Stats;
-use crate::v3store::{
-    Desc, Status, limiter_timestamp, over_limit, parse_descriptor, response, since_epoch,
-};
+use super::cache_steps::{InMemoryCacheSteps, Memory, swallowed};
+use super::keyspace::{Desc, Status, limiter_timestamp, over_limit, parse_descriptor, response};
+use crate::clock::since_epoch;
+use crate::handback::Handback;
+use crate::litellm::router_check::memory_tier;
+use crate::stats::Stats;
 use fastllm_ratelimit::litellm::{ScopeKey, scope_tag, tagged_key};
 use fastllm_ratelimit::window::{
     CounterRef, clamped_remaining, gauge_full, window_expired, windowed_counters,
 };
-
-/// Why the native path hands a call back (counted as a fallback).
-type Handback = &'static str;
 
 /// The counters' values as `int()` takes them (`None`: no such entry).
 type Counts = SmallVec<[Option<i64>; 8]>;

@@ -16,9 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use pyo3::exceptions::{
-    PyOverflowError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -26,150 +24,71 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use smallvec::SmallVec;
 
 use fastllm_ratelimit::CounterKind;
-use fastllm_ratelimit::litellm::{ScopeKey as Suffix, local_expiry, local_live};
+use fastllm_ratelimit::litellm::ScopeKey;
 use fastllm_ratelimit::window::{
     CounterRef, CounterState, WindowedLimits, atomic_step, clamped_remaining, gauge_full,
     judge_counters, sliding_window_step, window_expired, windowed_counters,
 };
 
-use crate::tokencount::Stats;
+use fastllm_ratelimit::litellm::keyspace::{Entry, Keyspace, Value, scope_key};
 
-/// Expired entries are swept after this many writes, or after as many writes as there are
-/// scopes when there are more (so a sweep's cost stays spread over the writes before it).
-const SWEEP_EVERY: u64 = 4096;
+use crate::awaitable::Ready;
+use crate::clock::since_epoch;
+use crate::stats::Stats;
 
-/// One stored value: LiteLLM's `LocalValue` (`int | float | str | dict[str, float]`).
-#[derive(Clone, Debug, PartialEq)]
-enum Value {
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Slots(IndexMap<String, f64>),
+/// A Python value as the keyspace stores it (`LocalValue`): `TypeError` for anything else.
+fn extract_value(value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(
+            "a rate-limit value must be an int, a float, a str or a dict of str to float, not bool",
+        ));
+    }
+    if let Ok(i) = value.cast::<PyInt>() {
+        return i.extract::<i64>().map(Value::Int).map_err(|_| {
+            PyTypeError::new_err(
+                "a rate-limit int must fit in 64 bits (LiteLLM's store holds an i64)",
+            )
+        });
+    }
+    if let Ok(f) = value.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(Value::Text(s.to_str()?.to_owned()));
+    }
+    if let Ok(d) = value.cast::<PyDict>() {
+        let mut slots = IndexMap::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let k = k.cast::<PyString>().map_err(|_| {
+                PyTypeError::new_err("a parallel-slot registry maps str slot ids to timestamps")
+            })?;
+            let v = v.extract::<f64>().map_err(|_| {
+                PyTypeError::new_err("a parallel-slot registry maps slot ids to float timestamps")
+            })?;
+            slots.insert(k.to_str()?.to_owned(), v);
+        }
+        return Ok(Value::Slots(slots));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a rate-limit value must be an int, a float, a str or a dict of str to float, not {}",
+        value.get_type().name()?
+    )))
 }
 
-impl Value {
-    fn extract(value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if value.is_instance_of::<PyBool>() {
-            return Err(PyTypeError::new_err(
-                "a rate-limit value must be an int, a float, a str or a dict of str to float, not bool",
-            ));
-        }
-        if let Ok(i) = value.cast::<PyInt>() {
-            return i.extract::<i64>().map(Value::Int).map_err(|_| {
-                PyTypeError::new_err(
-                    "a rate-limit int must fit in 64 bits (LiteLLM's store holds an i64)",
-                )
-            });
-        }
-        if let Ok(f) = value.cast::<PyFloat>() {
-            return Ok(Value::Float(f.value()));
-        }
-        if let Ok(s) = value.cast::<PyString>() {
-            return Ok(Value::Text(s.to_str()?.to_owned()));
-        }
-        if let Ok(d) = value.cast::<PyDict>() {
-            let mut slots = IndexMap::with_capacity(d.len());
-            for (k, v) in d.iter() {
-                let k = k.cast::<PyString>().map_err(|_| {
-                    PyTypeError::new_err("a parallel-slot registry maps str slot ids to timestamps")
-                })?;
-                let v = v.extract::<f64>().map_err(|_| {
-                    PyTypeError::new_err(
-                        "a parallel-slot registry maps slot ids to float timestamps",
-                    )
-                })?;
-                slots.insert(k.to_str()?.to_owned(), v);
+/// A stored value as Python sees it.
+fn value_to_py<'py>(value: &Value, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Text(s) => PyString::new(py, s).into_any(),
+        Value::Slots(slots) => {
+            let d = PyDict::new(py);
+            for (k, v) in slots {
+                d.set_item(k, v)?;
             }
-            return Ok(Value::Slots(slots));
+            d.into_any()
         }
-        Err(PyTypeError::new_err(format!(
-            "a rate-limit value must be an int, a float, a str or a dict of str to float, not {}",
-            value.get_type().name()?
-        )))
-    }
-
-    fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(match self {
-            Value::Int(i) => i.into_pyobject(py)?.into_any(),
-            Value::Float(f) => PyFloat::new(py, *f).into_any(),
-            Value::Text(s) => PyString::new(py, s).into_any(),
-            Value::Slots(slots) => {
-                let d = PyDict::new(py);
-                for (k, v) in slots {
-                    d.set_item(k, v)?;
-                }
-                d.into_any()
-            }
-        })
-    }
-
-    /// Python's `int(value)` where LiteLLM applies it to a counter or a window start; `None`
-    /// where Python would raise (or the fast path does not follow), so the call falls back.
-    fn as_int(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
-            Value::Float(f) if f.is_finite() && f.abs() < 9.0e18 => Some(f.trunc() as i64),
-            Value::Text(s) => parse_python_int(s),
-            _ => None,
-        }
-    }
-}
-
-/// `int(s)` for the plain decimal strings LiteLLM writes (`str(now_int)`); anything fancier
-/// (underscores, non-ASCII digits) returns `None` and goes to LiteLLM.
-fn parse_python_int(s: &str) -> Option<i64> {
-    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
-    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    t.parse().ok()
-}
-
-struct Entry {
-    value: Value,
-    expires: Option<Instant>,
-}
-
-impl Entry {
-    fn live(&self, now: Instant) -> bool {
-        local_live(self.expires, now)
-    }
-}
-
-/// One `{key:value}` scope: its window start, its two counters and its slot registry.
-#[derive(Default)]
-struct Scope {
-    slots: [Option<Entry>; 4],
-}
-
-impl Scope {
-    fn get(&mut self, suffix: Suffix, now: Instant) -> Option<&Value> {
-        let slot = &mut self.slots[suffix as usize];
-        if slot.as_ref().is_some_and(|e| !e.live(now)) {
-            *slot = None;
-        }
-        slot.as_ref().map(|e| &e.value)
-    }
-
-    /// The live entry, to change in place.
-    fn live_mut(&mut self, suffix: Suffix, now: Instant) -> Option<&mut Entry> {
-        self.slots[suffix as usize].as_mut().filter(|e| e.live(now))
-    }
-
-    /// `set_local`: a positive TTL replaces the expiry; no TTL keeps the one the entry had.
-    fn set(&mut self, suffix: Suffix, value: Value, ttl: Option<Duration>, now: Instant) {
-        let slot = &mut self.slots[suffix as usize];
-        let live = slot.as_ref().filter(|e| e.live(now)).map(|e| e.expires);
-        *slot = local_expiry(live, ttl, now).map(|expires| Entry { value, expires });
-    }
-}
-
-/// The system clock's time since the Unix epoch (`time.time()`, `datetime.now().timestamp()`).
-pub(crate) fn since_epoch() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
+    })
 }
 
 /// A v3 limiter's `self._get_current_time().timestamp()`, through Python.
@@ -181,88 +100,8 @@ pub(crate) fn limiter_timestamp(handler: &Bound<'_, PyAny>) -> PyResult<f64> {
         .extract::<f64>()
 }
 
-/// The key of a scope: the descriptor key's length, `:`, the key, then the value (so no two
-/// (key, value) pairs share one).
-fn scope_key(key: &str, value: &str) -> String {
-    let mut out = String::with_capacity(key.len() + value.len() + 21);
-    // The length in decimal, without going through `fmt`.
-    let mut digits = [0u8; 20];
-    let mut n = key.len();
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
-    out.push(':');
-    out.push_str(key);
-    out.push_str(value);
-    out
-}
-
-#[derive(Default)]
-struct Space {
-    scopes: hashbrown::HashMap<String, Scope, foldhash::fast::RandomState>,
-    /// Writes since the last sweep.
-    writes: u64,
-}
-
-impl Space {
-    /// An existing scope (a read creates nothing).
-    fn scope(&mut self, scope: &str) -> Option<&mut Scope> {
-        self.scopes.get_mut(scope)
-    }
-
-    /// A scope to write to, created when absent; every so many writes, expired entries go.
-    fn scope_for_write(&mut self, scope: &str, now: Instant) -> &mut Scope {
-        self.writes += 1;
-        if self.writes >= SWEEP_EVERY.max(self.scopes.len() as u64) {
-            self.writes = 0;
-            self.sweep(now);
-        }
-        self.scopes.entry_ref(scope).or_default()
-    }
-
-    fn get(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&Value> {
-        self.scope(scope)?.get(suffix, now)
-    }
-
-    fn live_mut(&mut self, scope: &str, suffix: Suffix, now: Instant) -> Option<&mut Entry> {
-        self.scope(scope)?.live_mut(suffix, now)
-    }
-
-    fn set(
-        &mut self,
-        scope: &str,
-        suffix: Suffix,
-        value: Value,
-        ttl: Option<Duration>,
-        now: Instant,
-    ) {
-        self.scope_for_write(scope, now)
-            .set(suffix, value, ttl, now);
-    }
-
-    fn sweep(&mut self, now: Instant) {
-        self.scopes.retain(|_, scope| {
-            for slot in &mut scope.slots {
-                if slot.as_ref().is_some_and(|e| !e.live(now)) {
-                    *slot = None;
-                }
-            }
-            scope.slots.iter().any(Option::is_some)
-        });
-    }
-}
-
 /// A TTL in seconds as LiteLLM's handle takes it: NaN and infinity are refused; zero or less
-/// becomes `Duration::ZERO`, which [`Space::set`] treats as LiteLLM's handle does.
+/// becomes `Duration::ZERO`, which [`Keyspace::set`] treats as LiteLLM's handle does.
 fn ttl_of(ttl: Option<f64>) -> PyResult<Option<Duration>> {
     match ttl {
         None => Ok(None),
@@ -277,91 +116,10 @@ fn ttl_of(ttl: Option<f64>) -> PyResult<Option<Duration>> {
     }
 }
 
-/// A finished coroutine: `await` (or `send(None)`) gives its value at once, without a trip
-/// through the event loop. It has a coroutine's `send`, `throw` and `close`, so
-/// `asyncio.create_task`, `gather` and `wait_for` take it as they take a coroutine; like one,
-/// it cannot be awaited twice.
-#[pyclass(module = "fastllm_litellm._native")]
-pub struct Ready {
-    value: Option<Py<PyAny>>,
-    done: bool,
-}
-
-impl Ready {
-    fn new(value: Py<PyAny>) -> Self {
-        Self {
-            value: Some(value),
-            done: false,
-        }
-    }
-
-    fn finish(&mut self, py: Python<'_>) -> PyErr {
-        if self.done {
-            return PyRuntimeError::new_err("cannot reuse already awaited coroutine");
-        }
-        self.done = true;
-        let value = self.value.take().unwrap_or_else(|| py.None());
-        PyStopIteration::new_err((value,))
-    }
-}
-
-#[pymethods]
-impl Ready {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Err(self.finish(py))
-    }
-
-    /// `send(None)` finishes with the value; anything else is refused, as by a coroutine
-    /// that has not started.
-    fn send(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        if !value.is_none() && !self.done {
-            return Err(PyTypeError::new_err(
-                "can't send non-None value to a just-started coroutine",
-            ));
-        }
-        Err(self.finish(py))
-    }
-
-    /// Raises the exception thrown in, and ends, as a coroutine that has not started does.
-    #[pyo3(signature = (typ, val=None, tb=None))]
-    fn throw(
-        &mut self,
-        typ: &Bound<'_, PyAny>,
-        val: Option<&Bound<'_, PyAny>>,
-        tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let _ = tb;
-        self.done = true;
-        self.value = None;
-        if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
-            return Err(PyErr::from_value(typ.clone()));
-        }
-        let exc = match val {
-            Some(v) if v.is_instance_of::<pyo3::exceptions::PyBaseException>() => v.clone(),
-            Some(v) if !v.is_none() => typ.call1((v,))?,
-            _ => typ.call0()?,
-        };
-        Err(PyErr::from_value(exc))
-    }
-
-    fn close(&mut self) {
-        self.done = true;
-        self.value = None;
-    }
-}
-
 /// LiteLLM's in-memory rate-limit handle, held in Rust (see the module docs).
 #[pyclass(frozen, module = "fastllm_litellm._native")]
 pub struct LocalRateLimits {
-    space: Mutex<Space>,
+    space: Mutex<Keyspace>,
     inner: Py<PyAny>,
     stats: Option<Py<Stats>>,
     system_clock: Option<Py<PyAny>>,
@@ -370,7 +128,7 @@ pub struct LocalRateLimits {
 }
 
 /// The `(scope key, suffix)` of a LiteLLM `RateLimitWindow | RateLimitCounter | RateLimitGauge`.
-fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<(String, Suffix)> {
+fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<(String, ScopeKey)> {
     let py = entry.py();
     let scope = entry.getattr(intern!(py, "scope"))?;
     let key = scope.getattr(intern!(py, "descriptor_key"))?;
@@ -383,7 +141,7 @@ fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<(String, Suffix)> {
             .map(str::to_owned)
     };
     let suffix = text(&suffix, "suffix")?;
-    let suffix = Suffix::parse(&suffix).ok_or_else(|| {
+    let suffix = ScopeKey::parse(&suffix).ok_or_else(|| {
         PyValueError::new_err(format!("unknown rate-limit entry suffix {suffix:?}"))
     })?;
     Ok((
@@ -393,18 +151,6 @@ fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<(String, Suffix)> {
         ),
         suffix,
     ))
-}
-
-/// `increment`'s arithmetic: `None` where LiteLLM's handle refuses the entry (text, slots).
-fn add(current: Option<&Value>, amount: &Value) -> Option<Value> {
-    Some(match (current, amount) {
-        (None, a) => a.clone(),
-        (Some(Value::Int(c)), Value::Int(a)) => Value::Int(c.wrapping_add(*a)),
-        (Some(Value::Int(c)), Value::Float(a)) => Value::Float(*c as f64 + a),
-        (Some(Value::Float(c)), Value::Int(a)) => Value::Float(c + *a as f64),
-        (Some(Value::Float(c)), Value::Float(a)) => Value::Float(c + a),
-        _ => return None,
-    })
 }
 
 /// One parsed descriptor of a `should_rate_limit` call.
@@ -542,17 +288,17 @@ pub(crate) struct Status {
     pub(crate) over: bool,
     pub(crate) limit: i64,
     pub(crate) remaining: i64,
-    pub(crate) kind: Suffix,
+    pub(crate) kind: ScopeKey,
     pub(crate) desc: usize,
     pub(crate) with_value: bool,
 }
 
-fn kind_name(py: Python<'_>, kind: Suffix) -> &Bound<'_, PyString> {
+fn kind_name(py: Python<'_>, kind: ScopeKey) -> &Bound<'_, PyString> {
     match kind {
-        Suffix::Requests => intern!(py, "requests"),
-        Suffix::Tokens => intern!(py, "tokens"),
-        Suffix::Gauge => intern!(py, "max_parallel_requests"),
-        Suffix::Window => intern!(py, "window"),
+        ScopeKey::Requests => intern!(py, "requests"),
+        ScopeKey::Tokens => intern!(py, "tokens"),
+        ScopeKey::Gauge => intern!(py, "max_parallel_requests"),
+        ScopeKey::Window => intern!(py, "window"),
     }
 }
 
@@ -599,17 +345,17 @@ pub(crate) fn over_limit(
 fn status_template(
     py: Python<'_>,
     over: bool,
-    kind: Suffix,
+    kind: ScopeKey,
     with_value: bool,
 ) -> PyResult<&Bound<'_, PyDict>> {
-    const KINDS: [Suffix; 4] = [
-        Suffix::Window,
-        Suffix::Requests,
-        Suffix::Tokens,
-        Suffix::Gauge,
+    const KINDS: [ScopeKey; 4] = [
+        ScopeKey::Window,
+        ScopeKey::Requests,
+        ScopeKey::Tokens,
+        ScopeKey::Gauge,
     ];
     static TEMPLATES: PyOnceLock<Vec<Py<PyDict>>> = PyOnceLock::new();
-    let index = |over: bool, kind: Suffix, with_value: bool| {
+    let index = |over: bool, kind: ScopeKey, with_value: bool| {
         usize::from(over) * 8 + (kind as usize) * 2 + usize::from(with_value)
     };
     let templates = TEMPLATES.get_or_try_init(py, || -> PyResult<_> {
@@ -670,17 +416,8 @@ pub(crate) fn response<'py>(
     Ok(out)
 }
 
-/// In-flight count of a gauge value: unexpired slots of a registry, or a mirrored count.
-fn in_flight(value: Option<&Value>, cutoff: f64) -> Option<i64> {
-    match value {
-        None => Some(0),
-        Some(Value::Slots(s)) => Some(s.values().filter(|ts| **ts >= cutoff).count() as i64),
-        Some(v) => v.as_int().map(|i| i.max(0)),
-    }
-}
-
 impl LocalRateLimits {
-    fn lock(&self) -> MutexGuard<'_, Space> {
+    fn lock(&self) -> MutexGuard<'_, Keyspace> {
         // Every write replaces one entry whole, so a panic elsewhere cannot leave it torn.
         self.space.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -753,7 +490,7 @@ impl LocalRateLimits {
                 let mut sc = space.scope(descs[c.descriptor].scope.as_str());
                 let window = sc
                     .as_deref_mut()
-                    .and_then(|sc| sc.get(Suffix::Window, clock));
+                    .and_then(|sc| sc.get(ScopeKey::Window, clock));
                 if matches!(window, Some(Value::Slots(_))) {
                     self.count(Some("a window entry holds a slot registry"));
                     return Ok(None);
@@ -786,9 +523,9 @@ impl LocalRateLimits {
                 let mut out = SmallVec::new();
                 for c in &counters {
                     let sc = space.scope_for_write(descs[c.descriptor].scope.as_str(), clock);
-                    let kind = Suffix::from(c.kind);
+                    let kind = ScopeKey::from(c.kind);
                     // Every window start passed `int()` above, and this loop writes only ints.
-                    let start = sc.get(Suffix::Window, clock).and_then(Value::as_int);
+                    let start = sc.get(ScopeKey::Window, clock).and_then(Value::as_int);
                     let count = if window_expired(start, now_int, window_size) {
                         None
                     } else {
@@ -797,9 +534,9 @@ impl LocalRateLimits {
                     let (reset, start, next) =
                         sliding_window_step(start, count, now_int, window_size);
                     if reset {
-                        sc.set(Suffix::Requests, Value::Int(0), ttl, clock);
-                        sc.set(Suffix::Tokens, Value::Int(0), ttl, clock);
-                        sc.set(Suffix::Window, Value::Text(start.to_string()), ttl, clock);
+                        sc.set(ScopeKey::Requests, Value::Int(0), ttl, clock);
+                        sc.set(ScopeKey::Tokens, Value::Int(0), ttl, clock);
+                        sc.set(ScopeKey::Window, Value::Text(start.to_string()), ttl, clock);
                     }
                     sc.set(kind, Value::Int(next), ttl, clock);
                     out.push(Some(next));
@@ -821,7 +558,7 @@ impl LocalRateLimits {
             over,
             limit: descs[g].parallel.unwrap_or(0),
             remaining: clamped_remaining(descs[g].parallel.unwrap_or(0), n),
-            kind: Suffix::Gauge,
+            kind: ScopeKey::Gauge,
             desc: g,
             with_value: false,
         };
@@ -829,8 +566,8 @@ impl LocalRateLimits {
         // (in-flight count, whether the value is a slot registry or absent).
         let mut current: SmallVec<[(i64, bool); 4]> = SmallVec::new();
         for &g in &gauges {
-            let value = space.get(&descs[g].scope, Suffix::Gauge, clock);
-            let Some(n) = in_flight(value, cutoff) else {
+            let value = space.get(&descs[g].scope, ScopeKey::Gauge, clock);
+            let Some(n) = Value::in_flight(value, cutoff) else {
                 self.count(Some("a gauge int() does not take"));
                 return Ok(None);
             };
@@ -865,10 +602,10 @@ impl LocalRateLimits {
             let scope = descs[g].scope.as_str();
             if !registry {
                 // A count mirrored from Redis: carried forward as a count.
-                space.set(scope, Suffix::Gauge, Value::Int(n + 1), Some(ttl), clock);
+                space.set(scope, ScopeKey::Gauge, Value::Int(n + 1), Some(ttl), clock);
             } else {
                 // The registry without its expired slots, plus this one: pruned in place.
-                let entry = space.live_mut(scope, Suffix::Gauge, clock);
+                let entry = space.live_mut(scope, ScopeKey::Gauge, clock);
                 match entry {
                     Some(Entry {
                         value: Value::Slots(slots),
@@ -881,7 +618,13 @@ impl LocalRateLimits {
                     _ => {
                         let mut slots = IndexMap::with_capacity(1);
                         slots.insert(slot_id.clone(), now);
-                        space.set(scope, Suffix::Gauge, Value::Slots(slots), Some(ttl), clock);
+                        space.set(
+                            scope,
+                            ScopeKey::Gauge,
+                            Value::Slots(slots),
+                            Some(ttl),
+                            clock,
+                        );
                     }
                 }
             }
@@ -954,7 +697,7 @@ impl LocalRateLimits {
         slot_ttl: i64,
     ) -> Self {
         Self {
-            space: Mutex::new(Space::default()),
+            space: Mutex::new(Keyspace::default()),
             inner,
             stats,
             system_clock,
@@ -983,7 +726,7 @@ impl LocalRateLimits {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let (scope, suffix) = entry_key(entry)?;
         let value = self.lock().get(&scope, suffix, Instant::now()).cloned();
-        value.map(|v| v.to_py(py)).transpose()
+        value.map(|v| value_to_py(&v, py)).transpose()
     }
 
     /// Stores `value` (int, float, str, or dict of str to float). A TTL (seconds) replaces the
@@ -996,7 +739,7 @@ impl LocalRateLimits {
         ttl_seconds: Option<f64>,
     ) -> PyResult<()> {
         let (scope, suffix) = entry_key(entry)?;
-        let value = Value::extract(value)?;
+        let value = extract_value(value)?;
         let ttl = ttl_of(ttl_seconds)?;
         self.lock().set(&scope, suffix, value, ttl, Instant::now());
         Ok(())
@@ -1008,7 +751,7 @@ impl LocalRateLimits {
     fn increment(&self, py: Python<'_>, increment: &Bound<'_, PyAny>) -> PyResult<Ready> {
         let value = self.apply_increment(increment)?;
         let value = match value {
-            Some(v) => v.to_py(py)?.unbind(),
+            Some(v) => value_to_py(&v, py)?.unbind(),
             None => py.None(),
         };
         Ok(Ready::new(value))
@@ -1050,7 +793,7 @@ impl LocalRateLimits {
                 let d = m.cast::<PyDict>().ok()?;
                 let counter = d.get_item(intern!(py, "counter")).ok()??;
                 let (scope, kind) = entry_key(&counter).ok()?;
-                if !matches!(kind, Suffix::Requests | Suffix::Tokens) {
+                if !matches!(kind, ScopeKey::Requests | ScopeKey::Tokens) {
                     return None;
                 }
                 Some(AtomicItem {
@@ -1123,11 +866,7 @@ impl LocalRateLimits {
     /// Entries held, expired ones included until they are swept. (A method, not `__len__`:
     /// an empty handle must stay truthy, as LiteLLM's own handle is.)
     fn entry_count(&self) -> usize {
-        self.lock()
-            .scopes
-            .values()
-            .map(|s| s.slots.iter().filter(|e| e.is_some()).count())
-            .sum()
+        self.lock().entry_count()
     }
 }
 
@@ -1142,7 +881,7 @@ enum CounterObject<'py> {
 struct AtomicItem<'py> {
     counter: CounterObject<'py>,
     scope: String,
-    kind: Suffix,
+    kind: ScopeKey,
     window_size: i64,
     increment: i64,
     limit: i64,
@@ -1267,12 +1006,12 @@ fn atomic_payload<'py>(
         };
         for (kind, limit_field, name) in [
             (
-                Suffix::Requests,
+                ScopeKey::Requests,
                 intern!(py, "requests_per_unit"),
                 intern!(py, "requests"),
             ),
             (
-                Suffix::Tokens,
+                ScopeKey::Tokens,
                 intern!(py, "tokens_per_unit"),
                 intern!(py, "tokens"),
             ),
@@ -1339,7 +1078,7 @@ impl LocalRateLimits {
         // Pass 1: read and validate; nothing changes before every counter admits.
         let mut states = Vec::with_capacity(items.len());
         for item in items {
-            let start = match space.get(&item.scope, Suffix::Window, clock) {
+            let start = match space.get(&item.scope, ScopeKey::Window, clock) {
                 None => None,
                 Some(Value::Slots(_)) => {
                     self.count(Some("a window entry holds a slot registry"));
@@ -1433,7 +1172,7 @@ impl LocalRateLimits {
         }
         let secs = |t: i64| Some(Duration::from_secs(t.max(0) as u64));
         for (scope, window_size) in &expired_scopes {
-            for sibling in [Suffix::Requests, Suffix::Tokens] {
+            for sibling in [ScopeKey::Requests, ScopeKey::Tokens] {
                 space.set(scope, sibling, Value::Int(0), secs(*window_size), clock);
             }
         }
@@ -1441,7 +1180,7 @@ impl LocalRateLimits {
             if write.window_expired {
                 space.set(
                     &item.scope,
-                    Suffix::Window,
+                    ScopeKey::Window,
                     Value::Text(now_int.to_string()),
                     secs(item.window_size),
                     clock,
@@ -1473,7 +1212,7 @@ impl LocalRateLimits {
     fn apply_increment(&self, increment: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
         let py = increment.py();
         let counter = increment.getattr(intern!(py, "counter"))?;
-        let amount = Value::extract(&increment.getattr(intern!(py, "amount"))?)?;
+        let amount = extract_value(&increment.getattr(intern!(py, "amount"))?)?;
         if !matches!(amount, Value::Int(_) | Value::Float(_)) {
             return Err(PyTypeError::new_err(
                 "an increment's amount must be an int or a float",
@@ -1485,7 +1224,7 @@ impl LocalRateLimits {
         let now = Instant::now();
         let mut space = self.lock();
         let existed = space.get(&scope, suffix, now).is_some();
-        let Some(next) = add(space.get(&scope, suffix, now), &amount) else {
+        let Some(next) = Value::plus(space.get(&scope, suffix, now), &amount) else {
             return Ok(None);
         };
         space.set(
@@ -1496,20 +1235,5 @@ impl LocalRateLimits {
             now,
         );
         Ok(Some(next))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scope_key;
-
-    #[test]
-    fn scope_keys_lead_with_the_key_length() {
-        assert_eq!(scope_key("api_key", "k1"), "7:api_keyk1");
-        assert_eq!(scope_key("", ""), "0:");
-        let long = "k".repeat(1234);
-        assert_eq!(scope_key(&long, "v"), format!("1234:{long}v"));
-        // The length keeps (key, value) pairs apart that concatenate alike.
-        assert_ne!(scope_key("ab", "c"), scope_key("a", "bc"));
     }
 }

@@ -4,7 +4,10 @@
 //!   Cluster hash tag `{key:value}` and ends in one of four suffixes ([`ScopeKey`]).
 //! * The expiry rules of 1.110's in-memory rate-limit handle (`set_local`), which differ
 //!   from the memory tier's rules in [`KeyTtl`](crate::KeyTtl): a write with a TTL moves the
-//!   expiry, a write without one keeps it ([`local_expiry`], [`local_live`]).
+//!   expiry, a write without one keeps it ([`local_expiry`], [`local_live`]), and that
+//!   handle's [`keyspace`].
+
+pub mod keyspace;
 
 use std::ops::Add;
 use std::time::Duration;

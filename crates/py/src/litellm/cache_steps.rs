@@ -15,7 +15,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::v3store::since_epoch;
+use crate::clock::since_epoch;
 
 /// What LiteLLM's cache module calls and reads, captured when the patch is applied:
 /// `heapq.heappush` and `heappop`, `json.loads`, the module itself (its
