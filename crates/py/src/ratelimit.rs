@@ -169,13 +169,13 @@ impl RateLimiter {
         parallel_slot_id: Option<&str>,
         skip_parallel_check: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let parsed = parse_descriptors(descriptors)?;
-        let options = check_options(
+        let (parsed, options) = check_args(
+            descriptors,
             read_only,
             skip_tpm_check,
             parallel_slot_id,
             skip_parallel_check,
-        );
+        )?;
         let admission = self.store.should_rate_limit(&parsed, &options);
         response_dict(py, &admission.response)
     }
@@ -221,19 +221,21 @@ pub struct RedisRateLimiter {
     runtime: tokio::runtime::Runtime,
 }
 
-/// `should_rate_limit`'s keyword arguments as the crate's options.
-fn check_options(
+/// `should_rate_limit`'s arguments as the crate's descriptors and options.
+fn check_args(
+    descriptors: &Bound<'_, PyAny>,
     read_only: bool,
     skip_tpm_check: bool,
     parallel_slot_id: Option<&str>,
     skip_parallel_check: bool,
-) -> CheckOptions {
-    CheckOptions {
+) -> PyResult<(Vec<Descriptor>, CheckOptions)> {
+    let options = CheckOptions {
         read_only,
         skip_tpm_check,
         skip_parallel_check,
         slot_id: parallel_slot_id.map(SlotId::new),
-    }
+    };
+    Ok((parse_descriptors(descriptors)?, options))
 }
 
 /// A list of LiteLLM `RateLimitDescriptor` dicts → descriptors.
@@ -307,13 +309,13 @@ impl RedisRateLimiter {
         parallel_slot_id: Option<&str>,
         skip_parallel_check: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let parsed = parse_descriptors(descriptors)?;
-        let options = check_options(
+        let (parsed, options) = check_args(
+            descriptors,
             read_only,
             skip_tpm_check,
             parallel_slot_id,
             skip_parallel_check,
-        );
+        )?;
         let checked = py.detach(|| {
             self.runtime
                 .block_on(self.store.should_rate_limit(&parsed, &options))

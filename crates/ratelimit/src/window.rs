@@ -1,19 +1,26 @@
-//! The fixed-window maths of LiteLLM's v3 limiter, with no storage.
+//! The fixed-window rules of LiteLLM's v3 limiter, with no storage.
 //!
-//! Everything here is a pure function of counter values and `now`; the
-//! [`MemoryStore`](crate::MemoryStore) reads and writes the values. The names follow
+//! Each rule is a pure function over plain inputs (counter values, limits, `now` in whole
+//! seconds) that allocates nothing. [`MemoryStore`](crate::MemoryStore),
+//! [`RedisStore`](crate::RedisStore)'s mirror and the `fastllm_litellm` bindings (which read
+//! LiteLLM's own state) all decide with them. The names follow
 //! `litellm/proxy/hooks/parallel_request_limiter_v3.py` (LiteLLM 1.110):
 //!
-//! * a window is anchored at the first request that finds no live window, and it has expired
-//!   once `now_int - window_start >= window_size` (`_in_memory_cache_sliding_window`,
-//!   `_atomic_check_and_increment_in_memory`; despite the name it is a fixed window);
-//! * [`over_limit_response`] is `is_cache_list_over_limit`: a counter is over when
-//!   `value + pending > limit`, where `pending` is 1 for a read-only check and 0 after an
-//!   increment, and `limit_remaining = limit - value` is *not* clamped (it can be `-1`);
-//! * [`atomic_plan`] is pass 1 of `_atomic_check_and_increment_in_memory`: all counters are
-//!   validated against the state before the call, the first one over its limit rejects the
-//!   whole call with only its own status, otherwise every counter is applied and
-//!   `limit_remaining = max(0, limit - new)`.
+//! * [`window_expired`]: a window is anchored at the first request that finds no live window,
+//!   and it has expired once `now_int - window_start >= window_size`
+//!   (`_in_memory_cache_sliding_window`, `_atomic_check_and_increment_in_memory`; despite the
+//!   name it is a fixed window); [`sliding_window_step`] is one counter's step of it;
+//! * [`windowed_counters`] is `_collect_windowed_keys_and_gauges`: the counters of a call and
+//!   the descriptor whose limits judge each (the last windowed one of its scope);
+//! * [`judge_counters`] / [`counter_verdict`] is `is_cache_list_over_limit`: a counter is
+//!   over when `value + pending > limit`, where `pending` is 1 for a read-only check and 0
+//!   after an increment, and `limit_remaining = limit - value` is *not* clamped (it can be
+//!   `-1`);
+//! * [`atomic_step`] is one counter of pass 1 of `_atomic_check_and_increment_in_memory`:
+//!   all counters are validated against the state before the call, the first one over its
+//!   limit rejects the whole call with only its own status, otherwise every counter is
+//!   applied and `limit_remaining = max(0, limit - new)` ([`clamped_remaining`]);
+//! * [`gauge_full`]: a parallel-request gauge refuses at `in_flight >= limit`.
 
 use std::sync::Arc;
 
@@ -179,7 +186,7 @@ pub fn gauge_full(in_flight: i64, limit: i64) -> bool {
 }
 
 /// `int(now)` for a clock reading.
-pub fn now_int(now: std::time::Duration) -> i64 {
+pub(crate) fn now_int(now: std::time::Duration) -> i64 {
     i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -204,7 +211,7 @@ pub struct CounterRef {
 
 /// One concurrency gauge in a `should_rate_limit` call (LiteLLM's `ParallelRequestGauge`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GaugeRef {
+pub(crate) struct GaugeRef {
     /// Index of the descriptor in the call's descriptor list.
     pub descriptor: usize,
     /// Its `max_parallel_requests`.
@@ -214,7 +221,7 @@ pub struct GaugeRef {
 /// The counters and gauges a `should_rate_limit` call touches: LiteLLM's
 /// `_collect_windowed_keys_and_gauges`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WindowedPlan {
+pub(crate) struct WindowedPlan {
     /// Windowed counters, per descriptor `requests` then `tokens`, in descriptor order.
     pub counters: Vec<CounterRef>,
     /// Gauges, in descriptor order.
@@ -325,7 +332,7 @@ impl<D: WindowedLimits> Iterator for WindowedCounters<'_, D> {
 }
 
 /// The gauges of a `should_rate_limit` call, in descriptor order.
-pub fn gauges(descriptors: &[Descriptor]) -> impl Iterator<Item = GaugeRef> + '_ {
+pub(crate) fn gauges(descriptors: &[Descriptor]) -> impl Iterator<Item = GaugeRef> + '_ {
     descriptors.iter().enumerate().filter_map(|(i, d)| {
         d.max_parallel_requests().map(|limit| GaugeRef {
             descriptor: i,
@@ -336,7 +343,7 @@ pub fn gauges(descriptors: &[Descriptor]) -> impl Iterator<Item = GaugeRef> + '_
 
 /// Split descriptors into windowed counters and gauges. With `skip_tpm_check`, token limits
 /// are ignored (the TPM budget is then handled by a reservation).
-pub fn collect_windowed(descriptors: &[Descriptor], skip_tpm_check: bool) -> WindowedPlan {
+pub(crate) fn collect_windowed(descriptors: &[Descriptor], skip_tpm_check: bool) -> WindowedPlan {
     WindowedPlan {
         counters: windowed_counters(descriptors, skip_tpm_check).collect(),
         gauges: gauges(descriptors).collect(),
@@ -503,7 +510,7 @@ impl Increment {
 
 /// One counter of an atomic check-and-increment: LiteLLM's `AtomicCounterMeta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AtomicMeta {
+pub(crate) struct AtomicMeta {
     /// Index of the descriptor in the call's descriptor list.
     pub descriptor: usize,
     /// Requests or tokens.
@@ -518,7 +525,7 @@ pub struct AtomicMeta {
 
 /// LiteLLM's `_build_descriptor_atomic_payload` for every descriptor, flattened: counters with
 /// no limit, or with a negative increment, are left out.
-pub fn atomic_metas(
+pub(crate) fn atomic_metas(
     descriptors: &[Descriptor],
     increments: &[Increment],
     default_window_secs: u64,
@@ -567,7 +574,7 @@ pub struct AtomicWrite {
 
 /// The outcome of pass 1 of `_atomic_check_and_increment_in_memory`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AtomicPlan {
+pub(crate) enum AtomicPlan {
     /// Refused: nothing may be written. Holds the offending counter's status only.
     OverLimit(Response),
     /// Admitted: apply these writes (parallel to the metas) and answer with the response.

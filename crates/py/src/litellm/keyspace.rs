@@ -422,6 +422,18 @@ impl LocalRateLimits {
         self.space.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A stored counter as `int()` reads it (`None`: absent); `Err`, with the fallback
+    /// counted, for a value `int()` does not take.
+    fn counter_int(&self, value: Option<&Value>) -> Result<Option<i64>, ()> {
+        match value {
+            None => Ok(None),
+            Some(v) => v
+                .as_int()
+                .map(Some)
+                .ok_or_else(|| self.count(Some("a counter int() does not take"))),
+        }
+    }
+
     fn count(&self, fallback: Option<&str>) {
         if let Some(stats) = &self.stats {
             match fallback {
@@ -499,15 +511,9 @@ impl LocalRateLimits {
                     self.count(Some("a window start int() does not take"));
                     return Ok(None);
                 }
-                let value = match sc.and_then(|sc| sc.get(c.kind.into(), clock)) {
-                    None => None,
-                    Some(v) => match v.as_int() {
-                        Some(v) => Some(v),
-                        None => {
-                            self.count(Some("a counter int() does not take"));
-                            return Ok(None);
-                        }
-                    },
+                let Ok(value) = self.counter_int(sc.and_then(|sc| sc.get(c.kind.into(), clock)))
+                else {
+                    return Ok(None);
                 };
                 counts.push(value);
             }
@@ -1096,16 +1102,10 @@ impl LocalRateLimits {
             let count = if window_expired(start, now_int, item.window_size) {
                 None
             } else {
-                match space.get(&item.scope, item.kind, clock) {
-                    None => None,
-                    Some(v) => match v.as_int() {
-                        Some(v) => Some(v),
-                        None => {
-                            self.count(Some("a counter int() does not take"));
-                            return Ok(None);
-                        }
-                    },
-                }
+                let Ok(count) = self.counter_int(space.get(&item.scope, item.kind, clock)) else {
+                    return Ok(None);
+                };
+                count
             };
             let state = CounterState {
                 window_start: start,
