@@ -1,8 +1,10 @@
 //! The `fastllm_litellm._native` extension: thin PyO3 glue over the fastllm crates.
 //!
-//! All logic lives in the crates; this module converts arguments, releases the GIL around
-//! heavy work, and maps errors to Python exceptions. The LiteLLM patch layer is the pure
-//! Python package `fastllm_litellm` around it.
+//! The rules live in the crates. The adapters under `litellm/` gather a call's inputs from
+//! LiteLLM's Python objects, call the crate function that decides, and write back what LiteLLM
+//! writes; the rest converts arguments, releases the GIL around heavy work, and maps errors to
+//! Python exceptions. The LiteLLM patch layer is the pure Python package `fastllm_litellm`
+//! around it.
 
 mod awaitable;
 mod clock;
