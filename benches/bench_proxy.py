@@ -720,14 +720,14 @@ def render(rows: list[Row], header: str) -> str:
     for r in rows:
         u, p = side_figures(r.cells["unpatched"]), side_figures(r.cells["patched"])
         fails = r.failures()
+        paired = paired_ratios(r)
         if r.shape_error:
             ratio = "MISMATCH"
         elif any(fails.values()):
             ratio = f"FAILED ({fails['unpatched']} / {fails['patched']} not 200)"
         else:
-            paired = paired_ratios(r)
             ratio = f"{median(paired):.2f}x" if paired else "—"
-        spread = _spread(paired_ratios(r))
+        spread = _spread(paired)
         natives = []
         for name in FEATURES:
             calls, fallbacks = r.native.get(name, (0, 0))
