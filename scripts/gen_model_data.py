@@ -1,4 +1,4 @@
-"""Generate `crates/tokencount/src/model_data.rs` from an installed LiteLLM.
+"""Generate `crates/tokencount/src/litellm/model_data.rs` from an installed LiteLLM.
 
 The Rust module `fastllm_tokencount::model` mirrors the rules LiteLLM uses to pick a
 tokenizer and the message accounting for a model name. Those rules read LiteLLM's bundled
@@ -36,7 +36,7 @@ from litellm.litellm_core_utils import token_counter  # noqa: E402
 from tiktoken import model as tiktoken_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT = ROOT / "crates" / "tokencount" / "src" / "model_data.rs"
+DEFAULT_OUTPUT = ROOT / "crates" / "tokencount" / "src" / "litellm" / "model_data.rs"
 
 # The providers whose every registry entry is kept (the rules read their provider, mode and
 # `supports_pdf_input`); entries of other providers are kept only where their mode can change

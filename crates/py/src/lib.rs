@@ -44,7 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::has_chat_template_tool_section, m)?)?;
     m.add(
         "MODEL_DATA_LITELLM_VERSION",
-        fastllm_tokencount::MODEL_DATA_LITELLM_VERSION,
+        fastllm_tokencount::litellm::MODEL_DATA_LITELLM_VERSION,
     )?;
     Ok(())
 }

@@ -7,8 +7,7 @@ mod counter;
 mod encoding;
 mod error;
 mod image;
-mod model;
-mod model_data;
+pub mod litellm;
 mod pretokenize;
 mod tokenizer;
 mod tools;
@@ -19,11 +18,6 @@ pub use counter::{Counter, DEFAULT_CHUNK_CHARS, DEFAULT_MAX_EXACT_CHARS, MAX_CHU
 pub use encoding::Encoding;
 pub use error::{Error, Result};
 pub use image::{Detail, ImageConfig, image_tokens};
-pub use model::{
-    HuggingFaceKind, MODEL_DATA_LITELLM_VERSION, ModelTokenizer, chat_counter_for_model,
-    encoding_for_model, encoding_name_for_model, has_chat_template_tool_section,
-    huggingface_tokenizer_kind, tokenizer_for_model, uses_legacy_message_accounting,
-};
 pub use pretokenize::{Pattern, Pieces};
 pub use tokenizer::Tokenizer;
 pub use tools::render_tools;

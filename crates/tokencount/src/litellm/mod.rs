@@ -1,5 +1,9 @@
 //! LiteLLM's choice of tokenizer and message accounting for a model name.
 //!
+//! Everything in this module is LiteLLM-specific: a Rust user who knows the encoding starts
+//! from [`Tokenizer`](crate::Tokenizer), [`Counter`](crate::Counter) and
+//! [`ChatCounter`](crate::ChatCounter) instead.
+//!
 //! `token_counter(model=...)` picks how to count from the model name alone: a HuggingFace
 //! tokenizer for a few model families, otherwise tiktoken with an encoding resolved through
 //! LiteLLM's model registry and tiktoken's model tables, and `gpt-3.5-turbo-0301`'s message
@@ -24,7 +28,9 @@ use crate::chat::ChatCounter;
 use crate::counter::Counter;
 use crate::encoding::Encoding;
 use crate::error::{Result, unsupported};
-use crate::model_data::{
+mod model_data;
+
+use model_data::{
     ANTHROPIC_MODELS, AZURE_LLMS, COHERE_MODELS, LITELLM_VERSION, MODEL_COST,
     OPEN_AI_CHAT_COMPLETION_MODELS, OPENAI_CHAT_MODES, PYTHON_DECIMAL_DIGITS, TEXT_MODEL_MODES,
     TIKTOKEN_MODEL_PREFIX_TO_ENCODING, TIKTOKEN_MODEL_TO_ENCODING,
@@ -36,7 +42,7 @@ use crate::model_data::{
 /// # Examples
 ///
 /// ```
-/// assert!(!fastllm_tokencount::MODEL_DATA_LITELLM_VERSION.is_empty());
+/// assert!(!fastllm_tokencount::litellm::MODEL_DATA_LITELLM_VERSION.is_empty());
 /// ```
 pub const MODEL_DATA_LITELLM_VERSION: &str = LITELLM_VERSION;
 
@@ -65,7 +71,7 @@ impl HuggingFaceKind {
     /// # Examples
     ///
     /// ```
-    /// use fastllm_tokencount::HuggingFaceKind;
+    /// use fastllm_tokencount::litellm::HuggingFaceKind;
     ///
     /// assert_eq!(HuggingFaceKind::Llama3.name(), "llama3");
     /// ```
@@ -114,7 +120,8 @@ pub enum ModelTokenizer {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::{Encoding, HuggingFaceKind, ModelTokenizer, tokenizer_for_model};
+/// use fastllm_tokencount::Encoding;
+/// use fastllm_tokencount::litellm::{HuggingFaceKind, ModelTokenizer, tokenizer_for_model};
 ///
 /// assert_eq!(
 ///     tokenizer_for_model("gpt-4o"),
@@ -141,7 +148,7 @@ pub fn tokenizer_for_model(model: &str) -> ModelTokenizer {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::{HuggingFaceKind, huggingface_tokenizer_kind};
+/// use fastllm_tokencount::litellm::{HuggingFaceKind, huggingface_tokenizer_kind};
 ///
 /// assert_eq!(huggingface_tokenizer_kind("llama-3-70b"), Some(HuggingFaceKind::Llama3));
 /// assert_eq!(huggingface_tokenizer_kind("gpt-4o"), None);
@@ -183,7 +190,8 @@ pub fn huggingface_tokenizer_kind(model: &str) -> Option<HuggingFaceKind> {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::{Encoding, encoding_for_model};
+/// use fastllm_tokencount::Encoding;
+/// use fastllm_tokencount::litellm::encoding_for_model;
 ///
 /// assert_eq!(encoding_for_model("azure/eu/gpt-4o"), Encoding::O200kBase);
 /// assert_eq!(encoding_for_model("openai/gpt-6.2"), Encoding::O200kBase);
@@ -200,7 +208,7 @@ pub fn encoding_for_model(model: &str) -> Encoding {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::encoding_name_for_model;
+/// use fastllm_tokencount::litellm::encoding_name_for_model;
 ///
 /// assert_eq!(encoding_name_for_model("ft:gpt-4o:my-org::abc123"), "o200k_base");
 /// assert_eq!(encoding_name_for_model("mistral/mistral-large"), "cl100k_base");
@@ -231,7 +239,7 @@ pub fn encoding_name_for_model(model: &str) -> &'static str {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::uses_legacy_message_accounting;
+/// use fastllm_tokencount::litellm::uses_legacy_message_accounting;
 ///
 /// assert!(!uses_legacy_message_accounting("gpt-4o"));
 /// ```
@@ -248,7 +256,7 @@ pub fn uses_legacy_message_accounting(model: &str) -> bool {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::has_chat_template_tool_section;
+/// use fastllm_tokencount::litellm::has_chat_template_tool_section;
 ///
 /// assert!(has_chat_template_tool_section("together_ai/Qwen/Qwen3.5-397B-A17B"));
 /// assert!(has_chat_template_tool_section("xai/grok-4-1-fast"));
@@ -270,7 +278,8 @@ pub fn has_chat_template_tool_section(model: &str) -> bool {
 /// # Examples
 ///
 /// ```
-/// use fastllm_tokencount::{ChatRequest, chat_counter_for_model};
+/// use fastllm_tokencount::ChatRequest;
+/// use fastllm_tokencount::litellm::chat_counter_for_model;
 /// use serde_json::json;
 ///
 /// let chat = chat_counter_for_model("openai/gpt-4o")?;
