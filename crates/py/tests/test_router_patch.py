@@ -754,6 +754,47 @@ def test_router_built_before_patch_is_served() -> None:
         fastllm_litellm.unpatch(["router"])
 
 
+_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "input_callback",
+    "service_callback",
+)
+
+
+def _callback_lists() -> dict[str, list[int]]:
+    return {name: [id(cb) for cb in getattr(litellm, name, None) or []] for name in _CALLBACK_LISTS}
+
+
+def test_first_native_pick_leaves_litellm_callbacks_alone() -> None:
+    """Building the first picker reads a default router's settings from a router it builds;
+    that router registers nothing that stays in LiteLLM's global callback lists (on 1.109 a
+    router adds its usage and cooldown callbacks there, which then run on every later call:
+    a second success callback per proxy request)."""
+    saved_reference = LINE.reference
+    LINE.reference = None
+    router = litellm.Router(model_list=deployments("g", 3, weight=[1, 2, 3]), num_retries=0)
+    fastllm_litellm.patch(["router"])
+    try:
+        fastllm_litellm.reset_stats()
+        before = _callback_lists()
+        router.get_available_deployment("g")
+        assert LINE.reference is not None
+        assert fastllm_litellm.status()["features"]["router"] == {
+            **fastllm_litellm.status()["features"]["router"],
+            "calls": 1,
+            "fallbacks": 0,
+        }
+        assert _callback_lists() == before
+    finally:
+        fastllm_litellm.unpatch(["router"])
+        if saved_reference is not None:
+            LINE.reference = saved_reference
+
+
 def test_unpatch_restores_every_original() -> None:
     cls = LINE.core_class
     names = (

@@ -627,7 +627,12 @@ class _Line:
         return False
 
     def reference_settings(self, litellm: ModuleType) -> dict[str, object]:
-        """A default router's settings, built once."""
+        """A default router's settings, built once.
+
+        The router built to read them is retired at once (``Router.retire``, LiteLLM's own
+        release of a router it no longer uses): on 1.109 a new router adds its usage and
+        cooldown callbacks to LiteLLM's global callback lists, and left there they would run
+        on every later call of the process (a success callback per request in the proxy)."""
         if self.reference is None:
             router = litellm.Router(
                 model_list=[
@@ -638,7 +643,12 @@ class _Line:
                     }
                 ]
             )
-            self.reference = _settings_signature(self.settings(router._core))
+            try:
+                self.reference = _settings_signature(self.settings(router._core))
+            finally:
+                retire = getattr(router, "retire", None)
+                if callable(retire):
+                    retire()
         return self.reference
 
 
