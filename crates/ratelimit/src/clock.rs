@@ -12,6 +12,10 @@
 //! is read on every check, so the call stays static, and a store on a [`FakeClock`] says so in
 //! its type.
 
+/// The clock trait, the real clock, the fake one and the wall-clock reading, from
+/// `fastllm-clock` (the router's are the same types). The stores take their clock as a type
+/// parameter (`MemoryStore<C: Clock = MonotonicClock>`), not as a `dyn Clock`: it is read on
+/// every check, so the call stays static.
 pub use fastllm_clock::{Clock, FakeClock, SystemClock, WallTime};
 
 /// The process's monotonic clock: [`SystemClock`], under the name this crate has always used.
