@@ -103,8 +103,11 @@ mod tests {
         let shared: Arc<dyn Clock> = Arc::new(fake.clone());
         let boxed: Box<dyn Clock> = Box::new(fake.clone());
         fake.advance(Duration::from_secs(1));
-        assert_eq!(shared.now(), Duration::from_secs(4));
-        assert_eq!((&boxed).now(), Duration::from_secs(4));
-        assert_eq!(shared.wall(), boxed.wall());
+        fn read(clock: impl Clock) -> (Duration, WallTime) {
+            (clock.now(), clock.wall())
+        }
+        assert_eq!(read(&shared), read(&boxed));
+        assert_eq!(read(boxed).0, Duration::from_secs(4));
+        assert_eq!(read(shared).1.unix_millis, 1000);
     }
 }
