@@ -65,13 +65,13 @@ pub const RATE_LIMIT_UNVERIFIABLE_MESSAGE: &str = "Rate limit enforcement unavai
 /// LiteLLM's `general_settings.fail_closed_rate_limit_enforcement`: off by default (fail open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FailMode {
-    /// Admit the request, and report the failure in [`Checked::error`](fastllm_connpool::Reported::error). LiteLLM's
+    /// Admit the request, and report the failure in the [`Checked`] answer's `error`. LiteLLM's
     /// default. (LiteLLM then enforces with its per-process memory mirror; this store admits.)
     #[default]
     Open,
     /// Refuse the request: the answer is `OVER_LIMIT` with no statuses, and
-    /// [`Checked::error`](fastllm_connpool::Reported::error) holds the failure (LiteLLM raises `RateLimitUnverifiableError`,
-    /// an HTTP 503 with [`RATE_LIMIT_UNVERIFIABLE_MESSAGE`]).
+    /// the [`Checked`] answer's `error` holds the failure (LiteLLM raises
+    /// `RateLimitUnverifiableError`, an HTTP 503 with [`RATE_LIMIT_UNVERIFIABLE_MESSAGE`]).
     Closed,
 }
 
@@ -405,7 +405,8 @@ impl RedisStore {
     ///    (LiteLLM's parallel acquire script). Release it with
     ///    [`release_slots`](Self::release_slots).
     ///
-    /// When Redis cannot answer, the [`FailMode`] decides and [`Checked::error`](fastllm_connpool::Reported::error) says why.
+    /// When Redis cannot answer, the [`FailMode`] decides and the [`Checked`] answer's `error`
+    /// says why.
     pub async fn should_rate_limit(
         &self,
         descriptors: &[Descriptor],
@@ -656,7 +657,7 @@ impl RedisStore {
     /// # Errors
     ///
     /// [`Error::LengthMismatch`] when the two slices differ in length. Redis failures are not
-    /// errors: the [`FailMode`] answers and [`Checked::error`](fastllm_connpool::Reported::error) says why.
+    /// errors: the [`FailMode`] answers and the [`Checked`] answer's `error` says why.
     pub async fn atomic_check_and_increment_by_n(
         &self,
         descriptors: &[Descriptor],

@@ -471,8 +471,8 @@ impl<C: Clock> Router<C> {
     ///
     /// # Errors
     ///
-    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command; the local state is
-    /// then unchanged.
+    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command; the local
+    /// state is then unchanged.
     pub async fn sync_from_redis(
         &self,
         redis: &RedisState,
