@@ -20,7 +20,7 @@ pub mod testing;
 mod url;
 
 pub use config::{MAX_POOL_SIZE, PoolConfig};
-pub use error::{Error, Operation, PoolError, Result};
+pub use error::{BackendError, Error, Operation, PoolError, Reported, Result};
 pub use metrics::PoolMetrics;
 pub use pool::{Object, Pool};
 pub use url::redact_url;

@@ -7,6 +7,7 @@ use fastllm_connpool::redis::RedisPool;
 use fastllm_ratelimit::{
     CheckOptions, Clock, Code, Config, Descriptor, FailMode, FakeClock, KeyTtl, Limits,
     MemoryStore, MonotonicClock, RedisConfig, RedisStore, Response, SlotAcquisition, SlotId,
+    WallTime,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -25,6 +26,13 @@ impl Clock for AnyClock {
         match self {
             AnyClock::Fake(c) => c.now(),
             AnyClock::Monotonic(c) => c.now(),
+        }
+    }
+
+    fn wall(&self) -> WallTime {
+        match self {
+            AnyClock::Fake(c) => c.wall(),
+            AnyClock::Monotonic(c) => c.wall(),
         }
     }
 }
@@ -320,7 +328,7 @@ impl RedisRateLimiter {
             self.runtime
                 .block_on(self.store.should_rate_limit(&parsed, &options))
         });
-        checked_dict(py, &checked.value.response, checked.unverified.as_ref())
+        checked_dict(py, &checked.value.response, checked.error.as_ref())
     }
 
     /// LiteLLM's `reserve_tpm_tokens(descriptors, estimated_tokens)` on Redis: the response dict.
@@ -337,7 +345,7 @@ impl RedisRateLimiter {
                     .reserve_tpm_tokens(&parsed, estimated_tokens, &[]),
             )
         });
-        checked_dict(py, &checked.value.response, checked.unverified.as_ref())
+        checked_dict(py, &checked.value.response, checked.error.as_ref())
     }
 
     /// Gives back slot `slot_id` on the gauges of `scopes` (`[(key, value), ...]`); each

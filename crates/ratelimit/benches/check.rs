@@ -117,7 +117,7 @@ mod on_redis {
     use fastllm_connpool::PoolConfig;
     use fastllm_connpool::redis::RedisPool;
     use fastllm_connpool::testing::RedisServer;
-    use fastllm_ratelimit::{CheckOptions, RedisConfig, RedisStore};
+    use fastllm_ratelimit::{CheckOptions, RedisConfig, RedisStore, Verdict};
 
     use super::{single_key, three_descriptors};
 
@@ -150,7 +150,7 @@ mod on_redis {
         g.bench_function("single_key", |b| {
             b.iter(|| {
                 let checked = rt.block_on(store.should_rate_limit(black_box(&one), &opts));
-                assert!(checked.is_verified(), "{:?}", checked.unverified);
+                assert!(checked.is_verified(), "{:?}", checked.error);
                 black_box(checked)
             })
         });

@@ -49,62 +49,27 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`Unverified`](crate::Unverified) by those that do, where the
 /// [`FailMode`](crate::FailMode) turns it into an admission or a refusal.
 ///
-/// Cloning is cheap: the driver error is shared.
+/// The one backend-error shape of the stores on `fastllm-connpool`'s pool (the router's Redis
+/// state reports its failures with it too); the limiter's are named `rate-limit <operation>`.
 #[cfg(all(feature = "redis", not(loom)))]
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum BackendError {
-    /// The pool or Redis failed: no connection ([`fastllm_connpool::Error::Unavailable`]), a
-    /// timeout ([`fastllm_connpool::Error::Timeout`]), or an error reply from the script. The
-    /// connection pool's error, and the driver's under it, stay reachable through
-    /// [`source`](std::error::Error::source).
-    #[error("rate-limit {operation} on redis failed")]
-    Redis {
-        /// What the store was doing (`"should_rate_limit"`, `"release_slots"`, ...).
-        operation: &'static str,
-        /// The pool's error.
-        #[source]
-        source: std::sync::Arc<fastllm_connpool::Error>,
-    },
-    /// Redis answered, but not with what the store's script returns (a key holding some other
-    /// type or a non-number, or a reply of the wrong shape).
-    #[error("rate-limit {operation} on redis: unexpected reply ({detail})")]
-    Reply {
-        /// What the store was doing.
-        operation: &'static str,
-        /// What was wrong with the reply.
-        detail: String,
-    },
+pub use fastllm_connpool::BackendError;
+
+/// The limiter's [`BackendError`]s: the component is `"rate-limit"`.
+#[cfg(all(feature = "redis", not(loom)))]
+pub(crate) trait RateLimitBackendError {
+    /// The pool or Redis failed during `operation`.
+    fn redis(operation: &'static str, source: fastllm_connpool::Error) -> Self;
+    /// Redis answered `operation` with something the store cannot read.
+    fn reply(operation: &'static str, detail: impl Into<String>) -> Self;
 }
 
 #[cfg(all(feature = "redis", not(loom)))]
-impl BackendError {
-    pub(crate) fn redis(operation: &'static str, source: fastllm_connpool::Error) -> Self {
-        Self::Redis {
-            operation,
-            source: std::sync::Arc::new(source),
-        }
+impl RateLimitBackendError for BackendError {
+    fn redis(operation: &'static str, source: fastllm_connpool::Error) -> Self {
+        Self::failed("rate-limit", operation, source)
     }
 
-    pub(crate) fn reply(operation: &'static str, detail: impl Into<String>) -> Self {
-        Self::Reply {
-            operation,
-            detail: detail.into(),
-        }
-    }
-
-    /// The operation that failed.
-    pub fn operation(&self) -> &'static str {
-        match self {
-            Self::Redis { operation, .. } | Self::Reply { operation, .. } => operation,
-        }
-    }
-
-    /// The connection pool's error, when the failure came from the pool or Redis.
-    pub fn pool_error(&self) -> Option<&fastllm_connpool::Error> {
-        match self {
-            Self::Redis { source, .. } => Some(source),
-            Self::Reply { .. } => None,
-        }
+    fn reply(operation: &'static str, detail: impl Into<String>) -> Self {
+        Self::unexpected_reply("rate-limit", operation, detail)
     }
 }

@@ -20,7 +20,7 @@ mod store;
 mod sync;
 pub mod window;
 
-pub use clock::{Clock, FakeClock, MonotonicClock};
+pub use clock::{Clock, FakeClock, MonotonicClock, SystemClock, WallTime};
 pub use descriptor::{
     CounterKind, DEFAULT_WINDOW_SECS, Descriptor, Limits, MAX_LIMIT, MAX_WINDOW_SECS,
     PROJECT_ITPM_DESCRIPTOR_KEY, PROJECT_OTPM_DESCRIPTOR_KEY, ScopeId, coalesce_descriptors,
@@ -36,7 +36,7 @@ pub use memory::{Admission, CheckOptions, Config, MemoryStore, SlotGuard};
 #[cfg(all(feature = "redis", not(loom)))]
 pub use redis_store::{
     Checked, Decision, FailMode, RATE_LIMIT_UNVERIFIABLE_MESSAGE, RedisConfig, RedisStore,
-    Unverified,
+    Unverified, Verdict,
 };
 pub use reservation::{TokenIncrement, TpmReservation, settlement_increments};
 pub use store::KeyTtl;

@@ -21,7 +21,7 @@ use fastllm_connpool::redis::{RedisPool, Script, ScriptInvocation, cmd};
 use crate::descriptor::{
     CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, ScopeId, validate_window,
 };
-use crate::error::{BackendError, Error, Result};
+use crate::error::{BackendError, Error, RateLimitBackendError, Result};
 use crate::gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId, SlotIds};
 use crate::litellm::{ScopeKey, tagged_key};
 use crate::memory::{Admission, CheckOptions};
@@ -65,13 +65,13 @@ pub const RATE_LIMIT_UNVERIFIABLE_MESSAGE: &str = "Rate limit enforcement unavai
 /// LiteLLM's `general_settings.fail_closed_rate_limit_enforcement`: off by default (fail open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FailMode {
-    /// Admit the request, and report the failure in [`Checked::unverified`]. LiteLLM's
+    /// Admit the request, and report the failure in the [`Checked`] answer's `error`. LiteLLM's
     /// default. (LiteLLM then enforces with its per-process memory mirror; this store admits.)
     #[default]
     Open,
     /// Refuse the request: the answer is `OVER_LIMIT` with no statuses, and
-    /// [`Checked::unverified`] holds the failure (LiteLLM raises `RateLimitUnverifiableError`,
-    /// an HTTP 503 with [`RATE_LIMIT_UNVERIFIABLE_MESSAGE`]).
+    /// the [`Checked`] answer's `error` holds the failure (LiteLLM raises
+    /// `RateLimitUnverifiableError`, an HTTP 503 with [`RATE_LIMIT_UNVERIFIABLE_MESSAGE`]).
     Closed,
 }
 
@@ -152,71 +152,63 @@ pub enum Decision {
     Unverifiable,
 }
 
-/// An answer of a [`RedisStore`] check: the value, and whether Redis could not be asked.
-#[derive(Debug, Clone)]
-pub struct Checked<T> {
-    /// The answer. When Redis failed it is the [`FailMode`]'s: an empty `OK` (open) or an
-    /// empty `OVER_LIMIT` (closed), with nothing counted or reserved and no slot held.
-    pub value: T,
-    /// Set when Redis could not answer (and `value` is the fail mode's).
-    pub unverified: Option<Unverified>,
-}
+/// An answer of a [`RedisStore`] check: the value, and in `error` why Redis could not be asked.
+///
+/// `value` is the answer. When Redis failed it is the [`FailMode`]'s: an empty `OK` (open) or
+/// an empty `OVER_LIMIT` (closed), with nothing counted or reserved and no slot held, and
+/// `error` holds the [`Unverified`] failure. The wrapper is `fastllm-connpool`'s, shared with
+/// the router's Redis state; [`Verdict`] reads it.
+pub type Checked<T> = fastllm_connpool::Reported<T, Unverified>;
 
-impl<T> Checked<T> {
-    fn verified(value: T) -> Self {
-        Self {
-            value,
-            unverified: None,
-        }
-    }
-
+/// What a [`Checked`] answer says.
+pub trait Verdict {
     /// Whether Redis answered.
-    pub fn is_verified(&self) -> bool {
-        self.unverified.is_none()
-    }
+    fn is_verified(&self) -> bool;
 
-    fn decision_from(&self, ok: bool) -> Decision {
-        match &self.unverified {
-            Some(u) if u.refused() => Decision::Unverifiable,
-            _ if ok => Decision::Admitted,
-            _ => Decision::OverLimit,
-        }
-    }
-}
-
-impl Checked<Admission> {
     /// How the check ended.
-    pub fn decision(&self) -> Decision {
-        self.decision_from(self.value.response.is_ok())
-    }
+    fn decision(&self) -> Decision;
 
     /// Whether the request may go ahead.
-    pub fn is_admitted(&self) -> bool {
+    fn is_admitted(&self) -> bool {
         self.decision() == Decision::Admitted
     }
 }
 
-impl Checked<Response> {
-    /// How the check ended.
-    pub fn decision(&self) -> Decision {
-        self.decision_from(self.value.is_ok())
-    }
-
-    /// Whether the request may go ahead.
-    pub fn is_admitted(&self) -> bool {
-        self.decision() == Decision::Admitted
+fn decision_of<T>(checked: &Checked<T>, ok: bool) -> Decision {
+    match &checked.error {
+        Some(u) if u.refused() => Decision::Unverifiable,
+        _ if ok => Decision::Admitted,
+        _ => Decision::OverLimit,
     }
 }
 
-impl Checked<TpmReservation> {
-    /// How the reservation ended.
-    pub fn decision(&self) -> Decision {
-        self.decision_from(self.value.is_ok())
+impl Verdict for Checked<Admission> {
+    fn is_verified(&self) -> bool {
+        self.backend_ok()
     }
 
-    /// Whether the request may go ahead.
-    pub fn is_admitted(&self) -> bool {
-        self.decision() == Decision::Admitted
+    fn decision(&self) -> Decision {
+        decision_of(self, self.value.response.is_ok())
+    }
+}
+
+impl Verdict for Checked<Response> {
+    fn is_verified(&self) -> bool {
+        self.backend_ok()
+    }
+
+    fn decision(&self) -> Decision {
+        decision_of(self, self.value.is_ok())
+    }
+}
+
+impl Verdict for Checked<TpmReservation> {
+    fn is_verified(&self) -> bool {
+        self.backend_ok()
+    }
+
+    fn decision(&self) -> Decision {
+        decision_of(self, self.value.is_ok())
     }
 }
 
@@ -231,7 +223,9 @@ impl Checked<TpmReservation> {
 /// ```no_run
 /// use fastllm_connpool::PoolConfig;
 /// use fastllm_connpool::redis::RedisPool;
-/// use fastllm_ratelimit::{CheckOptions, Decision, Descriptor, Limits, RedisConfig, RedisStore};
+/// use fastllm_ratelimit::{
+///     CheckOptions, Decision, Descriptor, Limits, RedisConfig, RedisStore, Verdict,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -393,7 +387,7 @@ impl RedisStore {
                 FailMode::Open => open,
                 FailMode::Closed => closed,
             },
-            unverified: Some(Unverified { fail_mode, error }),
+            error: Some(Unverified { fail_mode, error }),
         }
     }
 
@@ -411,7 +405,8 @@ impl RedisStore {
     ///    (LiteLLM's parallel acquire script). Release it with
     ///    [`release_slots`](Self::release_slots).
     ///
-    /// When Redis cannot answer, the [`FailMode`] decides and [`Checked::unverified`] says why.
+    /// When Redis cannot answer, the [`FailMode`] decides and the [`Checked`] answer's `error`
+    /// says why.
     pub async fn should_rate_limit(
         &self,
         descriptors: &[Descriptor],
@@ -427,7 +422,7 @@ impl RedisStore {
             },
         };
         if plan.counters.is_empty() && plan.gauges.is_empty() {
-            return Checked::verified(Admission {
+            return Checked::ok(Admission {
                 response: Response::ok(),
                 slot: None,
             });
@@ -449,7 +444,7 @@ impl RedisStore {
             let judged =
                 over_limit_response(descriptors, &plan, &values, options.read_only, skip_tpm);
             if judged.overall == Code::OverLimit {
-                return Checked::verified(Admission {
+                return Checked::ok(Admission {
                     response: judged,
                     slot: None,
                 });
@@ -478,7 +473,7 @@ impl RedisStore {
                     let g = gauges(descriptors)
                         .nth(j)
                         .expect("the refused gauge is one of the request's");
-                    return Checked::verified(Admission {
+                    return Checked::ok(Admission {
                         response: Response {
                             overall: Code::OverLimit,
                             statuses: vec![gauge_status(
@@ -558,7 +553,7 @@ impl RedisStore {
                 }
             }
         }
-        Checked::verified(admission)
+        Checked::ok(admission)
     }
 
     /// After a counting script: the counts it returned (and, when it took the slots, each
@@ -662,7 +657,7 @@ impl RedisStore {
     /// # Errors
     ///
     /// [`Error::LengthMismatch`] when the two slices differ in length. Redis failures are not
-    /// errors: the [`FailMode`] answers and [`Checked::unverified`] says why.
+    /// errors: the [`FailMode`] answers and the [`Checked`] answer's `error` says why.
     pub async fn atomic_check_and_increment_by_n(
         &self,
         descriptors: &[Descriptor],
@@ -684,7 +679,7 @@ impl RedisStore {
     ) -> Checked<Response> {
         let metas = atomic_metas(descriptors, increments, self.config.window_size_secs);
         if metas.is_empty() {
-            return Checked::verified(Response::ok());
+            return Checked::ok(Response::ok());
         }
         let mut invocation = ATOMIC_CHECK_AND_INCREMENT.prepare_invoke();
         for m in &metas {
@@ -703,7 +698,7 @@ impl RedisStore {
             Err(error) => return self.fail(error, Response::ok(), over_limit_without_statuses()),
         };
         match decode_atomic(descriptors, &metas, &reply) {
-            Ok(response) => Checked::verified(response),
+            Ok(response) => Checked::ok(response),
             Err(detail) => self.fail(
                 BackendError::reply(OP, detail),
                 Response::ok(),
@@ -733,13 +728,13 @@ impl RedisStore {
             reserved_tokens: 0,
         };
         if tpm.is_empty() {
-            return Checked::verified(nothing(Response::ok()));
+            return Checked::ok(nothing(Response::ok()));
         }
         let checked = self.atomic_unchecked(&tpm, &increments).await;
-        if !checked.value.is_ok() || checked.unverified.is_some() {
+        if !checked.value.is_ok() || checked.error.is_some() {
             return Checked {
                 value: nothing(checked.value),
-                unverified: checked.unverified,
+                error: checked.error,
             };
         }
         let mut scopes: Vec<Arc<ScopeId>> = Vec::new();
@@ -751,7 +746,7 @@ impl RedisStore {
                 scopes.push(d.id().clone());
             }
         }
-        Checked::verified(TpmReservation {
+        Checked::ok(TpmReservation {
             response: checked.value,
             scopes,
             reserved_tokens: estimated_tokens,

@@ -36,6 +36,7 @@ use fastllm_ratelimit::{
     Admission, BackendError, CheckOptions, Code, Config, CounterKind, Decision, Descriptor,
     FailMode, FakeClock, Increment, KeyTtl, Limits, MemoryStore, RATE_LIMIT_UNVERIFIABLE_MESSAGE,
     RateLimitType, RedisConfig, RedisStore, Response, SlotAcquisition, SlotId, TpmReservation,
+    Verdict,
 };
 
 /// Every test gets this long, start to end.
@@ -225,7 +226,7 @@ async fn same_answers_as_memory_store_on_random_traces() {
                         };
                         let expected = memory.should_rate_limit(&ds, &options);
                         let got = redis_store.should_rate_limit(&ds, &options).await;
-                        assert!(got.is_verified(), "{here}: {:?}", got.unverified);
+                        assert!(got.is_verified(), "{here}: {:?}", got.error);
                         assert_eq!(got.value, expected, "{here}: {ds:?} {options:?}");
                         let decision = if expected.response.is_ok() {
                             Decision::Admitted
@@ -279,7 +280,7 @@ async fn same_answers_as_memory_store_on_random_traces() {
                             .atomic_check_and_increment_by_n(&ds, &increments)
                             .await
                             .unwrap();
-                        assert!(got.is_verified(), "{here}: {:?}", got.unverified);
+                        assert!(got.is_verified(), "{here}: {:?}", got.error);
                         assert_eq!(
                             without_window_starts(got.value),
                             without_window_starts(expected),
@@ -302,7 +303,7 @@ async fn same_answers_as_memory_store_on_random_traces() {
                         let got = redis_store
                             .reserve_tpm_tokens(&ds, estimate, scope_estimates)
                             .await;
-                        assert!(got.is_verified(), "{here}: {:?}", got.unverified);
+                        assert!(got.is_verified(), "{here}: {:?}", got.error);
                         assert_eq!(
                             reservation_without_window_starts(got.value.clone()),
                             reservation_without_window_starts(expected.clone()),
@@ -538,7 +539,7 @@ async fn two_stores_share_one_limit() {
                     tokio::spawn(async move {
                         for _ in 0..PER_TASK {
                             let r = s.should_rate_limit(&key, &CheckOptions::default()).await;
-                            assert!(r.is_verified(), "{:?}", r.unverified);
+                            assert!(r.is_verified(), "{:?}", r.error);
                             if r.is_admitted() {
                                 admitted.fetch_add(1, Ordering::SeqCst);
                             }
@@ -646,7 +647,7 @@ struct Tally {
 
 /// Checks one outcome against the store's fail mode; panics (failing the test) otherwise.
 fn tally(tally: &Tally, mode: FailMode, checked: &fastllm_ratelimit::Checked<Admission>) {
-    match (&checked.unverified, mode) {
+    match (&checked.error, mode) {
         (None, _) => {
             tally.verified.fetch_add(1, Ordering::SeqCst);
         }
@@ -754,7 +755,7 @@ async fn redis_killed_mid_load_then_restarted() {
         let started = Instant::now();
         let checked = open.should_rate_limit(&key, &CheckOptions::default()).await;
         assert_eq!(checked.decision(), Decision::Admitted);
-        let unverified = checked.unverified.expect("not verified");
+        let unverified = checked.error.expect("not verified");
         assert_eq!(unverified.fail_mode, FailMode::Open);
         assert_backend_down(&unverified.error);
         assert_eq!(unverified.error.operation(), "should_rate_limit");
@@ -764,7 +765,7 @@ async fn redis_killed_mid_load_then_restarted() {
             .should_rate_limit(&key, &CheckOptions::default())
             .await;
         assert_eq!(checked.decision(), Decision::Unverifiable);
-        assert_backend_down(&checked.unverified.expect("not verified").error);
+        assert_backend_down(&checked.error.expect("not verified").error);
 
         let tpm = [d("team", "fault", Limits::new().tokens(100))];
         let r = open.reserve_tpm_tokens(&tpm, 10, &[]).await;
@@ -999,7 +1000,7 @@ async fn reads_what_litellm_wrote() {
         let bad = [d("user", "y", Limits::new().requests(1))];
         let r = s.should_rate_limit(&bad, &CheckOptions::default()).await;
         assert_eq!(r.decision(), Decision::Admitted);
-        let err = r.unverified.expect("script error").error;
+        let err = r.error.expect("script error").error;
         assert!(
             error_chain(&err).contains("does not hold a number"),
             "{}",
@@ -1141,14 +1142,14 @@ async fn rust_checks(
                     let ok = match calls {
                         Calls::Reserve(estimate) => {
                             let r = s.reserve_tpm_tokens(&descriptors, estimate, &[]).await;
-                            assert!(r.is_verified(), "{:?}", r.unverified);
+                            assert!(r.is_verified(), "{:?}", r.error);
                             r.is_admitted()
                         }
                         Calls::Check => {
                             let r = s
                                 .should_rate_limit(&descriptors, &CheckOptions::default())
                                 .await;
-                            assert!(r.is_verified(), "{:?}", r.unverified);
+                            assert!(r.is_verified(), "{:?}", r.error);
                             slots.extend(r.value.slot.clone());
                             r.is_admitted()
                         }

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::clock;
+use crate::clock::{self, Clock};
 use crate::deployment::AllowedFailsPolicy;
 use crate::registry::{Member, ModelGroup};
 use crate::state::{FailCounter, RouterState};
@@ -259,7 +259,7 @@ pub fn should_retry(status: u16) -> bool {
 /// The failure counter of the deployment is incremented first, as
 /// `deployment_callback_on_failure` does, whatever the decision.
 pub fn evaluate(
-    state: &RouterState,
+    state: &RouterState<impl Clock>,
     settings: &CooldownSettings,
     group: Option<&ModelGroup>,
     member: Option<&Member>,
@@ -290,7 +290,7 @@ pub fn evaluate(
 /// `_should_cooldown_deployment`, and on a cooldown writes it for `time_to_cooldown` seconds.
 /// Unlike [`evaluate`] it does not count the failure.
 pub fn set_cooldown(
-    state: &RouterState,
+    state: &RouterState<impl Clock>,
     settings: &CooldownSettings,
     group: &ModelGroup,
     member: &Member,
@@ -342,7 +342,7 @@ pub fn set_cooldown(
 
 /// `_should_cooldown_deployment`.
 fn should_cool_down(
-    state: &RouterState,
+    state: &RouterState<impl Clock>,
     settings: &CooldownSettings,
     group: &ModelGroup,
     member: &Member,

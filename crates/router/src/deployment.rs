@@ -848,7 +848,7 @@ fn pydantic_bool(value: &Value) -> Option<bool> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -1,11 +1,11 @@
-//! The crate's error type: misuse and invalid configuration.
+//! The crate's errors: [`Error`] for misuse and invalid configuration, and, with the `redis`
+//! feature, [`BackendError`] for a Redis that fails or answers nonsense.
 //!
 //! Expected routing outcomes ("no healthy deployment", "over its rpm limit", "cool it down")
 //! are values ([`crate::Pick`], [`crate::Admission`], [`crate::CooldownDecision`]), not errors.
-//! With the `redis` feature, a Redis that fails or answers nonsense is an error too.
 
 /// Why a configuration or an argument was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A field is missing where LiteLLM requires it.
@@ -28,35 +28,11 @@ pub enum Error {
         /// The repeated id.
         id: String,
     },
-    /// The shared state's Redis failed: no connection, a timeout, or an error reply. The
-    /// pool's error, and the driver's under it, stay reachable through
-    /// [`source`](std::error::Error::source).
-    #[cfg(all(feature = "redis", not(loom)))]
-    #[error("router {operation} on redis failed")]
-    Redis {
-        /// What was being done (`"write_cooldown"`, `"sync"`, ...).
-        operation: &'static str,
-        /// The pool's error.
-        #[source]
-        source: fastllm_connpool::Error,
-    },
-    /// The shared state's Redis answered something that is not a reply to the command sent
-    /// (e.g. `INCRBYFLOAT` on a key holding a non-number gives an error reply instead, which
-    /// is [`Error::Redis`]).
-    #[cfg(all(feature = "redis", not(loom)))]
-    #[error("router {operation} on redis: unexpected reply ({detail})")]
-    RedisReply {
-        /// What was being done.
-        operation: &'static str,
-        /// What was wrong with the reply.
-        detail: String,
-    },
 }
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[cfg(not(loom))]
 impl Error {
     pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid {
@@ -70,15 +46,28 @@ impl Error {
     }
 }
 
-#[cfg(all(feature = "redis", not(loom)))]
-impl Error {
-    pub(crate) fn redis(
-        operation: &'static str,
-        source: impl Into<fastllm_connpool::Error>,
-    ) -> Self {
-        Self::Redis {
-            operation,
-            source: source.into(),
-        }
-    }
+/// The shared state's Redis failed ([`BackendError::Redis`]: no connection, a timeout, or an
+/// error reply, with the pool's error, and the driver's under it, reachable through
+/// [`source`](std::error::Error::source)), or answered something that is not a reply to the
+/// command sent ([`BackendError::Reply`]).
+///
+/// The one backend-error shape of the stores on `fastllm-connpool`'s pool, shared with the rate
+/// limiter's Redis store; the router's are named `router <operation>` (`"router sync on redis
+/// failed"`).
+#[cfg(feature = "redis")]
+pub use fastllm_connpool::BackendError;
+
+/// [`BackendError::Redis`] of the router's `operation`.
+#[cfg(feature = "redis")]
+pub(crate) fn redis_failed(
+    operation: &'static str,
+    source: impl Into<fastllm_connpool::Error>,
+) -> BackendError {
+    BackendError::failed("router", operation, source)
+}
+
+/// [`BackendError::Reply`] of the router's `operation`.
+#[cfg(feature = "redis")]
+pub(crate) fn unexpected_reply(operation: &'static str, detail: impl Into<String>) -> BackendError {
+    BackendError::unexpected_reply("router", operation, detail)
 }

@@ -40,10 +40,10 @@ use std::time::Duration;
 use fastllm_connpool::redis::{RedisPool, Value, cmd, pipe};
 use serde_json::Value as Json;
 
-use crate::clock::{self, Minute, WallTime};
+use crate::clock::{self, Clock, Minute, WallTime};
 use crate::cooldown::{CooldownDecision, Failure};
 use crate::counter::{CooldownInfo, WindowCounter};
-use crate::error::{Error, Result};
+use crate::error::{BackendError, redis_failed, unexpected_reply};
 use crate::litellm::keys;
 use crate::litellm::pyrepr;
 use crate::registry::Member;
@@ -268,8 +268,12 @@ impl RedisState {
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] when Redis cannot be reached or refuses the command.
-    pub async fn write_cooldown(&self, id: &str, value: &CooldownValue) -> Result<bool> {
+    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command.
+    pub async fn write_cooldown(
+        &self,
+        id: &str,
+        value: &CooldownValue,
+    ) -> Result<bool, BackendError> {
         const OPERATION: &str = "write_cooldown";
         let Some(ttl) = value.redis_ttl_secs() else {
             return Ok(false);
@@ -278,7 +282,7 @@ impl RedisState {
             .pool
             .get()
             .await
-            .map_err(|e| Error::redis(OPERATION, e))?;
+            .map_err(|e| redis_failed(OPERATION, e))?;
         conn.query::<()>(
             cmd("SET")
                 .arg(keys::cooldown(id))
@@ -287,7 +291,7 @@ impl RedisState {
                 .arg(ttl),
         )
         .await
-        .map_err(|e| Error::redis(OPERATION, e))?;
+        .map_err(|e| redis_failed(OPERATION, e))?;
         Ok(true)
     }
 
@@ -297,11 +301,11 @@ impl RedisState {
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] when Redis cannot be reached or refuses the command.
+    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command.
     pub async fn read_cooldowns<S: AsRef<str>>(
         &self,
         ids: &[S],
-    ) -> Result<Vec<Option<CooldownValue>>> {
+    ) -> Result<Vec<Option<CooldownValue>>, BackendError> {
         let keys: Vec<String> = ids.iter().map(|id| keys::cooldown(id.as_ref())).collect();
         let raw = self.mget("read_cooldowns", &keys).await?;
         Ok(raw
@@ -320,7 +324,7 @@ impl RedisState {
         &self,
         ids: &[S],
         now_unix_secs: f64,
-    ) -> Result<Vec<(String, CooldownValue)>> {
+    ) -> Result<Vec<(String, CooldownValue)>, BackendError> {
         let values = self.read_cooldowns(ids).await?;
         Ok(ids
             .iter()
@@ -341,15 +345,20 @@ impl RedisState {
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] when Redis cannot be reached or refuses the command (the key holds
-    /// something that is not a number); [`Error::RedisReply`] when the total is not a number.
-    pub async fn increment_usage(&self, key: &str, by: u64, ttl: Duration) -> Result<u64> {
+    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command (the key holds
+    /// something that is not a number); [`BackendError::Reply`] when the total is not a number.
+    pub async fn increment_usage(
+        &self,
+        key: &str,
+        by: u64,
+        ttl: Duration,
+    ) -> Result<u64, BackendError> {
         const OPERATION: &str = "increment_usage";
         let mut conn = self
             .pool
             .get()
             .await
-            .map_err(|e| Error::redis(OPERATION, e))?;
+            .map_err(|e| redis_failed(OPERATION, e))?;
         let (total, _expire): (Value, Value) = conn
             .query_pipeline(
                 pipe()
@@ -362,11 +371,9 @@ impl RedisState {
                     .arg(ttl.as_secs()),
             )
             .await
-            .map_err(|e| Error::redis(OPERATION, e))?;
-        count_of(&total).ok_or_else(|| Error::RedisReply {
-            operation: OPERATION,
-            detail: format!("INCRBYFLOAT returned {total:?}"),
-        })
+            .map_err(|e| redis_failed(OPERATION, e))?;
+        count_of(&total)
+            .ok_or_else(|| unexpected_reply(OPERATION, format!("INCRBYFLOAT returned {total:?}")))
     }
 
     /// The counters under `keys`, in order (one `MGET`); `None` where there is no key or its
@@ -374,8 +381,11 @@ impl RedisState {
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] when Redis cannot be reached or refuses the command.
-    pub async fn read_usage<S: AsRef<str>>(&self, keys: &[S]) -> Result<Vec<Option<u64>>> {
+    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command.
+    pub async fn read_usage<S: AsRef<str>>(
+        &self,
+        keys: &[S],
+    ) -> Result<Vec<Option<u64>>, BackendError> {
         let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
         let raw = self.mget("read_usage", &keys).await?;
         Ok(raw
@@ -388,7 +398,7 @@ impl RedisState {
         &self,
         operation: &'static str,
         keys: &[S],
-    ) -> Result<Vec<Option<Vec<u8>>>> {
+    ) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -400,20 +410,20 @@ impl RedisState {
             .pool
             .get()
             .await
-            .map_err(|e| Error::redis(operation, e))?;
+            .map_err(|e| redis_failed(operation, e))?;
         let values: Vec<Option<Vec<u8>>> = conn
             .query(&command)
             .await
-            .map_err(|e| Error::redis(operation, e))?;
+            .map_err(|e| redis_failed(operation, e))?;
         if values.len() != keys.len() {
-            return Err(Error::RedisReply {
+            return Err(unexpected_reply(
                 operation,
-                detail: format!(
+                format!(
                     "MGET of {} keys returned {} values",
                     keys.len(),
                     values.len()
                 ),
-            });
+            ));
         }
         Ok(values)
     }
@@ -427,44 +437,16 @@ fn count_bytes(bytes: &[u8]) -> Option<u64> {
     count_text(std::str::from_utf8(bytes).ok()?)
 }
 
-/// A local outcome, and whether writing it to Redis failed.
+/// A local outcome, and in `error` why writing it to Redis failed, if it did.
 ///
 /// The shared calls ([`Router::on_failure_shared`], ...) change the local state first, as their
 /// local twins do, and that stands whatever Redis does: like LiteLLM, a router keeps routing
-/// when Redis is down.
-#[derive(Debug)]
-#[must_use]
-pub struct Published<T> {
-    /// What the local call returned.
-    pub value: T,
-    /// Why the write to Redis failed, if it did.
-    pub error: Option<Error>,
-}
-
-impl<T> Published<T> {
-    fn new(value: T, error: Option<Error>) -> Self {
-        Self { value, error }
-    }
-
-    /// Whether Redis has everything the call changed.
-    #[must_use]
-    pub fn is_published(&self) -> bool {
-        self.error.is_none()
-    }
-
-    /// The value, or the Redis error (dropping the value: for an [`Admission`] that frees its
-    /// slot).
-    ///
-    /// # Errors
-    ///
-    /// The error of the write to Redis.
-    pub fn into_result(self) -> Result<T> {
-        match self.error {
-            None => Ok(self.value),
-            Some(error) => Err(error),
-        }
-    }
-}
+/// when Redis is down. [`Reported::backend_ok`](fastllm_connpool::Reported::backend_ok) says
+/// whether Redis has everything the call changed;
+/// [`Reported::into_result`](fastllm_connpool::Reported::into_result) gives the value or the
+/// error (dropping the value: for an [`Admission`] that frees its slot). The wrapper is
+/// `fastllm-connpool`'s, shared with the rate limiter's Redis store.
+pub type Published<T> = fastllm_connpool::Reported<T, BackendError>;
 
 /// What [`Router::sync_from_redis`] merged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -478,7 +460,7 @@ pub struct Synced {
     pub unreadable: usize,
 }
 
-impl Router {
+impl<C: Clock> Router<C> {
     /// Reads `group`'s shared state from Redis, in one `MGET`, and merges it into this router:
     /// each deployment's cooldown entry (taken on when active and none is active locally) and,
     /// under usage-based-v2 routing, its tpm and rpm counters for the current UTC minute
@@ -489,9 +471,13 @@ impl Router {
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] when Redis cannot be reached or refuses the command; the local state is
-    /// then unchanged.
-    pub async fn sync_from_redis(&self, redis: &RedisState, group: &str) -> Result<Synced> {
+    /// [`BackendError::Redis`] when Redis cannot be reached or refuses the command; the local
+    /// state is then unchanged.
+    pub async fn sync_from_redis(
+        &self,
+        redis: &RedisState,
+        group: &str,
+    ) -> Result<Synced, BackendError> {
         let members: Vec<Member> = match self.registry().load().group(group) {
             Some(group) => group.members().to_vec(),
             None => return Ok(Synced::default()),
@@ -646,7 +632,7 @@ impl Router {
         usage: Usage,
         minute: Minute,
         by: u64,
-    ) -> Result<()> {
+    ) -> Result<(), BackendError> {
         let d = &member.deployment;
         let (key, counter) = match usage {
             Usage::Tokens => (
@@ -696,7 +682,7 @@ fn py_number(x: f64) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
 
+use crate::clock::Clock;
 use crate::deployment::Deployment;
 use crate::error::{Error, Result};
 use crate::state::{DeploymentState, GroupState, RouterState};
@@ -152,7 +153,11 @@ impl Registry {
     ///
     /// [`Error::DuplicateId`] when two deployments share an id; the current registry is then
     /// left as it was.
-    pub fn replace(&self, deployments: Vec<Deployment>, state: &RouterState) -> Result<()> {
+    pub fn replace<C: Clock>(
+        &self,
+        deployments: Vec<Deployment>,
+        state: &RouterState<C>,
+    ) -> Result<()> {
         // Writers take turns, so versions increase in the order snapshots are published.
         let _writer = lock(&self.writer);
         let mut groups: HashMap<Arc<str>, ModelGroup> = HashMap::new();

@@ -267,7 +267,7 @@ pub fn sample(rng: &mut (impl RouterRng + ?Sized), len: usize) -> Vec<usize> {
     result
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -138,9 +138,9 @@ pub(crate) struct AdmitEffects {
 /// # Ok::<(), fastllm_router::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Router {
+pub struct Router<C: Clock = SystemClock> {
     registry: Registry,
-    state: RouterState,
+    state: RouterState<C>,
     settings: RouterSettings,
 }
 
@@ -151,9 +151,11 @@ impl Router {
     ///
     /// [`crate::Error::DuplicateId`] when two deployments share an id.
     pub fn new(deployments: Vec<Deployment>, settings: RouterSettings) -> Result<Self> {
-        Self::with_clock(deployments, settings, Arc::new(SystemClock::new()))
+        Self::with_clock(deployments, settings, SystemClock::new())
     }
+}
 
+impl<C: Clock> Router<C> {
     /// A router reading time from `clock`.
     ///
     /// # Errors
@@ -162,7 +164,7 @@ impl Router {
     pub fn with_clock(
         deployments: Vec<Deployment>,
         settings: RouterSettings,
-        clock: Arc<dyn Clock>,
+        clock: C,
     ) -> Result<Self> {
         let state = RouterState::new(clock, settings.strategy.tracking(), settings.state);
         let registry = Registry::new();
@@ -191,7 +193,7 @@ impl Router {
 
     /// The live state.
     #[must_use]
-    pub fn state(&self) -> &RouterState {
+    pub fn state(&self) -> &RouterState<C> {
         &self.state
     }
 

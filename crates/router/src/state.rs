@@ -29,7 +29,7 @@ use rustc_hash::FxBuildHasher;
 /// An insertion-ordered dict keyed by deployment id, like the Python dicts LiteLLM caches.
 pub(crate) type IdMap<V> = IndexMap<Arc<str>, V, FxBuildHasher>;
 
-use crate::clock::{self, Clock, Minute, WallTime};
+use crate::clock::{self, Clock, Minute, SystemClock, WallTime};
 use crate::counter::{CooldownCell, Gauge, WindowCounter};
 use crate::sync::{AtomicI64, Mutex, Ordering, lock};
 
@@ -238,8 +238,8 @@ pub struct GroupState {
 ///
 /// Entries outlive configuration changes, as LiteLLM's cache entries do: a deployment removed
 /// and added back finds its cooldown and usage where it left them.
-pub struct RouterState {
-    clock: Arc<dyn Clock>,
+pub struct RouterState<C: Clock = SystemClock> {
+    clock: C,
     config: StateConfig,
     tracking: Tracking,
     deployments: DashMap<Arc<str>, Arc<DeploymentState>>,
@@ -247,7 +247,7 @@ pub struct RouterState {
     last_cooldown_scan: AtomicI64,
 }
 
-impl std::fmt::Debug for RouterState {
+impl<C: Clock> std::fmt::Debug for RouterState<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RouterState")
             .field("config", &self.config)
@@ -258,10 +258,10 @@ impl std::fmt::Debug for RouterState {
     }
 }
 
-impl RouterState {
+impl<C: Clock> RouterState<C> {
     /// Empty state reading time from `clock`, recording what `tracking`'s logger records.
     #[must_use]
-    pub fn new(clock: Arc<dyn Clock>, tracking: Tracking, config: StateConfig) -> Self {
+    pub fn new(clock: C, tracking: Tracking, config: StateConfig) -> Self {
         Self {
             clock,
             config,
@@ -274,8 +274,8 @@ impl RouterState {
 
     /// The clock.
     #[must_use]
-    pub fn clock(&self) -> &dyn Clock {
-        &*self.clock
+    pub fn clock(&self) -> &C {
+        &self.clock
     }
 
     /// TTLs and sizes in force.
@@ -487,13 +487,13 @@ impl RouterState {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::clock::FakeClock;
     use crate::litellm::keys;
 
-    fn state(tracking: Tracking) -> (Arc<FakeClock>, RouterState) {
+    fn state(tracking: Tracking) -> (Arc<FakeClock>, RouterState<Arc<FakeClock>>) {
         let clock = Arc::new(FakeClock::at_utc(2024, 5, 17, 9, 4, 0));
         let state = RouterState::new(clock.clone(), tracking, StateConfig::default());
         (clock, state)

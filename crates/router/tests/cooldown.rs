@@ -1,6 +1,5 @@
 //! LiteLLM's cooldown rules, case by case. Each expectation is worked out by hand from
 //! `router_utils/cooldown_handlers.py` (1.109.3); the function deciding it is named per test.
-#![cfg(not(loom))]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,10 @@ use fastllm_router::{
     Failure, FakeClock, Pick, Router, RouterSettings, SkipReason, StdRouterRng,
 };
 
-fn router(deployments: Vec<Deployment>, cooldown: CooldownSettings) -> (Arc<FakeClock>, Router) {
+fn router(
+    deployments: Vec<Deployment>,
+    cooldown: CooldownSettings,
+) -> (Arc<FakeClock>, Router<Arc<FakeClock>>) {
     let clock = Arc::new(FakeClock::at_utc(2024, 5, 17, 9, 4, 0));
     let settings = RouterSettings {
         cooldown,

@@ -1,6 +1,5 @@
 //! Properties: a pick never returns a cooled-down or over-limit deployment; weights are
 //! respected; a configuration swap never exposes a half-built registry.
-#![cfg(not(loom))]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

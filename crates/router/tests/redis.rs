@@ -25,9 +25,9 @@ use fastllm_connpool::testing::RedisServer;
 use fastllm_router::litellm::keys;
 use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
-    Admission, Clock, CooldownDecision, CooldownReason, CooldownSettings, CooldownValue,
-    Deployment, Error, ErrorKind, Failure, FakeClock, Pick, RedisState, Router, RouterSettings,
-    StdRouterRng, Success, SystemClock,
+    Admission, BackendError, Clock, CooldownDecision, CooldownReason, CooldownSettings,
+    CooldownValue, Deployment, ErrorKind, Failure, FakeClock, Pick, RedisState, Router,
+    RouterSettings, StdRouterRng, Success, SystemClock,
 };
 
 /// Every test gets this long, start to end.
@@ -60,7 +60,11 @@ fn dep(id: &str, group: &str) -> Deployment {
         .unwrap()
 }
 
-fn router(deployments: Vec<Deployment>, settings: RouterSettings, clock: Arc<dyn Clock>) -> Router {
+fn router(
+    deployments: Vec<Deployment>,
+    settings: RouterSettings,
+    clock: Arc<dyn Clock>,
+) -> Router<Arc<dyn Clock>> {
     Router::with_clock(deployments, settings, clock).unwrap()
 }
 
@@ -87,7 +91,12 @@ fn usage_v2() -> RouterSettings {
 }
 
 /// The ids `n` picks of `group` returned.
-fn picks(router: &Router, group: &str, n: usize, rng: &mut StdRouterRng) -> BTreeSet<String> {
+fn picks(
+    router: &Router<impl Clock>,
+    group: &str,
+    n: usize,
+    rng: &mut StdRouterRng,
+) -> BTreeSet<String> {
     (0..n)
         .map(|_| match router.pick(group, &Request::default(), rng) {
             Pick::Deployment(d) => d.id().to_owned(),
@@ -133,7 +142,7 @@ async fn two_routers_share_cooldowns() {
                 &rate_limited("litellm.RateLimitError: 429"),
             )
             .await;
-        assert!(shared.is_published(), "{:?}", shared.error);
+        assert!(shared.backend_ok(), "{:?}", shared.error);
         assert_eq!(
             shared.value,
             CooldownDecision::CooledDown {
@@ -188,7 +197,7 @@ async fn cooldown_ends_in_real_time() {
             .await;
         // After both the local entry and the Redis key were written.
         let written = Instant::now();
-        assert!(shared.value.is_cooldown() && shared.is_published());
+        assert!(shared.value.is_cooldown() && shared.backend_ok());
         assert_eq!(
             b.sync_from_redis(&redis_b, "g")
                 .await
@@ -289,7 +298,7 @@ async fn two_routers_share_usage() {
             "2 + 1 >= rpm 2"
         );
         let refused = rb.admit_shared(&redis_b, "c").await;
-        assert!(refused.is_published(), "{:?}", refused.error);
+        assert!(refused.backend_ok(), "{:?}", refused.error);
         assert!(
             matches!(refused.value, Admission::OverRpm { limit, current: 2 } if limit == 2.0),
             "{:?}",
@@ -343,7 +352,7 @@ async fn values_are_litellms() {
                 &rate_limited("litellm.RateLimitError: slow down"),
             )
             .await;
-        assert!(shared.value.is_cooldown() && shared.is_published());
+        assert!(shared.value.is_cooldown() && shared.backend_ok());
         let key = "deployment:a:cooldown";
         let stored: String = raw(&redis, cmd("GET").arg(key)).await;
         // CooldownCache.add_deployment_to_cooldown -> RedisCache.set_cache: str(value), EX int(ttl).
@@ -366,7 +375,7 @@ async fn values_are_litellms() {
         assert!(
             r.on_failure_shared(&redis, "a", &rate_limited(&long))
                 .await
-                .is_published()
+                .backend_ok()
         );
         let stored: String = raw(&redis, cmd("GET").arg(key)).await;
         let value = CooldownValue::parse(&stored).unwrap();
@@ -386,7 +395,7 @@ async fn values_are_litellms() {
         };
         let r2 = router(vec![dep("a", "g"), dep("b", "g")], short, clock.clone());
         let shared = r2.on_failure_shared(&redis, "b", &rate_limited("x")).await;
-        assert!(shared.value.is_cooldown() && shared.is_published());
+        assert!(shared.value.is_cooldown() && shared.backend_ok());
         assert!(r2.is_cooling_down("b"));
         let exists: i64 = raw(&redis, cmd("EXISTS").arg(keys::cooldown("b"))).await;
         assert_eq!(exists, 0);
@@ -508,7 +517,7 @@ async fn redis_down_keeps_routing() {
         assert!(shared.value.is_cooldown(), "decided and applied locally");
         assert!(matches!(
             shared.error,
-            Some(Error::Redis {
+            Some(BackendError::Redis {
                 operation: "write_cooldown",
                 ..
             })
@@ -518,7 +527,7 @@ async fn redis_down_keeps_routing() {
         assert!(
             matches!(
                 err,
-                Error::Redis {
+                BackendError::Redis {
                     operation: "sync",
                     ..
                 }
@@ -543,7 +552,7 @@ async fn redis_down_keeps_routing() {
         }
         clock.advance(Duration::from_secs(5));
         let shared = r.on_failure_shared(&redis, "b", &rate_limited("429")).await;
-        assert!(shared.is_published(), "{:?}", shared.error);
+        assert!(shared.backend_ok(), "{:?}", shared.error);
     })
     .await;
 }

@@ -39,8 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
 use fastllm_connpool::testing::RedisServer;
-use fastllm_router::litellm::keys;
 use fastllm_router::litellm::parse_model_list;
+use fastllm_router::litellm::{MinuteLabels, keys};
 use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
     Admission, Clock, CooldownDecision, CooldownReason, CooldownValue, ErrorKind, Failure,
@@ -142,7 +142,12 @@ fn id_set(value: &Value) -> BTreeSet<String> {
 }
 
 /// The ids `n` picks of `group` returned.
-fn picked(router: &Router, group: &str, n: usize, rng: &mut StdRouterRng) -> BTreeSet<String> {
+fn picked(
+    router: &Router<impl Clock>,
+    group: &str,
+    n: usize,
+    rng: &mut StdRouterRng,
+) -> BTreeSet<String> {
     (0..n)
         .map(|_| match router.pick(group, &Request::default(), rng) {
             Pick::Deployment(d) => d.id().to_owned(),
@@ -325,7 +330,7 @@ impl StandIn {
 
     async fn picks(
         redis: &RedisState,
-        router: &Router,
+        router: &Router<impl Clock>,
         group: &str,
         n: usize,
         rng: &mut StdRouterRng,
@@ -353,7 +358,7 @@ impl StandIn {
                     .on_failure_shared(redis, &id, &rate_limited(LITELLM_ERROR))
                     .await;
                 assert!(shared.value.is_cooldown(), "{:?}", shared.value);
-                assert!(shared.is_published(), "{:?}", shared.error);
+                assert!(shared.backend_ok(), "{:?}", shared.error);
                 let own = Self::picks(redis, &router, group, 20, rng).await;
                 json!({"failed": id, "error": LITELLM_ERROR, "own_picks": own})
             }
@@ -632,7 +637,7 @@ async fn cooldown_to_litellm(peer: &mut Peer, redis: &RedisState, prefix: &str) 
         )
         .await;
     let written = Instant::now();
-    assert!(shared.is_published(), "{:?}", shared.error);
+    assert!(shared.backend_ok(), "{:?}", shared.error);
     let CooldownDecision::CooledDown { secs, reason } = shared.value else {
         panic!("a 429 in a group of two cools down: {:?}", shared.value);
     };

@@ -10,6 +10,7 @@
 //! anywhere) is answered `None` before anything changes, and LiteLLM's method decides.
 
 use fastllm_router::WallTime;
+use fastllm_router::litellm::MinuteLabels;
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;

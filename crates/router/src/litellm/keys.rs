@@ -2,6 +2,7 @@
 //! (`RedisState`, feature `redis`) and for checking against LiteLLM.
 
 use crate::clock::Minute;
+use crate::litellm::MinuteLabels;
 
 /// Usage-based v1 tokens: `{group}:tpm:{HH-MM}` (local time).
 #[must_use]

@@ -221,7 +221,7 @@ pub(crate) fn repr_str(s: &str, out: &mut String) {
 ///
 /// LiteLLM's Redis cache writes values with `str(value)` on its synchronous path (cooldowns
 /// among them) and reads them back with `json.loads`, falling back to `ast.literal_eval`.
-#[cfg(all(feature = "redis", not(loom)))]
+#[cfg(feature = "redis")]
 pub(crate) fn py_literal(text: &str) -> Option<Value> {
     let mut parser = LiteralParser {
         text,
@@ -233,14 +233,14 @@ pub(crate) fn py_literal(text: &str) -> Option<Value> {
     (parser.pos == text.len()).then_some(value)
 }
 
-#[cfg(all(feature = "redis", not(loom)))]
+#[cfg(feature = "redis")]
 struct LiteralParser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
 }
 
-#[cfg(all(feature = "redis", not(loom)))]
+#[cfg(feature = "redis")]
 impl<'a> LiteralParser<'a> {
     /// Nesting limit, so a hostile value cannot overflow the stack.
     const MAX_DEPTH: usize = 64;
@@ -468,7 +468,7 @@ fn is_printable(c: char) -> bool {
     !(format || private)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -522,7 +522,7 @@ mod tests {
         assert_eq!(repr(&json!(["\u{7f}\u{200b}"])), "['\\x7f\\u200b']");
     }
 
-    #[cfg(all(feature = "redis", not(loom)))]
+    #[cfg(feature = "redis")]
     #[test]
     fn literal_eval_of_repr() {
         // Each text is Python 3.11's repr() of the value; literal_eval gives it back.

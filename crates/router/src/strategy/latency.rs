@@ -12,6 +12,7 @@
 //!    samples ignored.
 //! 5. Sorted (stable); `random.choice` among those within `lowest * (1 + lowest_latency_buffer)`.
 
+use crate::clock::Clock;
 use crate::deployment::Metric;
 use crate::registry::Member;
 use crate::rng::{self, RouterRng};
@@ -96,7 +97,7 @@ fn ranked_latency(entry: &LatencyEntry, stream: bool, args: &LatencyArgs) -> f64
 
 /// Picks one of `healthy` (non-empty).
 pub fn pick<'a>(
-    ctx: &PickContext<'_>,
+    ctx: &PickContext<'_, impl Clock>,
     args: &LatencyArgs,
     healthy: &[&'a Member],
     rng: &mut (impl RouterRng + ?Sized),
@@ -136,7 +137,7 @@ pub fn pick<'a>(
     select(&mut potential, args.lowest_latency_buffer, rng)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::rng::PyRandom;

@@ -19,7 +19,7 @@ pub fn pick_index<T: PartialOrd>(in_flight: impl IntoIterator<Item = T>) -> Opti
     infallible(first_lowest(in_flight.into_iter().enumerate().map(Ok)))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::state::Tracking;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::clock::WallTime;
+use crate::clock::{Clock, SystemClock, WallTime};
 use crate::error::{Error, Result};
 use crate::registry::{Member, ModelGroup};
 use crate::rng::RouterRng;
@@ -102,7 +102,7 @@ impl Strategy {
     /// Picks among `healthy` (members of `group`).
     pub fn pick<'a>(
         &self,
-        ctx: &PickContext<'_>,
+        ctx: &PickContext<'_, impl Clock>,
         healthy: &[&'a Member],
         rng: &mut (impl RouterRng + ?Sized),
     ) -> Option<&'a Member> {
@@ -124,11 +124,11 @@ impl Strategy {
 
 /// Everything a strategy reads besides the candidates.
 #[derive(Debug)]
-pub struct PickContext<'a> {
+pub struct PickContext<'a, C: Clock = SystemClock> {
     /// The group being routed.
     pub group: &'a ModelGroup,
     /// Live state.
-    pub state: &'a RouterState,
+    pub state: &'a RouterState<C>,
     /// The request.
     pub request: &'a Request<'a>,
     /// Monotonic now, nanoseconds.
@@ -311,7 +311,7 @@ pub(crate) fn align<'a, V>(
     aligned
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) mod test_support {
     use std::sync::Arc;
 
@@ -323,7 +323,7 @@ pub(crate) mod test_support {
 
     pub(crate) struct Fixture {
         pub clock: Arc<FakeClock>,
-        pub state: RouterState,
+        pub state: RouterState<Arc<FakeClock>>,
         pub snapshot: Arc<Snapshot>,
     }
 
@@ -354,7 +354,10 @@ pub(crate) mod test_support {
         }
 
         /// The context of a pick in group `g`, now.
-        pub(crate) fn ctx<'a>(&'a self, request: &'a Request<'a>) -> PickContext<'a> {
+        pub(crate) fn ctx<'a>(
+            &'a self,
+            request: &'a Request<'a>,
+        ) -> PickContext<'a, Arc<FakeClock>> {
             PickContext {
                 group: self.snapshot.group("g").unwrap(),
                 state: &self.state,

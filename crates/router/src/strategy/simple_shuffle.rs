@@ -96,7 +96,7 @@ fn weighted(weights: &mut [f64], rng: &mut (impl RouterRng + ?Sized)) -> Option<
     rng::choices(rng, weights)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::rng::PyRandom;

@@ -12,6 +12,7 @@
 //! looked up by the part before it: such a deployment is never picked (unless another one has
 //! exactly that prefix as its id). That is reproduced.
 
+use crate::clock::Clock;
 use crate::deployment::Metric;
 use crate::registry::Member;
 use crate::rng::{self, RouterRng};
@@ -19,7 +20,7 @@ use crate::strategy::{PickContext, Usage, infallible};
 
 /// Picks one of `healthy` (non-empty).
 pub fn pick<'a>(
-    ctx: &PickContext<'_>,
+    ctx: &PickContext<'_, impl Clock>,
     healthy: &[&'a Member],
     rng: &mut (impl RouterRng + ?Sized),
 ) -> Option<&'a Member> {
@@ -146,7 +147,7 @@ fn pick_colon_ids<'a>(
     infallible(select(entries, input_tokens, potential, rng))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::rng::PyRandom;
