@@ -113,6 +113,9 @@ pub struct Admission {
 
 /// The in-memory v3 limiter. See the [crate docs](crate) for the semantics.
 ///
+/// A [`Store`] whose steps run at once under the scope locks: its methods are
+/// [`Limiter`]'s operations, run to completion without a runtime.
+///
 /// # Examples
 ///
 /// ```
@@ -336,16 +339,32 @@ impl<C: Clock> MemoryStore<C> {
     /// [`Store::count_request`] under the locks of every scope the step touches.
     fn count_locked(&self, step: &CountStep<'_>) -> CountOutcome {
         let n = step.counters.len();
-        let scopes: Vec<&str> = step
-            .counters
-            .iter()
-            .map(|c| c.scope)
-            .chain(step.gauges.iter().map(|g| g.scope))
-            .collect();
+        if n == 0 && step.gauges.is_empty() {
+            return CountOutcome::Passed {
+                values: Vec::new(),
+                in_flight: Vec::new(),
+                slot_id: None,
+            };
+        }
+        // Counters first, then gauges: the index of each in the lock set.
+        let all =
+            || (step.counters.iter().map(|c| c.scope)).chain(step.gauges.iter().map(|g| g.scope));
+        let first = all().next().unwrap_or("");
+        // One scope (the common case) needs no list.
+        let several: Vec<&str> = if all().all(|s| s == first) {
+            Vec::new()
+        } else {
+            all().collect()
+        };
+        let scopes = if several.is_empty() {
+            std::slice::from_ref(&first)
+        } else {
+            &several[..]
+        };
         let mode = self.config.key_ttl;
         let window = self.config.window();
         let slot_ttl = self.config.slot_ttl;
-        self.with_scopes(&scopes, |locked, now| {
+        self.with_scopes(scopes, |locked, now| {
             let now_s = now_int(now);
             // 1. Refuse, counting nothing, if a counter is already over.
             let mut values: Vec<Option<i64>> = (0..n)
@@ -510,6 +529,9 @@ impl<C: Clock> MemoryStore<C> {
 
     /// [`Store::check_and_increment`] under the locks of every scope of `counters`.
     fn check_and_increment_locked(&self, counters: &[AtomicCounter<'_>]) -> AtomicOutcome {
+        if counters.is_empty() {
+            return AtomicOutcome::Applied(Vec::new());
+        }
         let scopes: Vec<&str> = counters.iter().map(|c| c.scope).collect();
         let mode = self.config.key_ttl;
         self.with_scopes(&scopes, |locked, now| {

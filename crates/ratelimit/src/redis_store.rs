@@ -224,7 +224,8 @@ impl Checked<TpmReservation> {
 /// [crate docs](crate) for the keys, the scripts and the fail modes.
 ///
 /// Cheap to clone (the pool is shared); every method is `async` and needs a tokio runtime, as
-/// the pool does.
+/// the pool does. A [`Store`] whose steps are one script call each: its checks are
+/// [`Limiter`]'s operations, with the [`FailMode`] answering when Redis cannot.
 ///
 /// # Examples
 ///
