@@ -993,18 +993,21 @@ fn parse_atomic_reply(
 mod tests {
     use super::*;
     use crate::descriptor::Limits;
-    use crate::store::{atomic_response, count_response, count_step};
-    use crate::window::{AtomicMeta, WindowedPlan, atomic_metas, gauges, windowed_counters};
+    use crate::store::{Call, atomic_response, count_response, count_step};
+    use crate::window::{AtomicMeta, atomic_metas};
 
     /// The `should_rate_limit` script's reply as the limiter's answer.
     fn decode_check(
         descriptors: &[Descriptor],
         options: &CheckOptions,
-        plan: &WindowedPlan,
         reply: &[Option<i64>],
         slot_id: Option<SlotId>,
     ) -> std::result::Result<Admission, String> {
-        let step = count_step(descriptors, plan, options);
+        let call = Call {
+            descriptors,
+            options,
+        };
+        let step = count_step(&call);
         let outcome = parse_count_reply(
             step.counters.len(),
             step.gauges.len(),
@@ -1012,7 +1015,7 @@ mod tests {
             reply,
             slot_id,
         )?;
-        Ok(count_response(descriptors, options, plan, outcome))
+        Ok(count_response(&call, outcome))
     }
 
     /// The atomic script's reply as the limiter's answer.
@@ -1056,10 +1059,6 @@ mod tests {
     #[test]
     fn malformed_replies_are_errors_not_panics() {
         let ds = [d("api_key", "k", Limits::new().requests(3).max_parallel(2))];
-        let plan = WindowedPlan {
-            counters: windowed_counters(&ds, false).collect(),
-            gauges: gauges(&ds).collect(),
-        };
         let opts = CheckOptions::default();
         for reply in [
             vec![],
@@ -1071,18 +1070,11 @@ mod tests {
             vec![None, Some(1), Some(1)],
         ] {
             assert!(
-                decode_check(&ds, &opts, &plan, &reply, Some("s".into())).is_err(),
+                decode_check(&ds, &opts, &reply, Some("s".into())).is_err(),
                 "{reply:?}"
             );
         }
-        let ok = decode_check(
-            &ds,
-            &opts,
-            &plan,
-            &[Some(0), Some(1), Some(1)],
-            Some("s".into()),
-        )
-        .unwrap();
+        let ok = decode_check(&ds, &opts, &[Some(0), Some(1), Some(1)], Some("s".into())).unwrap();
         assert!(ok.response.is_ok());
         assert_eq!(ok.response.statuses.len(), 2);
         let metas = atomic_metas(&ds, &[Increment::requests(1)], 60);

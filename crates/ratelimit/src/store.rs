@@ -41,9 +41,9 @@ use crate::gauge::{SlotAcquisition, SlotId};
 use crate::memory::{Admission, CheckOptions};
 use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
 use crate::window::{
-    AtomicMeta, Code, Increment, ReservationWindow, Response, Status, WindowedPlan, atomic_metas,
-    clamped_remaining, collect_windowed, counter_limit, counter_status, counter_verdict,
-    gauge_full, gauge_status, over_limit_response,
+    AtomicMeta, Code, CounterRef, GaugeRef, Increment, ReservationWindow, Response, Status,
+    WindowedCounters, atomic_metas, clamped_remaining, counter_limit, counter_status,
+    counter_verdict, gauge_full, gauge_status, gauges, over_limit_response, windowed_counters,
 };
 
 /// One windowed counter of a [`CountStep`]: LiteLLM's `{key:value}:requests` or `:tokens`.
@@ -244,19 +244,18 @@ pub trait Limiter: Store {
         options: &CheckOptions,
     ) -> impl Future<Output = std::result::Result<Admission, Self::Error>> + Send {
         async move {
-            let mut plan = collect_windowed(descriptors, options.skip_tpm_check);
-            if options.skip_parallel_check {
-                plan.gauges.clear();
-            }
-            if plan.counters.is_empty() && plan.gauges.is_empty() {
+            let call = Call {
+                descriptors,
+                options,
+            };
+            if call.counters().next().is_none() && call.gauges().next().is_none() {
                 return Ok(Admission {
                     response: Response::ok(),
                     slot: None,
                 });
             }
-            let step = count_step(descriptors, &plan, options);
-            let outcome = self.count_request(&step).await?;
-            Ok(count_response(descriptors, options, &plan, outcome))
+            let outcome = self.count_request(&count_step(&call)).await?;
+            Ok(count_response(&call, outcome))
         }
     }
 
@@ -424,32 +423,54 @@ pub(crate) fn atomic_response(
     }
 }
 
+/// A `should_rate_limit` call: its counters and gauges (LiteLLM's
+/// `_collect_windowed_keys_and_gauges`), listed again wherever they are needed rather than
+/// collected.
+pub(crate) struct Call<'a> {
+    pub(crate) descriptors: &'a [Descriptor],
+    pub(crate) options: &'a CheckOptions,
+}
+
+impl<'a> Call<'a> {
+    /// The windowed counters, per descriptor `requests` then `tokens`.
+    fn counters(&self) -> WindowedCounters<'a, Descriptor> {
+        windowed_counters(self.descriptors, self.options.skip_tpm_check)
+    }
+
+    /// The gauges, in descriptor order; none with `skip_parallel_check`.
+    fn gauges(&self) -> impl Iterator<Item = GaugeRef> + 'a {
+        let skip = self.options.skip_parallel_check;
+        gauges(self.descriptors).filter(move |_| !skip)
+    }
+
+    fn gauge(&self, j: usize) -> GaugeRef {
+        self.gauges()
+            .nth(j)
+            .expect("a store answers about one of the call's gauges")
+    }
+}
+
 /// The keys of a `should_rate_limit` call.
-pub(crate) fn count_step<'a>(
-    descriptors: &'a [Descriptor],
-    plan: &WindowedPlan,
-    options: &'a CheckOptions,
-) -> CountStep<'a> {
+pub(crate) fn count_step<'a>(call: &Call<'a>) -> CountStep<'a> {
+    let descriptors = call.descriptors;
     CountStep {
-        counters: plan
-            .counters
-            .iter()
-            .map(|&c| CountedKey {
+        counters: call
+            .counters()
+            .map(|c| CountedKey {
                 scope: descriptors[c.descriptor].scope(),
                 kind: c.kind,
-                limit: counter_limit(descriptors, c, options.skip_tpm_check),
+                limit: counter_limit(descriptors, c, call.options.skip_tpm_check),
             })
             .collect(),
-        gauges: plan
-            .gauges
-            .iter()
+        gauges: call
+            .gauges()
             .map(|g| GaugeKey {
                 scope: descriptors[g.descriptor].scope(),
                 limit: g.limit,
             })
             .collect(),
-        read_only: options.read_only,
-        slot_id: options.slot_id.as_ref(),
+        read_only: call.options.read_only,
+        slot_id: call.options.slot_id.as_ref(),
     }
 }
 
@@ -469,16 +490,16 @@ pub(crate) fn any_counter_over(
 /// The windowed statuses for counts read after counting (`pending` 0).
 fn counted_statuses(
     descriptors: &[Descriptor],
-    plan: &WindowedPlan,
+    counters: impl Iterator<Item = CounterRef>,
     values: &[Option<i64>],
     skip_tpm: bool,
 ) -> Response {
     let mut response = Response {
-        statuses: Vec::with_capacity(plan.counters.len() + plan.gauges.len()),
+        statuses: Vec::with_capacity(values.len() + 1),
         ..Response::default()
     };
-    for (c, v) in plan.counters.iter().zip(values) {
-        if let Some(status) = counter_status(descriptors, *c, *v, false, skip_tpm) {
+    for (c, v) in counters.zip(values) {
+        if let Some(status) = counter_status(descriptors, c, *v, false, skip_tpm) {
             if status.code == Code::OverLimit {
                 response.overall = Code::OverLimit;
             }
@@ -489,12 +510,9 @@ fn counted_statuses(
 }
 
 /// LiteLLM's response to a [`CountOutcome`].
-pub(crate) fn count_response(
-    descriptors: &[Descriptor],
-    options: &CheckOptions,
-    plan: &WindowedPlan,
-    outcome: CountOutcome,
-) -> Admission {
+pub(crate) fn count_response(call: &Call<'_>, outcome: CountOutcome) -> Admission {
+    let descriptors = call.descriptors;
+    let options = call.options;
     let skip_tpm = options.skip_tpm_check;
     let refuse = |mut response: Response| {
         response.overall = Code::OverLimit;
@@ -503,28 +521,32 @@ pub(crate) fn count_response(
             slot: None,
         }
     };
-    let gauge = |j: usize, in_flight: i64, code: Code| {
-        let g = plan.gauges[j];
+    let status = |g: GaugeRef, in_flight: i64, code: Code| {
         gauge_status(&descriptors[g.descriptor], g.limit, in_flight, code)
     };
     match outcome {
         CountOutcome::AlreadyOver(values) => refuse(over_limit_response(
             descriptors,
-            plan,
+            call.counters(),
             &values,
             options.read_only,
             skip_tpm,
         )),
-        CountOutcome::CountedOver(values) => {
-            refuse(counted_statuses(descriptors, plan, &values, skip_tpm))
-        }
+        CountOutcome::CountedOver(values) => refuse(counted_statuses(
+            descriptors,
+            call.counters(),
+            &values,
+            skip_tpm,
+        )),
         CountOutcome::GaugeFull {
             values,
             gauge: j,
             in_flight,
         } => {
-            let mut response = counted_statuses(descriptors, plan, &values, skip_tpm);
-            response.statuses.push(gauge(j, in_flight, Code::OverLimit));
+            let mut response = counted_statuses(descriptors, call.counters(), &values, skip_tpm);
+            response
+                .statuses
+                .push(status(call.gauge(j), in_flight, Code::OverLimit));
             refuse(response)
         }
         CountOutcome::Passed {
@@ -533,18 +555,19 @@ pub(crate) fn count_response(
             slot_id,
         } => {
             if options.read_only {
-                let mut response = over_limit_response(descriptors, plan, &values, true, skip_tpm);
-                if !plan.gauges.is_empty() {
+                let mut response =
+                    over_limit_response(descriptors, call.counters(), &values, true, skip_tpm);
+                if !in_flight.is_empty() {
                     // The gauge phase's verdict is the overall one, as in LiteLLM.
                     let mut over = false;
-                    for (j, &n) in in_flight.iter().enumerate() {
-                        let code = if gauge_full(n, plan.gauges[j].limit) {
+                    for (g, &n) in call.gauges().zip(&in_flight) {
+                        let code = if gauge_full(n, g.limit) {
                             Code::OverLimit
                         } else {
                             Code::Ok
                         };
                         over |= code == Code::OverLimit;
-                        response.statuses.push(gauge(j, n, code));
+                        response.statuses.push(status(g, n, code));
                     }
                     response.overall = if over { Code::OverLimit } else { Code::Ok };
                 }
@@ -553,18 +576,18 @@ pub(crate) fn count_response(
                     slot: None,
                 };
             }
-            let mut response = counted_statuses(descriptors, plan, &values, skip_tpm);
+            let mut response = counted_statuses(descriptors, call.counters(), &values, skip_tpm);
             response.overall = Code::Ok;
-            let Some(slot_id) = slot_id.filter(|_| !plan.gauges.is_empty()) else {
+            let Some(slot_id) = slot_id.filter(|_| !in_flight.is_empty()) else {
                 return Admission {
                     response,
                     slot: None,
                 };
             };
             let mut scopes = Vec::with_capacity(in_flight.len());
-            for (j, &n) in in_flight.iter().enumerate() {
-                response.statuses.push(gauge(j, n, Code::Ok));
-                scopes.push(Arc::from(descriptors[plan.gauges[j].descriptor].scope()));
+            for (g, &n) in call.gauges().zip(&in_flight) {
+                response.statuses.push(status(g, n, Code::Ok));
+                scopes.push(Arc::from(descriptors[g.descriptor].scope()));
             }
             Admission {
                 response,

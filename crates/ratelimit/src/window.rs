@@ -219,16 +219,6 @@ pub(crate) struct GaugeRef {
     pub limit: i64,
 }
 
-/// The counters and gauges a `should_rate_limit` call touches: LiteLLM's
-/// `_collect_windowed_keys_and_gauges`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct WindowedPlan {
-    /// Windowed counters, per descriptor `requests` then `tokens`, in descriptor order.
-    pub counters: Vec<CounterRef>,
-    /// Gauges, in descriptor order.
-    pub gauges: Vec<GaugeRef>,
-}
-
 /// What the windowed rules read of one descriptor of a call. [`Descriptor`] implements it;
 /// a binding that parses LiteLLM's descriptor dicts itself implements it over its own type,
 /// so the same rules decide for both.
@@ -342,15 +332,6 @@ pub(crate) fn gauges(descriptors: &[Descriptor]) -> impl Iterator<Item = GaugeRe
     })
 }
 
-/// Split descriptors into windowed counters and gauges. With `skip_tpm_check`, token limits
-/// are ignored (the TPM budget is then handled by a reservation).
-pub(crate) fn collect_windowed(descriptors: &[Descriptor], skip_tpm_check: bool) -> WindowedPlan {
-    WindowedPlan {
-        counters: windowed_counters(descriptors, skip_tpm_check).collect(),
-        gauges: gauges(descriptors).collect(),
-    }
-}
-
 /// The limit `counter` is judged by: its metadata descriptor's limit of its kind, or `None`
 /// when that descriptor has none (LiteLLM skips the counter).
 pub fn counter_limit<D: WindowedLimits>(
@@ -427,15 +408,15 @@ fn windowed_status(
 /// in LiteLLM.
 pub(crate) fn over_limit_response(
     descriptors: &[Descriptor],
-    plan: &WindowedPlan,
+    counters: impl IntoIterator<Item = CounterRef>,
     values: &[Option<i64>],
     read_only: bool,
     skip_tpm_check: bool,
 ) -> Response {
-    let mut statuses = Vec::with_capacity(plan.counters.len());
+    let mut statuses = Vec::with_capacity(values.len());
     let over = judge_counters(
         descriptors,
-        plan.counters.iter().copied(),
+        counters,
         values.iter().copied(),
         read_only,
         skip_tpm_check,
@@ -682,10 +663,10 @@ mod tests {
             d("api_key", "k", Limits::new().requests(5).tokens(50)),
             d("api_key", "k", Limits::new().requests(2)),
         ];
-        let plan = collect_windowed(&ds, false);
-        assert_eq!(plan.counters.len(), 3);
-        assert!(plan.counters.iter().all(|c| c.metadata == 1));
-        let r = over_limit_response(&ds, &plan, &[Some(3), Some(7), Some(3)], false, false);
+        let counters: Vec<CounterRef> = windowed_counters(&ds, false).collect();
+        assert_eq!(counters.len(), 3);
+        assert!(counters.iter().all(|c| c.metadata == 1));
+        let r = over_limit_response(&ds, counters, &[Some(3), Some(7), Some(3)], false, false);
         // The tokens counter is judged by descriptor 1, which has no token limit: skipped.
         assert_eq!(r.statuses.len(), 2);
         assert_eq!(r.overall, Code::OverLimit);
