@@ -248,13 +248,14 @@ pub trait Limiter: Store {
                 descriptors,
                 options,
             };
-            if call.counters().next().is_none() && call.gauges().next().is_none() {
+            let step = count_step(&call);
+            if step.counters.is_empty() && step.gauges.is_empty() {
                 return Ok(Admission {
                     response: Response::ok(),
                     slot: None,
                 });
             }
-            let outcome = self.count_request(&count_step(&call)).await?;
+            let outcome = self.count_request(&step).await?;
             Ok(count_response(&call, outcome))
         }
     }
