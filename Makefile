@@ -35,7 +35,9 @@ PROXY_DEPS := fastapi orjson backoff redis websockets apscheduler pyjwt semver p
 # (uvloop: the proxy CLI's event loop, which the proxy tests start; pyyaml: its config.)
 
 # Crates with loom models of their hand-written atomics (each run on its own, in its own
-# target dir: loom across the whole workspace breaks on dependencies).
+# target dir: loom across the whole workspace breaks on dependencies). fastllm-ratelimit's
+# models are unit tests beside the code, run without the `redis` feature (tokio has no
+# `tokio::net` under loom).
 LOOM_CRATES := fastllm-connpool fastllm-router
 
 .PHONY: bench test test-rust test-loom test-python fuzz-smoke lint wheel clean-venvs
@@ -76,7 +78,6 @@ test-loom:
 	for c in $(LOOM_CRATES); do \
 	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p $$c --release || exit 1; \
 	done
-	# fastllm-ratelimit's models are unit tests beside the code; the Redis store (tokio::net) stays out.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p fastllm-ratelimit --release --no-default-features --lib
 
 fuzz-smoke:
