@@ -35,10 +35,12 @@ PROXY_DEPS := fastapi orjson backoff redis websockets apscheduler pyjwt semver p
 # (uvloop: the proxy CLI's event loop, which the proxy tests start; pyyaml: its config.)
 
 # Crates with loom models of their hand-written atomics (each run on its own, in its own
-# target dir: loom across the whole workspace breaks on dependencies). fastllm-router's models
-# sit beside its code (tokio's layout), so its run is the library's own tests, without the
-# Redis feature: under --cfg loom tokio has no tokio::net for the pool.
-LOOM_CRATES := fastllm-connpool fastllm-ratelimit
+# target dir: loom across the whole workspace breaks on dependencies). fastllm-ratelimit's and
+# fastllm-router's models are unit tests beside the code (tokio's layout), so their runs are the
+# libraries' own tests, without the `redis` feature: under --cfg loom tokio has no tokio::net
+# for the pool.
+LOOM_CRATES := fastllm-connpool
+LOOM_LIB_CRATES := fastllm-ratelimit fastllm-router
 
 .PHONY: bench test test-rust test-loom test-python fuzz-smoke lint wheel clean-venvs
 
@@ -78,7 +80,9 @@ test-loom:
 	for c in $(LOOM_CRATES); do \
 	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p $$c --release || exit 1; \
 	done
-	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p fastllm-router --release --no-default-features --lib
+	for c in $(LOOM_LIB_CRATES); do \
+	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p $$c --release --no-default-features --lib || exit 1; \
+	done
 
 fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-smoke.sh

@@ -173,8 +173,7 @@ impl ScopeId {
 ///
 /// # Examples
 ///
-#[cfg_attr(not(loom), doc = "```")]
-#[cfg_attr(loom, doc = "```no_run")]
+/// ```
 /// use fastllm_ratelimit::{Descriptor, Limits};
 ///
 /// let d = Descriptor::new("api_key", "sk-hash", Limits::new().requests(100).tokens(10_000))?;
@@ -305,8 +304,7 @@ pub(crate) fn validate_window(field: &'static str, secs: Option<u64>) -> Result<
 ///
 /// # Examples
 ///
-#[cfg_attr(not(loom), doc = "```")]
-#[cfg_attr(loom, doc = "```no_run")]
+/// ```
 /// use fastllm_ratelimit::{merge_descriptors, Descriptor, Limits};
 ///
 /// let a = Descriptor::new("model_per_key", "k:gpt", Limits::new().requests(10).window_secs(60))?;
@@ -364,7 +362,7 @@ pub fn coalesce_descriptors(descriptors: &[Descriptor]) -> Vec<Descriptor> {
         .collect()
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

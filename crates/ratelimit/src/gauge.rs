@@ -145,13 +145,13 @@ impl Registry {
     }
 
     /// Number of registered slots, expired or not.
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -168,5 +168,30 @@ mod tests {
         assert!(!r.remove(&"b".into()));
         r.prune_and_insert(&"c".into(), Duration::from_secs(12), ttl);
         assert_eq!(r.len(), 1);
+    }
+}
+
+/// Loom model of the slot-id counter (`sync`'s atomics are loom's here); run as the models
+/// in `memory.rs`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::sync::model;
+
+    #[test]
+    fn slot_id_generator_never_repeats_across_threads() {
+        model(|| {
+            let ids = Arc::new(SlotIds::new());
+            let t = {
+                let ids = ids.clone();
+                thread::spawn(move || (ids.next_id(), ids.next_id()))
+            };
+            let mine = ids.next_id();
+            let (a, b) = t.join().unwrap();
+            assert!(mine != a && mine != b && a != b);
+        });
     }
 }

@@ -49,8 +49,7 @@ impl<C: Clock> GovernorClock for GovernorAdapter<C> {
 ///
 /// # Examples
 ///
-#[cfg_attr(not(loom), doc = "```")]
-#[cfg_attr(loom, doc = "```no_run")]
+/// ```
 /// use std::time::Duration;
 /// use fastllm_ratelimit::{FakeClock, GcraOutcome, KeyedGcra};
 ///

@@ -19,8 +19,7 @@ use crate::window::{Code, Response, Status};
 ///
 /// # Examples
 ///
-#[cfg_attr(not(loom), doc = "```")]
-#[cfg_attr(loom, doc = "```no_run")]
+/// ```
 /// use fastllm_ratelimit::{ratelimit_headers, Descriptor, Limits, MemoryStore, CheckOptions};
 ///
 /// let store = MemoryStore::new();
@@ -142,7 +141,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::descriptor::ScopeId;

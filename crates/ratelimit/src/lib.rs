@@ -1,6 +1,5 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![cfg_attr(not(loom), doc = include_str!("../README.md"))]
-#![cfg_attr(loom, doc = "fastllm-ratelimit, built for loom model checking.")]
+#![doc = include_str!("../README.md")]
 
 mod clock;
 mod descriptor;
@@ -8,12 +7,11 @@ mod error;
 mod gauge;
 mod gcra;
 mod headers;
+mod keys;
 pub mod litellm;
 mod map;
 mod memory;
-// The Redis store needs the connection pool, which loom builds leave out (tokio has no
-// `tokio::net` there); the loom models cover the in-memory store.
-#[cfg(all(feature = "redis", not(loom)))]
+#[cfg(feature = "redis")]
 mod redis_store;
 mod reservation;
 mod store;
@@ -26,18 +24,22 @@ pub use descriptor::{
     PROJECT_ITPM_DESCRIPTOR_KEY, PROJECT_OTPM_DESCRIPTOR_KEY, ScopeId, coalesce_descriptors,
     merge_descriptors,
 };
-#[cfg(all(feature = "redis", not(loom)))]
+#[cfg(feature = "redis")]
 pub use error::BackendError;
 pub use error::{Error, Result};
 pub use gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId, SlotIds};
 pub use gcra::{GcraOutcome, KeyedGcra};
 pub use headers::{Rejection, format_utc, ratelimit_headers, rejection};
+pub use keys::KeyTtl;
 pub use memory::{Admission, CheckOptions, Config, MemoryStore, SlotGuard};
-#[cfg(all(feature = "redis", not(loom)))]
+#[cfg(feature = "redis")]
 pub use redis_store::{
     Checked, Decision, FailMode, RATE_LIMIT_UNVERIFIABLE_MESSAGE, RedisConfig, RedisStore,
     Unverified, Verdict,
 };
 pub use reservation::{TokenIncrement, TpmReservation, settlement_increments};
-pub use store::KeyTtl;
+pub use store::{
+    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, CountedKey, GaugeKey, Limiter,
+    Store,
+};
 pub use window::{Code, Increment, RateLimitType, ReservationWindow, Response, Status};

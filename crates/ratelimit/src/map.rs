@@ -1,22 +1,23 @@
-//! The concurrent scope map: `dashmap` normally, a `RwLock<HashMap>` from the loom shim under
-//! `--cfg loom` (loom cannot see inside dashmap), behind the few operations the store needs.
+//! The concurrent scope map: `dashmap` normally, a `RwLock<HashMap>` from the loom shim in
+//! the crate's loom models (loom cannot see inside dashmap), behind the few operations the
+//! store needs.
 
 use std::ops::Deref;
 
 /// Keys are callers' API keys and user ids: a randomly seeded hasher (foldhash), which is
 /// also several times faster than the default SipHash on these short strings.
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 type Hasher = foldhash::fast::RandomState;
 
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 pub(crate) struct KeyMap<V> {
     inner: dashmap::DashMap<Box<str>, V, Hasher>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 pub(crate) struct MapRef<'a, V>(dashmap::mapref::one::Ref<'a, Box<str>, V>);
 
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 impl<V> Deref for MapRef<'_, V> {
     type Target = V;
     fn deref(&self) -> &V {
@@ -24,7 +25,7 @@ impl<V> Deref for MapRef<'_, V> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(all(test, loom)))]
 impl<V: Clone> KeyMap<V> {
     pub(crate) fn new() -> Self {
         Self {
@@ -63,21 +64,21 @@ impl<V: Clone> KeyMap<V> {
 }
 
 /// A fixed hasher: loom replays executions and needs the same iteration order every time.
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 pub(crate) struct KeyMap<V> {
     inner: crate::sync::RwLock<std::collections::HashMap<Box<str>, V, Fixed>>,
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 pub(crate) struct MapRef<'a, V> {
-    guard: loom::sync::RwLockReadGuard<'a, std::collections::HashMap<Box<str>, V, Fixed>>,
+    guard: crate::sync::RwLockReadGuard<'a, std::collections::HashMap<Box<str>, V, Fixed>>,
     key: &'a str,
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 impl<V> Deref for MapRef<'_, V> {
     type Target = V;
     fn deref(&self) -> &V {
@@ -87,7 +88,7 @@ impl<V> Deref for MapRef<'_, V> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 impl<V: Clone> KeyMap<V> {
     pub(crate) fn new() -> Self {
         Self {

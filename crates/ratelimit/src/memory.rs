@@ -7,23 +7,27 @@
 //! no-Redis path; where LiteLLM splits a call into steps that other requests may interleave
 //! with, this store runs the steps back to back, which is one of the orders LiteLLM allows.
 
+use std::convert::Infallible;
+use std::future::{Future, ready};
 use std::time::Duration;
 
 use crate::clock::{Clock, MonotonicClock};
 use crate::descriptor::{
-    CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, ScopeId, validate_window,
+    CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, validate_window,
 };
 use crate::error::{Error, Result};
 use crate::gauge::{DEFAULT_SLOT_TTL, Registry, SlotAcquisition, SlotId, SlotIds};
+use crate::keys::{KeyTtl, ScopeState};
 use crate::map::KeyMap;
-use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
-use crate::store::{KeyTtl, ScopeState};
+use crate::reservation::{TokenIncrement, TpmReservation};
+use crate::store::{
+    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, Limiter, Store,
+    any_counter_over, ready_now,
+};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, lock};
 use crate::window::{
-    AtomicPlan, Code, CounterRef, CounterState, GaugeRef, Increment, ReservationWindow, Response,
-    atomic_metas, atomic_plan, collect_windowed, counter_limit, counter_status, counter_verdict,
-    gauge_full, gauge_status, gauges, limit_i64, now_int, over_limit_response, sliding_window_step,
-    windowed_counters,
+    CounterState, Increment, ReservationWindow, Response, atomic_plan, gauge_full, limit_i64,
+    now_int, sliding_window_step,
 };
 
 /// Store-wide settings.
@@ -109,10 +113,12 @@ pub struct Admission {
 
 /// The in-memory v3 limiter. See the [crate docs](crate) for the semantics.
 ///
+/// A [`Store`] whose steps run at once under the scope locks: its methods are
+/// [`Limiter`]'s operations, run to completion without a runtime.
+///
 /// # Examples
 ///
-#[cfg_attr(not(loom), doc = "```")]
-#[cfg_attr(loom, doc = "```no_run")]
+/// ```
 /// use std::time::Duration;
 /// use fastllm_ratelimit::{CheckOptions, Code, Config, Descriptor, FakeClock, Limits, MemoryStore};
 ///
@@ -306,7 +312,8 @@ impl<C: Clock> MemoryStore<C> {
     }
 
     /// LiteLLM's `should_rate_limit` on the in-memory path: count one request on every
-    /// windowed counter, then take a parallel-request slot on every gauge.
+    /// windowed counter, then take a parallel-request slot on every gauge
+    /// ([`Limiter::should_rate_limit`] over this store's locked step).
     ///
     /// In order, as LiteLLM does it:
     /// 1. if any counter is already over its limit (`count > limit`, or `count + 1 > limit`
@@ -322,190 +329,121 @@ impl<C: Clock> MemoryStore<C> {
         descriptors: &[Descriptor],
         options: &CheckOptions,
     ) -> Admission {
-        let skip_tpm = options.skip_tpm_check;
-        let use_gauges = !options.skip_parallel_check;
-        let involved = |d: &Descriptor| {
-            d.requests_per_unit().is_some()
-                || (!skip_tpm && d.tokens_per_unit().is_some())
-                || (use_gauges && d.max_parallel_requests().is_some())
-        };
-        // The lock set: one scope (the common case, no allocation) or several.
-        let mut first: Option<&str> = None;
-        let mut several = false;
-        for d in descriptors.iter().filter(|d| involved(d)) {
-            match first {
-                None => first = Some(d.scope()),
-                Some(f) => several |= f != d.scope(),
-            }
-        }
-        let Some(first) = first else {
-            return Admission {
-                response: Response::ok(),
-                slot: None,
-            };
-        };
-        if !several {
-            return self.with_scopes(&[first], |locked, now| {
-                self.should_rate_limit_locked(descriptors, options, locked, &|_| 0, now)
-            });
-        }
-        let mut keys: Vec<&str> = Vec::with_capacity(descriptors.len());
-        let mut index: Vec<usize> = Vec::with_capacity(descriptors.len());
-        for d in descriptors {
-            index.push(keys.len());
-            if involved(d) {
-                keys.push(d.scope());
-            }
-        }
-        self.with_scopes(&keys, |locked, now| {
-            self.should_rate_limit_locked(descriptors, options, locked, &|i| index[i], now)
-        })
+        infallible(ready_now(Limiter::should_rate_limit(
+            self,
+            descriptors,
+            options,
+        )))
     }
 
-    fn should_rate_limit_locked(
-        &self,
-        descriptors: &[Descriptor],
-        options: &CheckOptions,
-        locked: &mut Locked<'_, '_>,
-        index: &dyn Fn(usize) -> usize,
-        now: Duration,
-    ) -> Admission {
+    /// [`Store::count_request`] under the locks of every scope the step touches.
+    fn count_locked(&self, step: &CountStep<'_>) -> CountOutcome {
+        let n = step.counters.len();
+        if n == 0 && step.gauges.is_empty() {
+            return CountOutcome::Passed {
+                values: Vec::new(),
+                in_flight: Vec::new(),
+                slot_id: None,
+            };
+        }
+        // Counters first, then gauges: the index of each in the lock set.
+        let all =
+            || (step.counters.iter().map(|c| c.scope)).chain(step.gauges.iter().map(|g| g.scope));
+        let first = all().next().unwrap_or("");
+        // One scope (the common case) needs no list.
+        let several: Vec<&str> = if all().all(|s| s == first) {
+            Vec::new()
+        } else {
+            all().collect()
+        };
+        let scopes = if several.is_empty() {
+            std::slice::from_ref(&first)
+        } else {
+            &several[..]
+        };
         let mode = self.config.key_ttl;
         let window = self.config.window();
         let slot_ttl = self.config.slot_ttl;
-        let skip_tpm = options.skip_tpm_check;
-        let now_s = now_int(now);
-        let refuse = |response| Admission {
-            response,
-            slot: None,
-        };
-        let counters = || windowed_counters(descriptors, skip_tpm);
-        // 1. Refuse, counting nothing, if a counter is already over.
-        let mut value = |c: CounterRef| {
-            locked
-                .state(index(c.descriptor))
-                .counter(c.kind)
-                .get(now, mode)
-                .copied()
-        };
-        let mut already_over = false;
-        let mut any_counter = false;
-        for c in counters() {
-            any_counter = true;
-            let Some(limit) = counter_limit(descriptors, c, skip_tpm) else {
-                continue;
-            };
-            if counter_verdict(value(c), limit, options.read_only).over {
-                already_over = true;
-                break;
+        self.with_scopes(scopes, |locked, now| {
+            let now_s = now_int(now);
+            // 1. Refuse, counting nothing, if a counter is already over.
+            let mut values: Vec<Option<i64>> = (0..n)
+                .map(|i| {
+                    let kind = step.counters[i].kind;
+                    locked.state(i).counter(kind).get(now, mode).copied()
+                })
+                .collect();
+            if any_counter_over(&step.counters, &values, step.read_only) {
+                return CountOutcome::AlreadyOver(values);
             }
-        }
-        let mut windowed = Response::ok();
-        if any_counter && (already_over || options.read_only) {
-            let plan = collect_windowed(descriptors, skip_tpm);
-            let values: Vec<Option<i64>> = plan.counters.iter().map(|&c| value(c)).collect();
-            let before =
-                over_limit_response(descriptors, &plan, &values, options.read_only, skip_tpm);
-            if before.overall == Code::OverLimit {
-                return refuse(before);
-            }
-            windowed = before;
-        } else if any_counter {
             // 2. Count the request on every counter, then judge the new values.
-            for c in counters() {
-                let st = locked.state(index(c.descriptor));
-                let start = st.window.get(now, mode).copied();
-                let count = st.counter(c.kind).get(now, mode).copied();
-                let (reset, start, count) = sliding_window_step(
-                    start,
-                    count,
-                    now_s,
-                    limit_i64(self.config.window_size_secs),
-                );
-                if reset {
-                    st.requests.set(now, mode, 0, window);
-                    st.tokens.set(now, mode, 0, window);
-                    st.window.set(now, mode, start, window);
-                }
-                st.counter_mut(c.kind).set(now, mode, count, window);
-                if let Some(status) = counter_status(descriptors, c, Some(count), false, skip_tpm) {
-                    if status.code == Code::OverLimit {
-                        windowed.overall = Code::OverLimit;
+            if !step.read_only {
+                for (i, c) in step.counters.iter().enumerate() {
+                    let st = locked.state(i);
+                    let start = st.window.get(now, mode).copied();
+                    let count = st.counter(c.kind).get(now, mode).copied();
+                    let (reset, start, count) = sliding_window_step(
+                        start,
+                        count,
+                        now_s,
+                        limit_i64(self.config.window_size_secs),
+                    );
+                    if reset {
+                        st.requests.set(now, mode, 0, window);
+                        st.tokens.set(now, mode, 0, window);
+                        st.window.set(now, mode, start, window);
                     }
-                    windowed.statuses.push(status);
+                    st.counter_mut(c.kind).set(now, mode, count, window);
+                    values[i] = Some(count);
+                }
+                if any_counter_over(&step.counters, &values, false) {
+                    return CountOutcome::CountedOver(values);
                 }
             }
-            if windowed.overall == Code::OverLimit {
-                return refuse(windowed);
-            }
-        }
-        // 3. The concurrency gauges.
-        if options.skip_parallel_check
-            || !descriptors
-                .iter()
-                .any(|d| d.max_parallel_requests().is_some())
-        {
-            return refuse(windowed);
-        }
-        let gauge_list: Vec<(GaugeRef, i64)> = gauges(descriptors)
-            .map(|g| {
-                let n = locked
-                    .state(index(g.descriptor))
-                    .gauge
-                    .get(now, mode)
-                    .map_or(0, |r| r.in_flight(now, slot_ttl));
-                (g, n)
-            })
-            .collect();
-        if options.read_only {
-            let mut over = false;
-            for &(g, n) in &gauge_list {
-                let code = if gauge_full(n, g.limit) {
-                    Code::OverLimit
-                } else {
-                    Code::Ok
+            // 3. The concurrency gauges.
+            let mut in_flight: Vec<i64> = (0..step.gauges.len())
+                .map(|j| {
+                    locked
+                        .state(n + j)
+                        .gauge
+                        .get(now, mode)
+                        .map_or(0, |r| r.in_flight(now, slot_ttl))
+                })
+                .collect();
+            if step.read_only || step.gauges.is_empty() {
+                return CountOutcome::Passed {
+                    values,
+                    in_flight,
+                    slot_id: None,
                 };
-                over |= code == Code::OverLimit;
-                windowed
-                    .statuses
-                    .push(gauge_status(&descriptors[g.descriptor], g.limit, n, code));
             }
-            // The gauge phase's verdict is the overall one, as in LiteLLM.
-            windowed.overall = if over { Code::OverLimit } else { Code::Ok };
-            return refuse(windowed);
-        }
-        if let Some(&(g, n)) = gauge_list.iter().find(|(g, n)| gauge_full(*n, g.limit)) {
-            windowed.overall = Code::OverLimit;
-            windowed.statuses.push(gauge_status(
-                &descriptors[g.descriptor],
-                g.limit,
-                n,
-                Code::OverLimit,
-            ));
-            return refuse(windowed);
-        }
-        let slot_id = options
-            .slot_id
-            .clone()
-            .unwrap_or_else(|| self.generate_slot_id());
-        let mut scopes = Vec::with_capacity(gauge_list.len());
-        for &(g, n) in &gauge_list {
-            let d = &descriptors[g.descriptor];
-            locked
-                .state(index(g.descriptor))
-                .gauge
-                .get_or_create(now, mode, slot_ttl)
-                .prune_and_insert(&slot_id, now, slot_ttl);
-            windowed
-                .statuses
-                .push(gauge_status(d, g.limit, n.saturating_add(1), Code::Ok));
-            scopes.push(std::sync::Arc::from(d.scope()));
-        }
-        windowed.overall = Code::Ok;
-        Admission {
-            response: windowed,
-            slot: Some(SlotAcquisition { slot_id, scopes }),
-        }
+            let full =
+                (step.gauges.iter().zip(&in_flight)).position(|(g, &c)| gauge_full(c, g.limit));
+            if let Some(j) = full {
+                return CountOutcome::GaugeFull {
+                    values,
+                    gauge: j,
+                    in_flight: in_flight[j],
+                };
+            }
+            let slot_id = step
+                .slot_id
+                .cloned()
+                .unwrap_or_else(|| self.generate_slot_id());
+            for (j, count) in in_flight.iter_mut().enumerate() {
+                locked
+                    .state(n + j)
+                    .gauge
+                    .get_or_create(now, mode, slot_ttl)
+                    .prune_and_insert(&slot_id, now, slot_ttl);
+                *count = count.saturating_add(1);
+            }
+            CountOutcome::Passed {
+                values,
+                in_flight,
+                slot_id: Some(slot_id),
+            }
+        })
     }
 
     /// [`should_rate_limit`](Self::should_rate_limit) with default options, returning a guard
@@ -533,44 +471,23 @@ impl<C: Clock> MemoryStore<C> {
     /// Give back a slot (LiteLLM's `_release_parallel_request_slots_in_memory`): remove its
     /// id from each of its gauges. Releasing an unknown or already released slot does nothing.
     pub fn release_slots(&self, slot: &SlotAcquisition) {
-        let mode = self.config.key_ttl;
-        for scope in &slot.scopes {
-            let Some(entry) = self.map.get(scope) else {
-                continue;
-            };
-            let mut st = lock(&entry);
-            let now = self.clock.now();
-            if let Some(registry) = st.gauge.get_mut(now, mode) {
-                registry.remove(&slot.slot_id);
-            }
-        }
+        infallible(ready_now(Store::release_slots(self, slot)));
     }
 
     /// Parallel requests in flight on a scope (slots younger than the slot TTL).
     pub fn in_flight(&self, descriptor: &Descriptor) -> i64 {
-        self.read_scope(descriptor.scope(), |st, now, mode| {
-            st.gauge
-                .get(now, mode)
-                .map_or(0, |r: &Registry| r.in_flight(now, self.config.slot_ttl))
-        })
-        .unwrap_or(0)
+        infallible(ready_now(Store::in_flight(self, descriptor.scope())))
     }
 
     /// The live value of a scope's counter (LiteLLM's `{key:value}:requests` / `:tokens`),
     /// `None` if absent or expired. Reading never creates the scope.
     pub fn counter(&self, descriptor: &Descriptor, kind: CounterKind) -> Option<i64> {
-        self.read_scope(descriptor.scope(), |st, now, mode| {
-            st.counter(kind).get(now, mode).copied()
-        })
-        .flatten()
+        infallible(ready_now(Store::counter(self, descriptor.scope(), kind)))
     }
 
     /// The live start (integer seconds) of a scope's window, `None` if absent or expired.
     pub fn window_start(&self, descriptor: &Descriptor) -> Option<i64> {
-        self.read_scope(descriptor.scope(), |st, now, mode| {
-            st.window.get(now, mode).copied()
-        })
-        .flatten()
+        infallible(ready_now(Store::window_start(self, descriptor.scope())))
     }
 
     fn read_scope<R>(
@@ -583,15 +500,16 @@ impl<C: Clock> MemoryStore<C> {
         Some(f(&st, self.clock.now(), self.config.key_ttl))
     }
 
-    /// LiteLLM's `atomic_check_and_increment_by_n` on the in-memory path: add
-    /// `increments[i]` to descriptor `i`'s counters if **every** counter stays within its
-    /// limit, otherwise change nothing.
+    /// LiteLLM's `atomic_check_and_increment_by_n` on the in-memory path
+    /// ([`Limiter::atomic_check_and_increment_by_n`]): add `increments[i]` to descriptor
+    /// `i`'s counters if **every** counter stays within its limit, otherwise change nothing.
     ///
     /// Each descriptor's window is its own `window_size` (or the store's). Counters without a
     /// limit, or with a negative increment, are left out; a zero increment is still checked
     /// (`count >= limit` is over). Refused: one status, the first counter over its limit.
     /// Admitted: one status per counter, `limit_remaining = max(0, limit - new)`, and the
-    /// windows charged in `reservation_windows`.
+    /// windows charged in `reservation_windows`. Every counter is checked against the counts
+    /// before the call, a scope given twice included.
     ///
     /// # Errors
     ///
@@ -601,85 +519,87 @@ impl<C: Clock> MemoryStore<C> {
         descriptors: &[Descriptor],
         increments: &[Increment],
     ) -> Result<Response> {
-        if descriptors.len() != increments.len() {
-            return Err(Error::LengthMismatch {
-                descriptors: descriptors.len(),
-                increments: increments.len(),
-            });
-        }
-        Ok(self.atomic_unchecked(descriptors, increments))
+        ready_now(Limiter::atomic_check_and_increment_by_n(
+            self,
+            descriptors,
+            increments,
+        ))
+        .map(infallible)
     }
 
-    /// [`Self::atomic_check_and_increment_by_n`] once the lengths are known to match.
-    fn atomic_unchecked(&self, descriptors: &[Descriptor], increments: &[Increment]) -> Response {
-        let metas = atomic_metas(descriptors, increments, self.config.window_size_secs);
-        if metas.is_empty() {
-            return Response::ok();
+    /// [`Store::check_and_increment`] under the locks of every scope of `counters`.
+    fn check_and_increment_locked(&self, counters: &[AtomicCounter<'_>]) -> AtomicOutcome {
+        if counters.is_empty() {
+            return AtomicOutcome::Applied(Vec::new());
         }
-        let scopes: Vec<&str> = metas
-            .iter()
-            .map(|m| descriptors[m.descriptor].scope())
-            .collect();
+        let scopes: Vec<&str> = counters.iter().map(|c| c.scope).collect();
         let mode = self.config.key_ttl;
         self.with_scopes(&scopes, |locked, now| {
             let now_s = now_int(now);
-            let states: Vec<CounterState> = metas
+            let states: Vec<CounterState> = counters
                 .iter()
                 .enumerate()
-                .map(|(i, m)| {
+                .map(|(i, c)| {
                     let st = locked.state(i);
                     CounterState {
                         window_start: st.window.get(now, mode).copied(),
-                        count: st.counter(m.kind).get(now, mode).copied(),
+                        count: st.counter(c.kind).get(now, mode).copied(),
                     }
                 })
                 .collect();
-            match atomic_plan(descriptors, &metas, &states, now_s) {
-                AtomicPlan::OverLimit(response) => response,
-                AtomicPlan::Apply(writes, response) => {
-                    // Expired scopes restart with both counters at 0; the last window size
-                    // given for a scope wins, as with LiteLLM's dict.
-                    let mut resets: Vec<(usize, u64)> = Vec::new();
-                    for (i, (m, w)) in metas.iter().zip(&writes).enumerate() {
-                        if !w.window_expired {
-                            continue;
-                        }
-                        match resets.iter_mut().find(|(j, _)| scopes[*j] == scopes[i]) {
-                            Some(r) => r.1 = m.window_size_secs,
-                            None => resets.push((i, m.window_size_secs)),
-                        }
-                    }
-                    for &(i, secs) in &resets {
-                        let st = locked.state(i);
-                        let ttl = Duration::from_secs(secs);
-                        st.requests.set(now, mode, 0, ttl);
-                        st.tokens.set(now, mode, 0, ttl);
-                    }
-                    for (i, (m, w)) in metas.iter().zip(&writes).enumerate() {
-                        let st = locked.state(i);
-                        let ttl = Duration::from_secs(m.window_size_secs);
-                        if w.window_expired {
-                            st.window.set(now, mode, now_s, ttl);
-                        }
-                        st.counter_mut(m.kind).set(now, mode, w.new_count, ttl);
-                    }
-                    response
+            let writes = match atomic_plan(counters, &states, now_s) {
+                Ok(writes) => writes,
+                Err((index, current)) => return AtomicOutcome::Refused { index, current },
+            };
+            // Expired scopes restart with both counters at 0; the last window size given for
+            // a scope wins, as with LiteLLM's dict.
+            let mut resets: Vec<(usize, u64)> = Vec::new();
+            for (i, (c, w)) in counters.iter().zip(&writes).enumerate() {
+                if !w.window_expired {
+                    continue;
+                }
+                match resets.iter_mut().find(|(j, _)| scopes[*j] == scopes[i]) {
+                    Some(r) => r.1 = c.window_size_secs,
+                    None => resets.push((i, c.window_size_secs)),
                 }
             }
+            for &(i, secs) in &resets {
+                let st = locked.state(i);
+                let ttl = Duration::from_secs(secs);
+                st.requests.set(now, mode, 0, ttl);
+                st.tokens.set(now, mode, 0, ttl);
+            }
+            for (i, (c, w)) in counters.iter().zip(&writes).enumerate() {
+                let st = locked.state(i);
+                let ttl = Duration::from_secs(c.window_size_secs);
+                if w.window_expired {
+                    st.window.set(now, mode, now_s, ttl);
+                }
+                st.counter_mut(c.kind).set(now, mode, w.new_count, ttl);
+            }
+            AtomicOutcome::Applied(
+                writes
+                    .iter()
+                    .map(|w| Charged {
+                        count: w.new_count,
+                        window_start: w.window_start,
+                    })
+                    .collect(),
+            )
         })
     }
 
-    /// LiteLLM's `reserve_tpm_tokens`: atomically charge `estimated_tokens` to the token
-    /// counter of every descriptor with a token limit (except project ITPM/OTPM descriptors),
-    /// or `scope_estimates`' amount for a descriptor key listed there.
+    /// LiteLLM's `reserve_tpm_tokens` ([`Limiter::reserve_tpm_tokens`]): atomically charge
+    /// `estimated_tokens` to the token counter of every descriptor with a token limit (except
+    /// project ITPM/OTPM descriptors), or `scope_estimates`' amount for a descriptor key
+    /// listed there.
     ///
     /// LiteLLM's pre-call hook floors the estimate at 1 before calling this; this function
     /// takes the amount as given.
     ///
     /// # Examples
     ///
-    #[cfg_attr(not(loom), doc = "```")]
-    #[cfg_attr(loom, doc = "```no_run")]
+    /// ```
     /// use fastllm_ratelimit::{CounterKind, Descriptor, Limits, MemoryStore};
     ///
     /// let store = MemoryStore::new();
@@ -697,74 +617,28 @@ impl<C: Clock> MemoryStore<C> {
         estimated_tokens: i64,
         scope_estimates: &[(&str, i64)],
     ) -> TpmReservation {
-        let (tpm, increments) =
-            tpm_reservation_plan(descriptors, estimated_tokens, scope_estimates);
-        if tpm.is_empty() {
-            return TpmReservation {
-                response: Response::ok(),
-                scopes: Vec::new(),
-                reserved_tokens: 0,
-            };
-        }
-        // The plan builds exactly one increment per descriptor.
-        let response = self.atomic_unchecked(&tpm, &increments);
-        if !response.is_ok() {
-            return TpmReservation {
-                response,
-                scopes: Vec::new(),
-                reserved_tokens: 0,
-            };
-        }
-        let mut scopes: Vec<std::sync::Arc<ScopeId>> = Vec::new();
-        for d in &tpm {
-            if !scopes
-                .iter()
-                .any(|s| s.key() == d.key() && s.value() == d.value())
-            {
-                scopes.push(d.id().clone());
-            }
-        }
-        TpmReservation {
-            response,
-            scopes,
-            reserved_tokens: estimated_tokens,
-        }
+        infallible(ready_now(Limiter::reserve_tpm_tokens(
+            self,
+            descriptors,
+            estimated_tokens,
+            scope_estimates,
+        )))
     }
 
     /// Add to token counters whatever window is open (LiteLLM's plain `CounterIncrement`s,
     /// as used to settle or refund a TPM reservation). A missing counter starts from 0 and
     /// may go negative.
     pub fn increment_tokens(&self, increments: &[TokenIncrement]) {
-        let mode = self.config.key_ttl;
-        let ttl = self.config.window();
-        for inc in increments {
-            self.with_scopes(&[inc.scope.tag()], |locked, now| {
-                let st = locked.state(0);
-                let current = st.tokens.get(now, mode).copied().unwrap_or(0);
-                st.tokens
-                    .set(now, mode, current.saturating_add(inc.amount), ttl);
-            });
-        }
+        infallible(ready_now(Store::increment_tokens(self, increments)));
     }
 
     /// Add `amount` to the token counter of `window`'s scope only if `window` is still the
     /// scope's open window (LiteLLM's `_apply_local_window_guarded_token_increments`).
     /// Returns whether it was applied.
     pub fn increment_tokens_guarded(&self, window: &ReservationWindow, amount: i64) -> bool {
-        let mode = self.config.key_ttl;
-        let ttl = self.config.window();
-        let Some(entry) = self.map.get(window.scope.tag()) else {
-            return false;
-        };
-        let mut st = lock(&entry);
-        let now = self.clock.now();
-        if st.window.get(now, mode).copied() != Some(window.window_start) {
-            return false;
-        }
-        let counter = st.counter_mut(window.kind);
-        let current = counter.get(now, mode).copied().unwrap_or(0);
-        counter.set(now, mode, current.saturating_add(amount), ttl);
-        true
+        infallible(ready_now(Store::increment_tokens_guarded(
+            self, window, amount,
+        )))
     }
 
     /// Drop every scope none of whose keys is live any more (such a scope answers exactly as
@@ -787,6 +661,137 @@ impl<C: Clock> MemoryStore<C> {
             }
         });
         evicted
+    }
+}
+
+/// A memory step never fails.
+fn infallible<T>(result: std::result::Result<T, Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}
+
+/// Each step runs at once under the store's locks and answers a [`ready`] future.
+impl<C: Clock> Store for MemoryStore<C> {
+    type Error = Infallible;
+
+    fn window_size_secs(&self) -> u64 {
+        self.config.window_size_secs
+    }
+
+    fn count_request(
+        &self,
+        step: &CountStep<'_>,
+    ) -> impl Future<Output = std::result::Result<CountOutcome, Infallible>> + Send {
+        ready(Ok(self.count_locked(step)))
+    }
+
+    fn check_and_increment(
+        &self,
+        counters: &[AtomicCounter<'_>],
+    ) -> impl Future<Output = std::result::Result<AtomicOutcome, Infallible>> + Send {
+        ready(Ok(self.check_and_increment_locked(counters)))
+    }
+
+    fn increment_tokens(
+        &self,
+        increments: &[TokenIncrement],
+    ) -> impl Future<Output = std::result::Result<(), Infallible>> + Send {
+        let mode = self.config.key_ttl;
+        let ttl = self.config.window();
+        for inc in increments {
+            self.with_scopes(&[inc.scope.tag()], |locked, now| {
+                let st = locked.state(0);
+                let current = st.tokens.get(now, mode).copied().unwrap_or(0);
+                st.tokens
+                    .set(now, mode, current.saturating_add(inc.amount), ttl);
+            });
+        }
+        ready(Ok(()))
+    }
+
+    fn increment_tokens_guarded(
+        &self,
+        window: &ReservationWindow,
+        amount: i64,
+    ) -> impl Future<Output = std::result::Result<bool, Infallible>> + Send {
+        let mode = self.config.key_ttl;
+        let ttl = self.config.window();
+        let applied = self.map.get(window.scope.tag()).is_some_and(|entry| {
+            let mut st = lock(&entry);
+            let now = self.clock.now();
+            if st.window.get(now, mode).copied() != Some(window.window_start) {
+                return false;
+            }
+            let counter = st.counter_mut(window.kind);
+            let current = counter.get(now, mode).copied().unwrap_or(0);
+            counter.set(now, mode, current.saturating_add(amount), ttl);
+            true
+        });
+        ready(Ok(applied))
+    }
+
+    fn release_slots(
+        &self,
+        slot: &SlotAcquisition,
+    ) -> impl Future<Output = std::result::Result<Vec<i64>, Infallible>> + Send {
+        let mode = self.config.key_ttl;
+        let slot_ttl = self.config.slot_ttl;
+        let remaining = slot
+            .scopes
+            .iter()
+            .map(|scope| {
+                let Some(entry) = self.map.get(scope) else {
+                    return 0;
+                };
+                let mut st = lock(&entry);
+                let now = self.clock.now();
+                st.gauge.get_mut(now, mode).map_or(0, |registry| {
+                    registry.remove(&slot.slot_id);
+                    registry.in_flight(now, slot_ttl)
+                })
+            })
+            .collect();
+        ready(Ok(remaining))
+    }
+
+    fn in_flight(
+        &self,
+        scope: &str,
+    ) -> impl Future<Output = std::result::Result<i64, Infallible>> + Send {
+        let slot_ttl = self.config.slot_ttl;
+        let n = self
+            .read_scope(scope, |st, now, mode| {
+                st.gauge
+                    .get(now, mode)
+                    .map_or(0, |r: &Registry| r.in_flight(now, slot_ttl))
+            })
+            .unwrap_or(0);
+        ready(Ok(n))
+    }
+
+    fn counter(
+        &self,
+        scope: &str,
+        kind: CounterKind,
+    ) -> impl Future<Output = std::result::Result<Option<i64>, Infallible>> + Send {
+        let value = self
+            .read_scope(scope, |st, now, mode| {
+                st.counter(kind).get(now, mode).copied()
+            })
+            .flatten();
+        ready(Ok(value))
+    }
+
+    fn window_start(
+        &self,
+        scope: &str,
+    ) -> impl Future<Output = std::result::Result<Option<i64>, Infallible>> + Send {
+        let value = self
+            .read_scope(scope, |st, now, mode| st.window.get(now, mode).copied())
+            .flatten();
+        ready(Ok(value))
     }
 }
 
@@ -953,5 +958,175 @@ mod tests {
         assert!(!s.should_rate_limit(&k, &ro).response.is_ok());
         guard.release();
         assert_eq!(s.in_flight(&k[0]), 0);
+    }
+}
+
+/// Loom models of the store's synchronisation: the per-scope mutexes taken in sorted order,
+/// the evicted-entry retry, the sweep trigger (an atomic counter and a compare-exchange) and
+/// the slot-id counter. The scope map is the loom shim's `RwLock<HashMap>` here instead of
+/// dashmap, so the models run the store's real code. Run with
+/// `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p fastllm-ratelimit --release --no-default-features --lib`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::time::Duration;
+
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+    use crate::clock::FakeClock;
+    use crate::descriptor::Limits;
+    use crate::sync::model;
+
+    fn store(config: Config) -> Arc<MemoryStore<FakeClock>> {
+        Arc::new(MemoryStore::with_config(config, FakeClock::at_secs(100)).unwrap())
+    }
+
+    #[test]
+    fn one_key_limit_one_admits_exactly_one() {
+        model(|| {
+            let s = store(Config::default());
+            let d = Descriptor::new("api_key", "k", Limits::new().requests(1)).unwrap();
+            let t = {
+                let (s, d) = (s.clone(), d.clone());
+                thread::spawn(move || {
+                    s.should_rate_limit(&[d], &CheckOptions::default())
+                        .response
+                        .is_ok()
+                })
+            };
+            let mine = s
+                .should_rate_limit(std::slice::from_ref(&d), &CheckOptions::default())
+                .response
+                .is_ok();
+            let theirs = t.join().unwrap();
+            assert!(
+                mine ^ theirs,
+                "exactly one of two requests fits a limit of 1"
+            );
+            assert_eq!(s.counter(&d, CounterKind::Requests), Some(2));
+        });
+    }
+
+    #[test]
+    fn opposite_key_orders_neither_deadlock_nor_split() {
+        model(|| {
+            let s = store(Config::default());
+            let a = Descriptor::new("api_key", "a", Limits::new().tokens(1)).unwrap();
+            let b = Descriptor::new("team", "b", Limits::new().tokens(1)).unwrap();
+            let inc = [Increment::tokens(1), Increment::tokens(1)];
+            let t = {
+                let (s, a, b) = (s.clone(), a.clone(), b.clone());
+                thread::spawn(move || {
+                    s.atomic_check_and_increment_by_n(&[b, a], &inc)
+                        .unwrap()
+                        .is_ok()
+                })
+            };
+            let mine = s
+                .atomic_check_and_increment_by_n(&[a.clone(), b.clone()], &inc)
+                .unwrap()
+                .is_ok();
+            let theirs = t.join().unwrap();
+            assert!(mine ^ theirs);
+            assert_eq!(s.counter(&a, CounterKind::Tokens), Some(1));
+            assert_eq!(s.counter(&b, CounterKind::Tokens), Some(1));
+        });
+    }
+
+    #[test]
+    fn eviction_racing_a_multi_key_update_loses_nothing() {
+        model(|| {
+            let config = Config {
+                window_size_secs: 1,
+                sweep_after_inserts: 0,
+                ..Config::default()
+            };
+            let clock = FakeClock::at_secs(100);
+            let s = Arc::new(MemoryStore::with_config(config, clock.clone()).unwrap());
+            let a = Descriptor::new("api_key", "a", Limits::new().tokens(5)).unwrap();
+            let b = Descriptor::new("team", "b", Limits::new().tokens(5)).unwrap();
+            let both = [a.clone(), b.clone()];
+            let inc = [Increment::tokens(1), Increment::tokens(1)];
+            s.atomic_check_and_increment_by_n(&both, &inc).unwrap();
+            // Every key of both scopes has expired: the entries are idle and evictable.
+            clock.advance(Duration::from_secs(3));
+            let sweeper = {
+                let s = s.clone();
+                thread::spawn(move || s.evict_idle())
+            };
+            assert!(
+                s.atomic_check_and_increment_by_n(&both, &inc)
+                    .unwrap()
+                    .is_ok()
+            );
+            sweeper.join().unwrap();
+            assert_eq!(s.counter(&a, CounterKind::Tokens), Some(1));
+            assert_eq!(s.counter(&b, CounterKind::Tokens), Some(1));
+        });
+    }
+
+    #[test]
+    fn automatic_sweep_with_concurrent_inserts() {
+        model(|| {
+            let s = store(Config {
+                sweep_after_inserts: 1,
+                ..Config::default()
+            });
+            let a = Descriptor::new("user", "a", Limits::new().requests(3)).unwrap();
+            let b = Descriptor::new("user", "b", Limits::new().requests(3)).unwrap();
+            let t = {
+                let (s, b) = (s.clone(), b.clone());
+                thread::spawn(move || {
+                    s.should_rate_limit(&[b], &CheckOptions::default())
+                        .response
+                        .is_ok()
+                })
+            };
+            assert!(
+                s.should_rate_limit(std::slice::from_ref(&a), &CheckOptions::default())
+                    .response
+                    .is_ok()
+            );
+            assert!(t.join().unwrap());
+            assert_eq!(s.counter(&a, CounterKind::Requests), Some(1));
+            assert_eq!(s.counter(&b, CounterKind::Requests), Some(1));
+        });
+    }
+
+    #[test]
+    fn one_parallel_slot_is_held_by_one_request_at_a_time() {
+        model(|| {
+            let s = store(Config::default());
+            let d = Descriptor::new("api_key", "k", Limits::new().max_parallel(1)).unwrap();
+            let t = {
+                let (s, d) = (s.clone(), d.clone());
+                thread::spawn(move || {
+                    let admitted = s.admit(std::slice::from_ref(&d));
+                    let ok = admitted.is_ok();
+                    drop(admitted);
+                    ok
+                })
+            };
+            let mine = s.admit(std::slice::from_ref(&d));
+            let mine_ok = mine.is_ok();
+            drop(mine);
+            let theirs = t.join().unwrap();
+            assert!(mine_ok || theirs);
+            assert_eq!(s.in_flight(&d), 0);
+        });
+    }
+
+    #[test]
+    fn generated_slot_ids_are_unique() {
+        model(|| {
+            let s = store(Config::default());
+            let t = {
+                let s = s.clone();
+                thread::spawn(move || s.generate_slot_id())
+            };
+            let mine = s.generate_slot_id();
+            assert_ne!(mine, t.join().unwrap());
+        });
     }
 }

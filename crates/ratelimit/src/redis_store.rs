@@ -19,18 +19,18 @@ use std::time::{Duration, Instant};
 use fastllm_connpool::redis::{RedisPool, Script, ScriptInvocation, cmd};
 
 use crate::descriptor::{
-    CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, ScopeId, validate_window,
+    CounterKind, DEFAULT_WINDOW_SECS, Descriptor, MAX_WINDOW_SECS, validate_window,
 };
 use crate::error::{BackendError, Error, RateLimitBackendError, Result};
 use crate::gauge::{DEFAULT_SLOT_TTL, SlotAcquisition, SlotId, SlotIds};
 use crate::litellm::{ScopeKey, tagged_key};
 use crate::memory::{Admission, CheckOptions};
-use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
-use crate::window::{
-    AtomicMeta, Code, CounterRef, Increment, ReservationWindow, Response, Status, WindowedPlan,
-    atomic_metas, counter_status, gauge_full, gauge_status, gauges, limit_i64, over_limit_response,
-    windowed_counters,
+use crate::reservation::{TokenIncrement, TpmReservation};
+use crate::store::{
+    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, GaugeKey, Limiter, Store,
+    any_counter_over,
 };
+use crate::window::{Code, Increment, ReservationWindow, Response, gauge_full};
 
 static SHOULD_RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
@@ -216,7 +216,8 @@ impl Verdict for Checked<TpmReservation> {
 /// [crate docs](crate) for the keys, the scripts and the fail modes.
 ///
 /// Cheap to clone (the pool is shared); every method is `async` and needs a tokio runtime, as
-/// the pool does.
+/// the pool does. A [`Store`] whose steps are one script call each: its checks are
+/// [`Limiter`]'s operations, with the [`FailMode`] answering when Redis cannot.
 ///
 /// # Examples
 ///
@@ -391,7 +392,22 @@ impl RedisStore {
         }
     }
 
-    /// LiteLLM's `should_rate_limit` on Redis, for all `descriptors` in one atomic script call.
+    /// A Redis answer as a [`Checked`]: the value, or the [`FailMode`]'s `open` / `closed`
+    /// answer with the failure.
+    fn checked<T>(
+        &self,
+        result: std::result::Result<T, BackendError>,
+        open: T,
+        closed: T,
+    ) -> Checked<T> {
+        match result {
+            Ok(value) => Checked::ok(value),
+            Err(error) => self.fail(error, open, closed),
+        }
+    }
+
+    /// LiteLLM's `should_rate_limit` on Redis, for all `descriptors` in one atomic script call
+    /// ([`Limiter::should_rate_limit`] over this store's script).
     ///
     /// The same steps and answers as [`MemoryStore::should_rate_limit`](crate::MemoryStore::should_rate_limit),
     /// on the shared keys:
@@ -412,188 +428,9 @@ impl RedisStore {
         descriptors: &[Descriptor],
         options: &CheckOptions,
     ) -> Checked<Admission> {
-        let skip_tpm = options.skip_tpm_check;
-        let plan = WindowedPlan {
-            counters: windowed_counters(descriptors, skip_tpm).collect(),
-            gauges: if options.skip_parallel_check {
-                Vec::new()
-            } else {
-                gauges(descriptors).collect()
-            },
-        };
-        if plan.counters.is_empty() && plan.gauges.is_empty() {
-            return Checked::ok(Admission {
-                response: Response::ok(),
-                slot: None,
-            });
-        }
-        // LiteLLM's pre-checks on its memory mirror: the counters (all at once), and, before
-        // the gauge script, each gauge in turn.
-        let mut plan = plan;
-        let mut mirrored_full_gauge = None;
-        let mirror = self.mirror.as_deref();
-        if let Some(mirror) = mirror {
-            let values: Vec<Option<i64>> = plan
-                .counters
-                .iter()
-                .map(|c| {
-                    let d = &descriptors[c.descriptor];
-                    mirror.get(&tagged_key(d.scope(), c.kind.into()))
-                })
-                .collect();
-            let judged =
-                over_limit_response(descriptors, &plan, &values, options.read_only, skip_tpm);
-            if judged.overall == Code::OverLimit {
-                return Checked::ok(Admission {
-                    response: judged,
-                    slot: None,
-                });
-            }
-            // A read-only check counts the gauges on Redis, past the mirror.
-            let gauges_to_precheck = if options.read_only {
-                &[][..]
-            } else {
-                &plan.gauges[..]
-            };
-            for (j, g) in gauges_to_precheck.iter().enumerate() {
-                let d = &descriptors[g.descriptor];
-                let in_flight = mirror
-                    .get(&tagged_key(d.scope(), ScopeKey::Gauge))
-                    .unwrap_or(0)
-                    .max(0);
-                if gauge_full(in_flight, g.limit) {
-                    mirrored_full_gauge = Some((j, in_flight));
-                    break;
-                }
-            }
-            if let Some((j, in_flight)) = mirrored_full_gauge {
-                // The counters are still counted on Redis; no gauge script runs.
-                plan.gauges.clear();
-                if plan.counters.is_empty() {
-                    let g = gauges(descriptors)
-                        .nth(j)
-                        .expect("the refused gauge is one of the request's");
-                    return Checked::ok(Admission {
-                        response: Response {
-                            overall: Code::OverLimit,
-                            statuses: vec![gauge_status(
-                                &descriptors[g.descriptor],
-                                g.limit,
-                                in_flight,
-                                Code::OverLimit,
-                            )],
-                            ..Response::default()
-                        },
-                        slot: None,
-                    });
-                }
-            }
-        }
-        let slot_id = match (
-            &options.slot_id,
-            options.read_only || plan.gauges.is_empty(),
-        ) {
-            (_, true) => None,
-            (Some(id), false) => Some(id.clone()),
-            (None, false) => Some(self.generate_slot_id()),
-        };
-        let mut invocation = SHOULD_RATE_LIMIT.prepare_invoke();
-        for c in &plan.counters {
-            let d = &descriptors[c.descriptor];
-            invocation
-                .key(tagged_key(d.scope(), ScopeKey::Window))
-                .key(tagged_key(d.scope(), c.kind.into()));
-        }
-        for g in &plan.gauges {
-            invocation.key(tagged_key(
-                descriptors[g.descriptor].scope(),
-                ScopeKey::Gauge,
-            ));
-        }
-        invocation
-            .arg(if options.read_only { "1" } else { "0" })
-            .arg(self.config.window_size_secs)
-            .arg(plan.counters.len())
-            .arg(plan.gauges.len())
-            .arg(self.config.slot_ttl_secs)
-            .arg(slot_id.as_ref().map_or("", SlotId::as_str))
-            .arg(if mirror.is_some() { "1" } else { "0" }); // read-only judges on Redis anyway
-        for c in &plan.counters {
-            let limit = judged_limit(descriptors, *c, skip_tpm);
-            invocation.arg(limit.map_or(-1, limit_i64));
-        }
-        for g in &plan.gauges {
-            invocation.arg(g.limit);
-        }
-        const OP: &str = "should_rate_limit";
-        let reply: Vec<Option<i64>> = match self.invoke(OP, &invocation).await {
-            Ok(reply) => reply,
-            Err(error) => return self.fail_admission(error),
-        };
-        let mut admission = match decode_check(descriptors, options, &plan, &reply, slot_id) {
-            Ok(admission) => admission,
-            Err(detail) => return self.fail_admission(BackendError::reply(OP, detail)),
-        };
-        if let Some(mirror) = mirror.filter(|_| !options.read_only) {
-            self.update_mirror(mirror, descriptors, &plan, &reply);
-            if let Some((j, in_flight)) = mirrored_full_gauge {
-                if admission.response.overall != Code::OverLimit {
-                    // LiteLLM's gauge pre-check refused: the windowed statuses, then that gauge.
-                    let g = gauges(descriptors)
-                        .nth(j)
-                        .expect("the refused gauge is one of the request's");
-                    admission.response.statuses.push(gauge_status(
-                        &descriptors[g.descriptor],
-                        g.limit,
-                        in_flight,
-                        Code::OverLimit,
-                    ));
-                    admission.response.overall = Code::OverLimit;
-                    admission.slot = None;
-                }
-            }
-        }
-        Checked::ok(admission)
-    }
-
-    /// After a counting script: the counts it returned (and, when it took the slots, each
-    /// gauge's in-flight count) go to the mirror, as LiteLLM writes them to its memory.
-    fn update_mirror(
-        &self,
-        mirror: &Mirror,
-        descriptors: &[Descriptor],
-        plan: &WindowedPlan,
-        reply: &[Option<i64>],
-    ) {
-        let n = plan.counters.len();
-        let code = reply.first().copied().flatten();
-        if matches!(code, Some(0 | 2 | 3)) {
-            let counts = plan
-                .counters
-                .iter()
-                .zip(reply.iter().skip(1))
-                .filter_map(|(c, v)| {
-                    let d = &descriptors[c.descriptor];
-                    v.map(|v| (tagged_key(d.scope(), c.kind.into()), v))
-                });
-            mirror.set(counts, Duration::from_secs(self.config.window_size_secs));
-        }
-        if code == Some(0) && !plan.gauges.is_empty() {
-            let in_flight = plan
-                .gauges
-                .iter()
-                .zip(reply.iter().skip(n + 1))
-                .map(|(g, v)| {
-                    let d = &descriptors[g.descriptor];
-                    (tagged_key(d.scope(), ScopeKey::Gauge), v.unwrap_or(0))
-                });
-            mirror.set(in_flight, Duration::from_secs(self.config.slot_ttl_secs));
-        }
-    }
-
-    fn fail_admission(&self, error: BackendError) -> Checked<Admission> {
-        self.fail(
-            error,
+        let result = Limiter::should_rate_limit(self, descriptors, options).await;
+        self.checked(
+            result,
             Admission {
                 response: Response::ok(),
                 slot: None,
@@ -603,6 +440,140 @@ impl RedisStore {
                 slot: None,
             },
         )
+    }
+
+    /// [`Store::count_request`]: LiteLLM's pre-checks on the mirror (when there is one), then
+    /// the `should_rate_limit` script.
+    async fn count_on_redis(
+        &self,
+        step: &CountStep<'_>,
+    ) -> std::result::Result<CountOutcome, BackendError> {
+        // LiteLLM's pre-checks on its memory mirror: the counters (all at once), and, before
+        // the gauge script, each gauge in turn.
+        let mut mirrored_full_gauge = None;
+        let mirror = self.mirror.as_deref();
+        if let Some(mirror) = mirror {
+            let values: Vec<Option<i64>> = step
+                .counters
+                .iter()
+                .map(|c| mirror.get(&tagged_key(c.scope, c.kind.into())))
+                .collect();
+            if any_counter_over(&step.counters, &values, step.read_only) {
+                return Ok(CountOutcome::AlreadyOver(values));
+            }
+            // A read-only check counts the gauges on Redis, past the mirror.
+            let gauges_to_precheck = if step.read_only {
+                &[][..]
+            } else {
+                &step.gauges[..]
+            };
+            for (j, g) in gauges_to_precheck.iter().enumerate() {
+                let in_flight = mirror
+                    .get(&tagged_key(g.scope, ScopeKey::Gauge))
+                    .unwrap_or(0)
+                    .max(0);
+                if gauge_full(in_flight, g.limit) {
+                    mirrored_full_gauge = Some((j, in_flight));
+                    break;
+                }
+            }
+            if let Some((gauge, in_flight)) = mirrored_full_gauge {
+                if step.counters.is_empty() {
+                    return Ok(CountOutcome::GaugeFull {
+                        values: Vec::new(),
+                        gauge,
+                        in_flight,
+                    });
+                }
+            }
+        }
+        // After a refusal on the mirror, the counters are still counted on Redis; no gauge
+        // script runs.
+        let gauges = if mirrored_full_gauge.is_some() {
+            &[][..]
+        } else {
+            &step.gauges[..]
+        };
+        let slot_id = match (step.slot_id, step.read_only || gauges.is_empty()) {
+            (_, true) => None,
+            (Some(id), false) => Some(id.clone()),
+            (None, false) => Some(self.generate_slot_id()),
+        };
+        let mut invocation = SHOULD_RATE_LIMIT.prepare_invoke();
+        for c in &step.counters {
+            invocation
+                .key(tagged_key(c.scope, ScopeKey::Window))
+                .key(tagged_key(c.scope, c.kind.into()));
+        }
+        for g in gauges {
+            invocation.key(tagged_key(g.scope, ScopeKey::Gauge));
+        }
+        invocation
+            .arg(if step.read_only { "1" } else { "0" })
+            .arg(self.config.window_size_secs)
+            .arg(step.counters.len())
+            .arg(gauges.len())
+            .arg(self.config.slot_ttl_secs)
+            .arg(slot_id.as_ref().map_or("", SlotId::as_str))
+            .arg(if mirror.is_some() { "1" } else { "0" }); // read-only judges on Redis anyway
+        for c in &step.counters {
+            invocation.arg(c.limit.unwrap_or(-1));
+        }
+        for g in gauges {
+            invocation.arg(g.limit);
+        }
+        const OP: &str = "should_rate_limit";
+        let reply: Vec<Option<i64>> = self.invoke(OP, &invocation).await?;
+        let mut outcome = parse_count_reply(
+            step.counters.len(),
+            gauges.len(),
+            step.read_only,
+            &reply,
+            slot_id,
+        )
+        .map_err(|detail| BackendError::reply(OP, detail))?;
+        if let Some(mirror) = mirror.filter(|_| !step.read_only) {
+            self.update_mirror(mirror, step, gauges, &reply);
+            if let (Some((gauge, in_flight)), CountOutcome::Passed { values, .. }) =
+                (mirrored_full_gauge, &mut outcome)
+            {
+                // LiteLLM's gauge pre-check refused: the windowed statuses, then that gauge.
+                outcome = CountOutcome::GaugeFull {
+                    values: std::mem::take(values),
+                    gauge,
+                    in_flight,
+                };
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// After a counting script: the counts it returned (and, when it took the slots, each
+    /// gauge's in-flight count) go to the mirror, as LiteLLM writes them to its memory.
+    fn update_mirror(
+        &self,
+        mirror: &Mirror,
+        step: &CountStep<'_>,
+        gauges: &[GaugeKey<'_>],
+        reply: &[Option<i64>],
+    ) {
+        let n = step.counters.len();
+        let code = reply.first().copied().flatten();
+        if matches!(code, Some(0 | 2 | 3)) {
+            let counts = step
+                .counters
+                .iter()
+                .zip(reply.iter().skip(1))
+                .filter_map(|(c, v)| v.map(|v| (tagged_key(c.scope, c.kind.into()), v)));
+            mirror.set(counts, Duration::from_secs(self.config.window_size_secs));
+        }
+        if code == Some(0) && !gauges.is_empty() {
+            let in_flight = gauges
+                .iter()
+                .zip(reply.iter().skip(n + 1))
+                .map(|(g, v)| (tagged_key(g.scope, ScopeKey::Gauge), v.unwrap_or(0)));
+            mirror.set(in_flight, Duration::from_secs(self.config.slot_ttl_secs));
+        }
     }
 
     /// Give back a parallel-request slot (LiteLLM's parallel release script): remove its id from
@@ -617,30 +588,12 @@ impl RedisStore {
         &self,
         slot: &SlotAcquisition,
     ) -> std::result::Result<Vec<i64>, BackendError> {
-        if slot.scopes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut invocation = RELEASE_SLOTS.prepare_invoke();
-        for scope in &slot.scopes {
-            invocation
-                .key(tagged_key(scope, ScopeKey::Gauge))
-                .arg(slot.slot_id.as_str());
-        }
-        let remaining: Vec<i64> = self.invoke("release_slots", &invocation).await?;
-        if let Some(mirror) = &self.mirror {
-            // LiteLLM mirrors each gauge's remaining count.
-            let entries = slot
-                .scopes
-                .iter()
-                .zip(&remaining)
-                .map(|(scope, n)| (tagged_key(scope, ScopeKey::Gauge), (*n).max(0)));
-            mirror.set(entries, Duration::from_secs(self.config.slot_ttl_secs));
-        }
-        Ok(remaining)
+        Store::release_slots(self, slot).await
     }
 
-    /// LiteLLM's `atomic_check_and_increment_by_n` on Redis: add `increments[i]` to descriptor
-    /// `i`'s counters if **every** counter stays within its limit, otherwise change nothing; one
+    /// LiteLLM's `atomic_check_and_increment_by_n` on Redis
+    /// ([`Limiter::atomic_check_and_increment_by_n`]): add `increments[i]` to descriptor `i`'s
+    /// counters if **every** counter stays within its limit, otherwise change nothing; one
     /// atomic script call for all descriptors.
     ///
     /// Each descriptor's window is its own `window_size` (or the store's), which is also its
@@ -663,53 +616,35 @@ impl RedisStore {
         descriptors: &[Descriptor],
         increments: &[Increment],
     ) -> Result<Checked<Response>> {
-        if descriptors.len() != increments.len() {
-            return Err(Error::LengthMismatch {
-                descriptors: descriptors.len(),
-                increments: increments.len(),
-            });
-        }
-        Ok(self.atomic_unchecked(descriptors, increments).await)
+        let result =
+            Limiter::atomic_check_and_increment_by_n(self, descriptors, increments).await?;
+        Ok(self.checked(result, Response::ok(), over_limit_without_statuses()))
     }
 
-    async fn atomic_unchecked(
+    /// [`Store::check_and_increment`]: the atomic check-and-increment script.
+    async fn check_and_increment_on_redis(
         &self,
-        descriptors: &[Descriptor],
-        increments: &[Increment],
-    ) -> Checked<Response> {
-        let metas = atomic_metas(descriptors, increments, self.config.window_size_secs);
-        if metas.is_empty() {
-            return Checked::ok(Response::ok());
-        }
+        counters: &[AtomicCounter<'_>],
+    ) -> std::result::Result<AtomicOutcome, BackendError> {
         let mut invocation = ATOMIC_CHECK_AND_INCREMENT.prepare_invoke();
-        for m in &metas {
-            let d = &descriptors[m.descriptor];
+        for c in counters {
             invocation
-                .key(tagged_key(d.scope(), ScopeKey::Window))
-                .key(tagged_key(d.scope(), m.kind.into()))
-                .arg(m.limit)
-                .arg(m.increment)
-                .arg(m.window_size_secs)
-                .arg(m.window_size_secs);
+                .key(tagged_key(c.scope, ScopeKey::Window))
+                .key(tagged_key(c.scope, c.kind.into()))
+                .arg(c.limit)
+                .arg(c.increment)
+                .arg(c.window_size_secs)
+                .arg(c.window_size_secs);
         }
         const OP: &str = "atomic_check_and_increment_by_n";
-        let reply: Vec<Option<i64>> = match self.invoke(OP, &invocation).await {
-            Ok(reply) => reply,
-            Err(error) => return self.fail(error, Response::ok(), over_limit_without_statuses()),
-        };
-        match decode_atomic(descriptors, &metas, &reply) {
-            Ok(response) => Checked::ok(response),
-            Err(detail) => self.fail(
-                BackendError::reply(OP, detail),
-                Response::ok(),
-                over_limit_without_statuses(),
-            ),
-        }
+        let reply: Vec<Option<i64>> = self.invoke(OP, &invocation).await?;
+        parse_atomic_reply(counters.len(), &reply).map_err(|detail| BackendError::reply(OP, detail))
     }
 
-    /// LiteLLM's `reserve_tpm_tokens` on Redis: atomically charge `estimated_tokens` to the
-    /// token counter of every descriptor with a token limit (except project ITPM/OTPM
-    /// descriptors), or `scope_estimates`' amount for a descriptor key listed there.
+    /// LiteLLM's `reserve_tpm_tokens` on Redis ([`Limiter::reserve_tpm_tokens`]): atomically
+    /// charge `estimated_tokens` to the token counter of every descriptor with a token limit
+    /// (except project ITPM/OTPM descriptors), or `scope_estimates`' amount for a descriptor
+    /// key listed there.
     ///
     /// Settle it once the usage is known with [`increment_tokens`](Self::increment_tokens)
     /// and [`TpmReservation::settlement`]. When Redis fails nothing is reserved (the
@@ -720,37 +655,18 @@ impl RedisStore {
         estimated_tokens: i64,
         scope_estimates: &[(&str, i64)],
     ) -> Checked<TpmReservation> {
-        let (tpm, increments) =
-            tpm_reservation_plan(descriptors, estimated_tokens, scope_estimates);
+        let result =
+            Limiter::reserve_tpm_tokens(self, descriptors, estimated_tokens, scope_estimates).await;
         let nothing = |response| TpmReservation {
             response,
             scopes: Vec::new(),
             reserved_tokens: 0,
         };
-        if tpm.is_empty() {
-            return Checked::ok(nothing(Response::ok()));
-        }
-        let checked = self.atomic_unchecked(&tpm, &increments).await;
-        if !checked.value.is_ok() || checked.error.is_some() {
-            return Checked {
-                value: nothing(checked.value),
-                error: checked.error,
-            };
-        }
-        let mut scopes: Vec<Arc<ScopeId>> = Vec::new();
-        for d in &tpm {
-            if !scopes
-                .iter()
-                .any(|s| s.key() == d.key() && s.value() == d.value())
-            {
-                scopes.push(d.id().clone());
-            }
-        }
-        Checked::ok(TpmReservation {
-            response: checked.value,
-            scopes,
-            reserved_tokens: estimated_tokens,
-        })
+        self.checked(
+            result,
+            nothing(Response::ok()),
+            nothing(over_limit_without_statuses()),
+        )
     }
 
     /// Add to token counters whatever window is open, in one call (LiteLLM's token increment
@@ -765,18 +681,7 @@ impl RedisStore {
         &self,
         increments: &[TokenIncrement],
     ) -> std::result::Result<(), BackendError> {
-        if increments.is_empty() {
-            return Ok(());
-        }
-        let mut invocation = INCREMENT_TOKENS.prepare_invoke();
-        for inc in increments {
-            invocation
-                .key(tagged_key(inc.scope.tag(), ScopeKey::Tokens))
-                .arg(inc.amount)
-                .arg(self.config.window_size_secs);
-        }
-        let _: Vec<Option<i64>> = self.invoke("increment_tokens", &invocation).await?;
-        Ok(())
+        Store::increment_tokens(self, increments).await
     }
 
     /// Add `amount` to the counter of `window`'s scope only if `window` is still the scope's
@@ -791,20 +696,7 @@ impl RedisStore {
         window: &ReservationWindow,
         amount: i64,
     ) -> std::result::Result<bool, BackendError> {
-        let tag = window.scope.tag();
-        let mut invocation = INCREMENT_GUARDED.prepare_invoke();
-        invocation
-            .key(tagged_key(tag, ScopeKey::Window))
-            .key(tagged_key(tag, window.kind.into()))
-            .arg(window.window_start.to_string())
-            .arg(amount)
-            .arg(self.config.window_size_secs);
-        const OP: &str = "increment_tokens_guarded";
-        let reply: Vec<Option<i64>> = self.invoke(OP, &invocation).await?;
-        match reply.first() {
-            Some(Some(applied)) => Ok(*applied == 1),
-            _ => Err(BackendError::reply(OP, format!("{reply:?}"))),
-        }
+        Store::increment_tokens_guarded(self, window, amount).await
     }
 
     /// Parallel requests in flight on a scope: slots younger than the slot TTL, by the server's
@@ -817,16 +709,7 @@ impl RedisStore {
         &self,
         descriptor: &Descriptor,
     ) -> std::result::Result<i64, BackendError> {
-        let mut invocation = IN_FLIGHT.prepare_invoke();
-        invocation
-            .key(tagged_key(descriptor.scope(), ScopeKey::Gauge))
-            .arg(self.config.slot_ttl_secs);
-        const OP: &str = "in_flight";
-        let reply: Vec<i64> = self.invoke(OP, &invocation).await?;
-        reply
-            .first()
-            .copied()
-            .ok_or_else(|| BackendError::reply(OP, "empty reply"))
+        Store::in_flight(self, descriptor.scope()).await
     }
 
     /// The value of a scope's counter (`{key:value}:requests` / `:tokens`), `None` if absent.
@@ -839,8 +722,7 @@ impl RedisStore {
         descriptor: &Descriptor,
         kind: CounterKind,
     ) -> std::result::Result<Option<i64>, BackendError> {
-        self.get_number("counter", tagged_key(descriptor.scope(), kind.into()))
-            .await
+        Store::counter(self, descriptor.scope(), kind).await
     }
 
     /// The start (UNIX seconds) of a scope's window (`{key:value}:window`), `None` if absent.
@@ -852,11 +734,7 @@ impl RedisStore {
         &self,
         descriptor: &Descriptor,
     ) -> std::result::Result<Option<i64>, BackendError> {
-        self.get_number(
-            "window_start",
-            tagged_key(descriptor.scope(), ScopeKey::Window),
-        )
-        .await
+        Store::window_start(self, descriptor.scope()).await
     }
 
     async fn get_number(
@@ -882,6 +760,121 @@ impl RedisStore {
     }
 }
 
+/// Each step is one Lua script call (one round trip, atomic on the server).
+impl Store for RedisStore {
+    type Error = BackendError;
+
+    fn window_size_secs(&self) -> u64 {
+        self.config.window_size_secs
+    }
+
+    async fn count_request(
+        &self,
+        step: &CountStep<'_>,
+    ) -> std::result::Result<CountOutcome, BackendError> {
+        self.count_on_redis(step).await
+    }
+
+    async fn check_and_increment(
+        &self,
+        counters: &[AtomicCounter<'_>],
+    ) -> std::result::Result<AtomicOutcome, BackendError> {
+        self.check_and_increment_on_redis(counters).await
+    }
+
+    async fn increment_tokens(
+        &self,
+        increments: &[TokenIncrement],
+    ) -> std::result::Result<(), BackendError> {
+        if increments.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = INCREMENT_TOKENS.prepare_invoke();
+        for inc in increments {
+            invocation
+                .key(tagged_key(inc.scope.tag(), ScopeKey::Tokens))
+                .arg(inc.amount)
+                .arg(self.config.window_size_secs);
+        }
+        let _: Vec<Option<i64>> = self.invoke("increment_tokens", &invocation).await?;
+        Ok(())
+    }
+
+    async fn increment_tokens_guarded(
+        &self,
+        window: &ReservationWindow,
+        amount: i64,
+    ) -> std::result::Result<bool, BackendError> {
+        let tag = window.scope.tag();
+        let mut invocation = INCREMENT_GUARDED.prepare_invoke();
+        invocation
+            .key(tagged_key(tag, ScopeKey::Window))
+            .key(tagged_key(tag, window.kind.into()))
+            .arg(window.window_start.to_string())
+            .arg(amount)
+            .arg(self.config.window_size_secs);
+        const OP: &str = "increment_tokens_guarded";
+        let reply: Vec<Option<i64>> = self.invoke(OP, &invocation).await?;
+        match reply.first() {
+            Some(Some(applied)) => Ok(*applied == 1),
+            _ => Err(BackendError::reply(OP, format!("{reply:?}"))),
+        }
+    }
+
+    async fn release_slots(
+        &self,
+        slot: &SlotAcquisition,
+    ) -> std::result::Result<Vec<i64>, BackendError> {
+        if slot.scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = RELEASE_SLOTS.prepare_invoke();
+        for scope in &slot.scopes {
+            invocation
+                .key(tagged_key(scope, ScopeKey::Gauge))
+                .arg(slot.slot_id.as_str());
+        }
+        let remaining: Vec<i64> = self.invoke("release_slots", &invocation).await?;
+        if let Some(mirror) = &self.mirror {
+            // LiteLLM mirrors each gauge's remaining count.
+            let entries = slot
+                .scopes
+                .iter()
+                .zip(&remaining)
+                .map(|(scope, n)| (tagged_key(scope, ScopeKey::Gauge), (*n).max(0)));
+            mirror.set(entries, Duration::from_secs(self.config.slot_ttl_secs));
+        }
+        Ok(remaining)
+    }
+
+    async fn in_flight(&self, scope: &str) -> std::result::Result<i64, BackendError> {
+        let mut invocation = IN_FLIGHT.prepare_invoke();
+        invocation
+            .key(tagged_key(scope, ScopeKey::Gauge))
+            .arg(self.config.slot_ttl_secs);
+        const OP: &str = "in_flight";
+        let reply: Vec<i64> = self.invoke(OP, &invocation).await?;
+        reply
+            .first()
+            .copied()
+            .ok_or_else(|| BackendError::reply(OP, "empty reply"))
+    }
+
+    async fn counter(
+        &self,
+        scope: &str,
+        kind: CounterKind,
+    ) -> std::result::Result<Option<i64>, BackendError> {
+        self.get_number("counter", tagged_key(scope, kind.into()))
+            .await
+    }
+
+    async fn window_start(&self, scope: &str) -> std::result::Result<Option<i64>, BackendError> {
+        self.get_number("window_start", tagged_key(scope, ScopeKey::Window))
+            .await
+    }
+}
+
 /// A stored number as LiteLLM writes it: an integer, or a float from `INCRBYFLOAT`
 /// (truncated, as Redis truncates a Lua number in a reply).
 fn parse_number(text: &str) -> Option<i64> {
@@ -892,17 +885,6 @@ fn parse_number(text: &str) -> Option<i64> {
     })
 }
 
-/// The limit a counter is judged by (its scope's last descriptor's), `None` when LiteLLM skips
-/// the counter's status.
-fn judged_limit(descriptors: &[Descriptor], counter: CounterRef, skip_tpm: bool) -> Option<u64> {
-    let meta = &descriptors[counter.metadata];
-    match counter.kind {
-        CounterKind::Requests => meta.requests_per_unit(),
-        CounterKind::Tokens if skip_tpm => None,
-        CounterKind::Tokens => meta.tokens_per_unit(),
-    }
-}
-
 fn over_limit_without_statuses() -> Response {
     Response {
         overall: Code::OverLimit,
@@ -910,132 +892,67 @@ fn over_limit_without_statuses() -> Response {
     }
 }
 
-/// The windowed statuses for counts read after counting (`pending` 0).
-fn counted_statuses(
-    descriptors: &[Descriptor],
-    plan: &WindowedPlan,
-    values: &[Option<i64>],
-    skip_tpm: bool,
-) -> Response {
-    let mut response = Response {
-        statuses: Vec::with_capacity(plan.counters.len() + plan.gauges.len()),
-        ..Response::default()
-    };
-    for (c, v) in plan.counters.iter().zip(values) {
-        if let Some(status) = counter_status(descriptors, *c, *v, false, skip_tpm) {
-            if status.code == Code::OverLimit {
-                response.overall = Code::OverLimit;
-            }
-            response.statuses.push(status);
-        }
-    }
-    response
-}
-
-/// Turn the `should_rate_limit` script's reply into LiteLLM's response.
-fn decode_check(
-    descriptors: &[Descriptor],
-    options: &CheckOptions,
-    plan: &WindowedPlan,
+/// The `should_rate_limit` script's reply (for `n` counters and `g` gauges) as a
+/// [`CountOutcome`]; `slot_id` is the one the script registered when it could take slots.
+fn parse_count_reply(
+    n: usize,
+    g: usize,
+    read_only: bool,
     reply: &[Option<i64>],
     slot_id: Option<SlotId>,
-) -> std::result::Result<Admission, String> {
-    let n = plan.counters.len();
-    let g = plan.gauges.len();
-    let skip_tpm = options.skip_tpm_check;
+) -> std::result::Result<CountOutcome, String> {
     let code = reply.first().copied().flatten();
     let values = reply
         .get(1..=n)
-        .ok_or_else(|| format!("{} values for {n} counters", reply.len()))?;
+        .ok_or_else(|| format!("{} values for {n} counters", reply.len()))?
+        .to_vec();
     let extra = &reply[n + 1..];
-    let refuse = |response| Admission {
-        response,
-        slot: None,
-    };
-    let gauge = |j: usize, in_flight: i64, code: Code| {
-        let gref = plan.gauges[j];
-        gauge_status(&descriptors[gref.descriptor], gref.limit, in_flight, code)
-    };
     match code {
         // Already over: the counts before the call, nothing counted.
-        Some(1) => {
-            let mut response =
-                over_limit_response(descriptors, plan, values, options.read_only, skip_tpm);
-            response.overall = Code::OverLimit;
-            Ok(refuse(response))
-        }
+        Some(1) => Ok(CountOutcome::AlreadyOver(values)),
         // Counted, and a counter is over.
-        Some(2) => {
-            let mut response = counted_statuses(descriptors, plan, values, skip_tpm);
-            response.overall = Code::OverLimit;
-            Ok(refuse(response))
-        }
+        Some(2) => Ok(CountOutcome::CountedOver(values)),
         // Counted, but gauge j (1-based) is full.
         Some(3) => {
             let (Some(Some(j)), Some(Some(in_flight))) = (extra.first(), extra.get(1)) else {
                 return Err(format!("gauge refusal without index and count: {reply:?}"));
             };
-            let j = usize::try_from(*j)
+            let gauge = usize::try_from(*j)
                 .ok()
                 .and_then(|j| j.checked_sub(1))
                 .filter(|&j| j < g)
                 .ok_or_else(|| format!("gauge index {j} out of 1..={g}"))?;
-            let mut response = counted_statuses(descriptors, plan, values, skip_tpm);
-            response
-                .statuses
-                .push(gauge(j, *in_flight, Code::OverLimit));
-            response.overall = Code::OverLimit;
-            Ok(refuse(response))
+            Ok(CountOutcome::GaugeFull {
+                values,
+                gauge,
+                in_flight: *in_flight,
+            })
         }
         Some(0) => {
             if extra.len() != g {
                 return Err(format!("{} gauge counts for {g} gauges", extra.len()));
             }
-            let counts: Vec<i64> = extra.iter().map(|v| v.unwrap_or(0)).collect();
-            if options.read_only {
-                let mut response = over_limit_response(descriptors, plan, values, true, skip_tpm);
-                if g > 0 {
-                    // The gauge phase's verdict is the overall one, as in LiteLLM.
-                    let mut over = false;
-                    for (j, &n) in counts.iter().enumerate() {
-                        let code = if gauge_full(n, plan.gauges[j].limit) {
-                            Code::OverLimit
-                        } else {
-                            Code::Ok
-                        };
-                        over |= code == Code::OverLimit;
-                        response.statuses.push(gauge(j, n, code));
-                    }
-                    response.overall = if over { Code::OverLimit } else { Code::Ok };
-                }
-                return Ok(refuse(response));
-            }
-            let mut response = counted_statuses(descriptors, plan, values, skip_tpm);
-            response.overall = Code::Ok;
-            if g == 0 {
-                return Ok(refuse(response));
-            }
-            let slot_id = slot_id.ok_or("admitted with gauges but no slot id")?;
-            let mut scopes = Vec::with_capacity(g);
-            for (j, &n) in counts.iter().enumerate() {
-                response.statuses.push(gauge(j, n, Code::Ok));
-                scopes.push(Arc::from(descriptors[plan.gauges[j].descriptor].scope()));
-            }
-            Ok(Admission {
-                response,
-                slot: Some(SlotAcquisition { slot_id, scopes }),
+            let in_flight: Vec<i64> = extra.iter().map(|v| v.unwrap_or(0)).collect();
+            let slot_id = if read_only || g == 0 {
+                None
+            } else {
+                Some(slot_id.ok_or("admitted with gauges but no slot id")?)
+            };
+            Ok(CountOutcome::Passed {
+                values,
+                in_flight,
+                slot_id,
             })
         }
         other => Err(format!("unknown reply code {other:?}")),
     }
 }
 
-/// Turn the atomic script's reply into LiteLLM's response (`_build_atomic_response`).
-fn decode_atomic(
-    descriptors: &[Descriptor],
-    metas: &[AtomicMeta],
+/// The atomic script's reply (for `n` counters) as an [`AtomicOutcome`].
+fn parse_atomic_reply(
+    n: usize,
     reply: &[Option<i64>],
-) -> std::result::Result<Response, String> {
+) -> std::result::Result<AtomicOutcome, String> {
     let number = |i: usize| {
         reply
             .get(i)
@@ -1048,49 +965,21 @@ fn decode_atomic(
             let index = usize::try_from(number(1)?)
                 .ok()
                 .and_then(|i| i.checked_sub(1))
-                .filter(|&i| i < metas.len())
+                .filter(|&i| i < n)
                 .ok_or_else(|| format!("counter index out of range in {reply:?}"))?;
-            let (current, limit) = (number(2)?, number(3)?);
-            let meta = &metas[index];
-            Ok(Response {
-                overall: Code::OverLimit,
-                statuses: vec![Status {
-                    code: Code::OverLimit,
-                    current_limit: limit,
-                    limit_remaining: limit.saturating_sub(current).max(0),
-                    rate_limit_type: meta.kind.into(),
-                    scope: descriptors[meta.descriptor].id().clone(),
-                }],
-                reservation_windows: Vec::new(),
+            // The script also returns the limit it judged by, which is the counter's own.
+            let (current, _limit) = (number(2)?, number(3)?);
+            Ok(AtomicOutcome::Refused { index, current })
+        }
+        0 => (0..n)
+            .map(|i| {
+                Ok(Charged {
+                    count: number(1 + 2 * i)?,
+                    window_start: number(2 + 2 * i)?,
+                })
             })
-        }
-        0 => {
-            let mut response = Response {
-                overall: Code::Ok,
-                statuses: Vec::with_capacity(metas.len()),
-                reservation_windows: Vec::with_capacity(metas.len()),
-            };
-            for (i, meta) in metas.iter().enumerate() {
-                let (new_count, window_start) = (number(1 + 2 * i)?, number(2 + 2 * i)?);
-                let d = &descriptors[meta.descriptor];
-                response.statuses.push(Status {
-                    code: Code::Ok,
-                    current_limit: meta.limit,
-                    limit_remaining: meta.limit.saturating_sub(new_count).max(0),
-                    rate_limit_type: meta.kind.into(),
-                    scope: d.id().clone(),
-                });
-                let identity = ReservationWindow {
-                    scope: d.id().clone(),
-                    kind: meta.kind,
-                    window_start,
-                };
-                if !response.reservation_windows.contains(&identity) {
-                    response.reservation_windows.push(identity);
-                }
-            }
-            Ok(response)
-        }
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map(AtomicOutcome::Applied),
         other => Err(format!("unknown reply code {other}")),
     }
 }
@@ -1099,6 +988,40 @@ fn decode_atomic(
 mod tests {
     use super::*;
     use crate::descriptor::Limits;
+    use crate::store::{Call, atomic_response, count_response, count_step};
+    use crate::window::{AtomicMeta, atomic_metas};
+
+    /// The `should_rate_limit` script's reply as the limiter's answer.
+    fn decode_check(
+        descriptors: &[Descriptor],
+        options: &CheckOptions,
+        reply: &[Option<i64>],
+        slot_id: Option<SlotId>,
+    ) -> std::result::Result<Admission, String> {
+        let call = Call {
+            descriptors,
+            options,
+        };
+        let step = count_step(&call);
+        let outcome = parse_count_reply(
+            step.counters.len(),
+            step.gauges.len(),
+            options.read_only,
+            reply,
+            slot_id,
+        )?;
+        Ok(count_response(&call, outcome))
+    }
+
+    /// The atomic script's reply as the limiter's answer.
+    fn decode_atomic(
+        descriptors: &[Descriptor],
+        metas: &[AtomicMeta],
+        reply: &[Option<i64>],
+    ) -> std::result::Result<Response, String> {
+        let outcome = parse_atomic_reply(metas.len(), reply)?;
+        Ok(atomic_response(descriptors, metas, outcome))
+    }
 
     fn d(key: &str, value: &str, limits: Limits) -> Descriptor {
         Descriptor::new(key, value, limits).unwrap()
@@ -1131,10 +1054,6 @@ mod tests {
     #[test]
     fn malformed_replies_are_errors_not_panics() {
         let ds = [d("api_key", "k", Limits::new().requests(3).max_parallel(2))];
-        let plan = WindowedPlan {
-            counters: windowed_counters(&ds, false).collect(),
-            gauges: gauges(&ds).collect(),
-        };
         let opts = CheckOptions::default();
         for reply in [
             vec![],
@@ -1146,18 +1065,11 @@ mod tests {
             vec![None, Some(1), Some(1)],
         ] {
             assert!(
-                decode_check(&ds, &opts, &plan, &reply, Some("s".into())).is_err(),
+                decode_check(&ds, &opts, &reply, Some("s".into())).is_err(),
                 "{reply:?}"
             );
         }
-        let ok = decode_check(
-            &ds,
-            &opts,
-            &plan,
-            &[Some(0), Some(1), Some(1)],
-            Some("s".into()),
-        )
-        .unwrap();
+        let ok = decode_check(&ds, &opts, &[Some(0), Some(1), Some(1)], Some("s".into())).unwrap();
         assert!(ok.response.is_ok());
         assert_eq!(ok.response.statuses.len(), 2);
         let metas = atomic_metas(&ds, &[Increment::requests(1)], 60);

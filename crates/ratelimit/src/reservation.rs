@@ -74,8 +74,7 @@ pub struct TokenIncrement {
 ///
 /// # Examples
 ///
-#[cfg_attr(not(loom), doc = "```")]
-#[cfg_attr(loom, doc = "```no_run")]
+/// ```
 /// use std::sync::Arc;
 /// use fastllm_ratelimit::{settlement_increments, ScopeId};
 ///
@@ -145,7 +144,7 @@ impl TpmReservation {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,152 +1,613 @@
-//! The state LiteLLM's memory tier holds for one scope, with its key-expiry rules.
+//! [`Store`]: the primitive state steps a backend provides, and [`Limiter`]: LiteLLM's v3
+//! limiter written once over them.
 //!
-//! LiteLLM keeps each of a scope's keys (`{k:v}:window`, `:requests`, `:tokens`,
-//! `:max_parallel_requests`) in an in-memory cache with a TTL. Two details of that cache
-//! shape the answers, and are reproduced here:
+//! The shape is governor's `StateStore`: a small trait of atomic state operations, with the
+//! algorithm on top of it written once. A backend implements [`Store`]; every [`Store`] is a
+//! [`Limiter`] (a blanket implementation, so no backend can answer differently):
 //!
-//! * a key's expiry is set when the key is created (or rewritten after it expired) and is
-//!   **not** pushed back by later writes (`InMemoryCache.allow_ttl_override` in 1.109.3;
-//!   1.110's native memory tier behaves the same, checked by probing `set_local`);
-//! * a key is live while `now <= expires_at` and reads as absent after that.
+//! * [`Store::count_request`] is one atomic step of `should_rate_limit` over plain keys (judge
+//!   the counters as they are, count the request, take a parallel-request slot), answering a
+//!   [`CountOutcome`]; [`Limiter::should_rate_limit`] plans the keys from the descriptors and
+//!   turns the outcome into LiteLLM's response;
+//! * [`Store::check_and_increment`] is pass 1 and pass 2 of the atomic check-and-increment
+//!   over plain counters, answering an [`AtomicOutcome`];
+//!   [`Limiter::atomic_check_and_increment_by_n`] and [`Limiter::reserve_tpm_tokens`] build
+//!   the counters and the response;
+//! * the settlement, release and read steps ([`Store::increment_tokens`],
+//!   [`Store::release_slots`], [`Store::in_flight`], ...) have no rule of their own to share.
 //!
-//! So a window whose key was written at `t0` disappears at `t0 + window` even if the window
-//! logic restarted it a fraction of a second earlier: LiteLLM then restarts the window once
-//! more (so up to twice the limit can be admitted within about a second), and a counter left
-//! over its limit keeps refusing until its own key expires. Both are observable in LiteLLM
-//! with a real clock and happen here the same way when the store's [`KeyTtl`] is
-//! [`KeyTtl::FollowClock`].
+//! [`MemoryStore`](crate::MemoryStore) runs each step under its scope locks with the
+//! [`window`](crate::window) rules; [`RedisStore`](crate::RedisStore) runs one Lua script per
+//! step. Both keep their own inherent methods with the names and signatures they always had
+//! (synchronous for the memory store, `async` with a fail mode for Redis), delegating here.
+//!
+//! # Why `impl Future` in the trait
+//!
+//! Redis is asynchronous and the memory store is not. The steps return
+//! `impl Future<Output = ...> + Send` (return-position `impl Trait` in traits), so a Redis step
+//! is an ordinary `async` block and a memory step is [`std::future::ready`], with no boxing and
+//! no runtime for the memory store: a [`Limiter`] operation over a store whose steps are all
+//! ready is itself ready at its first poll, which is how the memory store's synchronous
+//! methods run it. A separate synchronous trait would need the algorithm twice (once `async`);
+//! a boxed `dyn Future` would allocate on every memory check.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
-use crate::descriptor::CounterKind;
-use crate::gauge::Registry;
+use crate::descriptor::{CounterKind, Descriptor, ScopeId};
+use crate::error::{Error, Result};
+use crate::gauge::{SlotAcquisition, SlotId};
+use crate::memory::{Admission, CheckOptions};
+use crate::reservation::{TokenIncrement, TpmReservation, tpm_reservation_plan};
+use crate::window::{
+    AtomicMeta, Code, CounterRef, GaugeRef, Increment, ReservationWindow, Response, Status,
+    WindowedCounters, atomic_metas, clamped_remaining, counter_limit, counter_status,
+    counter_verdict, gauge_full, gauge_status, gauges, over_limit_response, windowed_counters,
+};
 
-/// How the store expires keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum KeyTtl {
-    /// Keys expire by the store's clock, as LiteLLM's memory tier expires them by the real
-    /// clock. This is what a live proxy does.
-    #[default]
-    FollowClock,
-    /// Keys never expire. This matches LiteLLM driven by a fake `time_provider` in a test that
-    /// runs in well under a window of real time: its cache then never expires anything. Idle
-    /// entries are never evicted in this mode.
-    Never,
+/// One windowed counter of a [`CountStep`]: LiteLLM's `{key:value}:requests` or `:tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedKey<'a> {
+    /// The scope's tag, `{key:value}`.
+    pub scope: &'a str,
+    /// Which counter.
+    pub kind: CounterKind,
+    /// The limit it is judged by, `None` when LiteLLM counts it without judging it.
+    pub limit: Option<i64>,
 }
 
-/// One key: a value (absent when `None`) and when it expires.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Key<T> {
-    value: Option<T>,
-    expires_at: Duration,
+/// One parallel-request gauge of a [`CountStep`]: LiteLLM's `{key:value}:max_parallel_requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaugeKey<'a> {
+    /// The scope's tag, `{key:value}`.
+    pub scope: &'a str,
+    /// Its `max_parallel_requests`.
+    pub limit: i64,
 }
 
-impl<T> Key<T> {
-    pub(crate) fn is_live(&self, now: Duration, mode: KeyTtl) -> bool {
-        self.value.is_some() && !(mode == KeyTtl::FollowClock && now > self.expires_at)
-    }
+/// What [`Store::count_request`] does, atomically across every key:
+///
+/// 1. read every counter; if one is over its limit (`value > limit`, or `value + 1 > limit`
+///    when `read_only`), answer [`CountOutcome::AlreadyOver`] and write nothing;
+/// 2. unless `read_only`, add 1 to every counter in order (a scope whose window expired
+///    restarts at the store's `int(now)` with both counters at 0), and answer
+///    [`CountOutcome::CountedOver`] if one is now over (the counts stay);
+/// 3. count each gauge's live slots; when `read_only` answer [`CountOutcome::Passed`] with
+///    them; else answer [`CountOutcome::GaugeFull`] for the first full one
+///    ([`gauge_full`]), or register one slot (`slot_id`, or a fresh one) on every gauge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountStep<'a> {
+    /// The windowed counters, in LiteLLM's order.
+    pub counters: Vec<CountedKey<'a>>,
+    /// The gauges, in descriptor order (empty when the parallel check is skipped).
+    pub gauges: Vec<GaugeKey<'a>>,
+    /// Only read: nothing is counted and no slot is taken.
+    pub read_only: bool,
+    /// The slot id to register; the store generates one when `None`.
+    pub slot_id: Option<&'a SlotId>,
+}
 
-    pub(crate) fn get(&self, now: Duration, mode: KeyTtl) -> Option<&T> {
-        if self.is_live(now, mode) {
-            self.value.as_ref()
-        } else {
-            None
+/// The answer of [`Store::count_request`]. `values` are parallel to [`CountStep::counters`]
+/// (`None`: no such key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountOutcome {
+    /// A counter was already over: the values before the call; nothing was written.
+    AlreadyOver(Vec<Option<i64>>),
+    /// Every counter was counted and one is now over: the values after; no gauge was touched.
+    CountedOver(Vec<Option<i64>>),
+    /// Counted, but gauge `gauge` (an index into [`CountStep::gauges`]) is full with
+    /// `in_flight` slots; no slot was taken.
+    GaugeFull {
+        /// The counters' values after counting.
+        values: Vec<Option<i64>>,
+        /// Which gauge refused.
+        gauge: usize,
+        /// Its live slots.
+        in_flight: i64,
+    },
+    /// Admitted (or, read only, not over): the values (after counting, or as read) and each
+    /// gauge's live slots (after taking the slot, or as read).
+    Passed {
+        /// The counters' values.
+        values: Vec<Option<i64>>,
+        /// One count per gauge.
+        in_flight: Vec<i64>,
+        /// The slot registered on every gauge; `None` when read only or without gauges.
+        slot_id: Option<SlotId>,
+    },
+}
+
+/// One counter of [`Store::check_and_increment`]: LiteLLM's `AtomicCounterMeta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AtomicCounter<'a> {
+    /// The scope's tag, `{key:value}`.
+    pub scope: &'a str,
+    /// Which counter.
+    pub kind: CounterKind,
+    /// Its limit.
+    pub limit: i64,
+    /// The amount to add (`>= 0`; 0 still checks `count >= limit`).
+    pub increment: i64,
+    /// The scope's window, also the counter key's TTL.
+    pub window_size_secs: u64,
+}
+
+/// The answer of [`Store::check_and_increment`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtomicOutcome {
+    /// Counter `index` refused its increment at `current`; nothing was written.
+    Refused {
+        /// Index into the step's counters.
+        index: usize,
+        /// The count it was judged at (0 when its window had expired).
+        current: i64,
+    },
+    /// Every counter was charged: per counter, its new count and the start of the window it
+    /// was charged in.
+    Applied(Vec<Charged>),
+}
+
+/// One counter charged by [`Store::check_and_increment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    /// The counter's new value.
+    pub count: i64,
+    /// The window it was charged in.
+    pub window_start: i64,
+}
+
+/// The primitive state steps of LiteLLM's v3 limiter. Each method is one atomic step on a
+/// backend's keys; [`Limiter`] builds the limiter's operations from them.
+///
+/// `Error` is what a backend reports when a step cannot run:
+/// [`Infallible`](std::convert::Infallible) in memory, [`BackendError`](crate::BackendError)
+/// on Redis.
+pub trait Store: Send + Sync {
+    /// Why a step could not run.
+    type Error: Send;
+
+    /// The limiter's window: the window of [`Store::count_request`], and the window of an
+    /// atomic counter whose descriptor has none.
+    fn window_size_secs(&self) -> u64;
+
+    /// `should_rate_limit`'s step: see [`CountStep`].
+    fn count_request(
+        &self,
+        step: &CountStep<'_>,
+    ) -> impl Future<Output = std::result::Result<CountOutcome, Self::Error>> + Send;
+
+    /// `atomic_check_and_increment_by_n`'s step: add each counter's increment if every counter
+    /// stays within its limit ([`atomic_step`](crate::window::atomic_step)), otherwise change
+    /// nothing and name the first one that refuses.
+    fn check_and_increment(
+        &self,
+        counters: &[AtomicCounter<'_>],
+    ) -> impl Future<Output = std::result::Result<AtomicOutcome, Self::Error>> + Send;
+
+    /// Add to token counters whatever window is open (LiteLLM's plain `CounterIncrement`s, as
+    /// used to settle or refund a TPM reservation). A missing counter starts from 0 and may go
+    /// negative.
+    fn increment_tokens(
+        &self,
+        increments: &[TokenIncrement],
+    ) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send;
+
+    /// Add `amount` to the counter of `window`'s scope only if `window` is still the scope's
+    /// open window. Returns whether it was applied.
+    fn increment_tokens_guarded(
+        &self,
+        window: &ReservationWindow,
+        amount: i64,
+    ) -> impl Future<Output = std::result::Result<bool, Self::Error>> + Send;
+
+    /// Remove a slot's id from each of its gauges (an unknown or released id changes nothing);
+    /// each gauge's remaining slots.
+    fn release_slots(
+        &self,
+        slot: &SlotAcquisition,
+    ) -> impl Future<Output = std::result::Result<Vec<i64>, Self::Error>> + Send;
+
+    /// The live slots of a scope's gauge.
+    fn in_flight(
+        &self,
+        scope: &str,
+    ) -> impl Future<Output = std::result::Result<i64, Self::Error>> + Send;
+
+    /// The value of a scope's counter, `None` if absent.
+    fn counter(
+        &self,
+        scope: &str,
+        kind: CounterKind,
+    ) -> impl Future<Output = std::result::Result<Option<i64>, Self::Error>> + Send;
+
+    /// The start of a scope's open window, `None` if absent.
+    fn window_start(
+        &self,
+        scope: &str,
+    ) -> impl Future<Output = std::result::Result<Option<i64>, Self::Error>> + Send;
+}
+
+/// LiteLLM's v3 limiter over any [`Store`]: each operation is written once here. Implemented
+/// for every [`Store`].
+pub trait Limiter: Store {
+    /// LiteLLM's `should_rate_limit`: count one request on every windowed counter, then take a
+    /// parallel-request slot on every gauge, in one [`Store::count_request`] step.
+    ///
+    /// Statuses: one per judged counter (requests then tokens, per descriptor; a counter is
+    /// judged by its scope's last windowed descriptor), then one per gauge (only the full one
+    /// on refusal). With `skip_tpm_check`, token limits are ignored; with
+    /// `skip_parallel_check`, the gauges.
+    fn should_rate_limit(
+        &self,
+        descriptors: &[Descriptor],
+        options: &CheckOptions,
+    ) -> impl Future<Output = std::result::Result<Admission, Self::Error>> + Send {
+        async move {
+            let call = Call {
+                descriptors,
+                options,
+            };
+            let step = count_step(&call);
+            if step.counters.is_empty() && step.gauges.is_empty() {
+                return Ok(Admission {
+                    response: Response::ok(),
+                    slot: None,
+                });
+            }
+            let outcome = self.count_request(&step).await?;
+            Ok(count_response(&call, outcome))
         }
     }
 
-    /// Write `value`; the expiry moves to `now + ttl` only if the key was not live.
-    pub(crate) fn set(&mut self, now: Duration, mode: KeyTtl, value: T, ttl: Duration) {
-        if !self.is_live(now, mode) {
-            self.expires_at = now.saturating_add(ttl);
+    /// LiteLLM's `atomic_check_and_increment_by_n`: add `increments[i]` to descriptor `i`'s
+    /// counters if **every** counter stays within its limit, otherwise change nothing.
+    ///
+    /// Each descriptor's window is its own `window_size` (or the store's). Counters without a
+    /// limit, or with a negative increment, are left out; a zero increment is still checked
+    /// (`count >= limit` is over). Refused: one status, the first counter over its limit,
+    /// `limit_remaining = max(0, limit - count)`. Admitted: one status per counter,
+    /// `limit_remaining = max(0, limit - new)`, and the windows charged in
+    /// `reservation_windows`.
+    ///
+    /// # Errors
+    ///
+    /// The outer [`Error::LengthMismatch`] when the two slices differ in length (nothing is
+    /// asked of the store); the inner error when the store's step failed.
+    fn atomic_check_and_increment_by_n(
+        &self,
+        descriptors: &[Descriptor],
+        increments: &[Increment],
+    ) -> impl Future<Output = Result<std::result::Result<Response, Self::Error>>> + Send {
+        async move {
+            if descriptors.len() != increments.len() {
+                return Err(Error::LengthMismatch {
+                    descriptors: descriptors.len(),
+                    increments: increments.len(),
+                });
+            }
+            Ok(atomic(self, descriptors, increments).await)
         }
-        self.value = Some(value);
     }
 
-    /// The live value, mutably; a dead key is recreated from `T::default()` with a fresh expiry.
-    pub(crate) fn get_or_create(&mut self, now: Duration, mode: KeyTtl, ttl: Duration) -> &mut T
-    where
-        T: Default,
-    {
-        if !self.is_live(now, mode) {
-            self.expires_at = now.saturating_add(ttl);
-            self.value = Some(T::default());
-        }
-        self.value.get_or_insert_with(T::default)
-    }
-
-    /// The live value, mutably, without touching the expiry.
-    pub(crate) fn get_mut(&mut self, now: Duration, mode: KeyTtl) -> Option<&mut T> {
-        if self.is_live(now, mode) {
-            self.value.as_mut()
-        } else {
-            None
+    /// LiteLLM's `reserve_tpm_tokens`: atomically charge `estimated_tokens` to the token
+    /// counter of every descriptor with a token limit (except project ITPM/OTPM descriptors),
+    /// or `scope_estimates`' amount for a descriptor key listed there.
+    ///
+    /// LiteLLM's pre-call hook floors the estimate at 1 before calling this; this function
+    /// takes the amount as given. A refused reservation holds nothing (no scopes, 0 tokens).
+    fn reserve_tpm_tokens(
+        &self,
+        descriptors: &[Descriptor],
+        estimated_tokens: i64,
+        scope_estimates: &[(&str, i64)],
+    ) -> impl Future<Output = std::result::Result<TpmReservation, Self::Error>> + Send {
+        async move {
+            let (tpm, increments) =
+                tpm_reservation_plan(descriptors, estimated_tokens, scope_estimates);
+            let nothing = |response| TpmReservation {
+                response,
+                scopes: Vec::new(),
+                reserved_tokens: 0,
+            };
+            if tpm.is_empty() {
+                return Ok(nothing(Response::ok()));
+            }
+            // The plan builds exactly one increment per descriptor.
+            let response = atomic(self, &tpm, &increments).await?;
+            if !response.is_ok() {
+                return Ok(nothing(response));
+            }
+            let mut scopes: Vec<Arc<ScopeId>> = Vec::new();
+            for d in &tpm {
+                if !scopes
+                    .iter()
+                    .any(|s| s.key() == d.key() && s.value() == d.value())
+                {
+                    scopes.push(d.id().clone());
+                }
+            }
+            Ok(TpmReservation {
+                response,
+                scopes,
+                reserved_tokens: estimated_tokens,
+            })
         }
     }
 }
 
-/// Everything stored for one scope `{key:value}`.
-#[derive(Debug, Default)]
-pub(crate) struct ScopeState {
-    /// Set when the entry was evicted from the map: a holder must look the scope up again.
-    pub(crate) dead: bool,
-    /// Inserted but not locked yet: never idle, so a sweep cannot take an entry away from the
-    /// call that is about to use it.
-    pub(crate) fresh: bool,
-    pub(crate) window: Key<i64>,
-    pub(crate) requests: Key<i64>,
-    pub(crate) tokens: Key<i64>,
-    pub(crate) gauge: Key<Registry>,
+impl<S: Store + ?Sized> Limiter for S {}
+
+/// The atomic check-and-increment once the lengths are known to match.
+async fn atomic<S: Store + ?Sized>(
+    store: &S,
+    descriptors: &[Descriptor],
+    increments: &[Increment],
+) -> std::result::Result<Response, S::Error> {
+    let metas = atomic_metas(descriptors, increments, store.window_size_secs());
+    if metas.is_empty() {
+        return Ok(Response::ok());
+    }
+    let outcome = store
+        .check_and_increment(&atomic_counters(descriptors, &metas))
+        .await?;
+    Ok(atomic_response(descriptors, &metas, outcome))
 }
 
-impl ScopeState {
-    pub(crate) fn new_entry() -> Self {
-        Self {
-            fresh: true,
-            ..Self::default()
-        }
-    }
+/// The step's counters for `metas`.
+pub(crate) fn atomic_counters<'a>(
+    descriptors: &'a [Descriptor],
+    metas: &[AtomicMeta],
+) -> Vec<AtomicCounter<'a>> {
+    metas
+        .iter()
+        .map(|m| AtomicCounter {
+            scope: descriptors[m.descriptor].scope(),
+            kind: m.kind,
+            limit: m.limit,
+            increment: m.increment,
+            window_size_secs: m.window_size_secs,
+        })
+        .collect()
+}
 
-    pub(crate) fn counter(&self, kind: CounterKind) -> &Key<i64> {
-        match kind {
-            CounterKind::Requests => &self.requests,
-            CounterKind::Tokens => &self.tokens,
+/// LiteLLM's response to an [`AtomicOutcome`] (`_build_atomic_response`): refused, the
+/// offending counter's status only, `limit_remaining = max(0, limit - current)`; applied, one
+/// status per counter and one reservation window per (counter, window).
+pub(crate) fn atomic_response(
+    descriptors: &[Descriptor],
+    metas: &[AtomicMeta],
+    outcome: AtomicOutcome,
+) -> Response {
+    match outcome {
+        AtomicOutcome::Refused { index, current } => {
+            let meta = &metas[index];
+            Response {
+                overall: Code::OverLimit,
+                statuses: vec![Status {
+                    code: Code::OverLimit,
+                    current_limit: meta.limit,
+                    limit_remaining: clamped_remaining(meta.limit, current),
+                    rate_limit_type: meta.kind.into(),
+                    scope: descriptors[meta.descriptor].id().clone(),
+                }],
+                reservation_windows: Vec::new(),
+            }
         }
-    }
-
-    pub(crate) fn counter_mut(&mut self, kind: CounterKind) -> &mut Key<i64> {
-        match kind {
-            CounterKind::Requests => &mut self.requests,
-            CounterKind::Tokens => &mut self.tokens,
+        AtomicOutcome::Applied(charged) => {
+            let mut response = Response {
+                overall: Code::Ok,
+                statuses: Vec::with_capacity(metas.len()),
+                reservation_windows: Vec::with_capacity(metas.len()),
+            };
+            for (meta, c) in metas.iter().zip(&charged) {
+                let d = &descriptors[meta.descriptor];
+                response.statuses.push(Status {
+                    code: Code::Ok,
+                    current_limit: meta.limit,
+                    limit_remaining: clamped_remaining(meta.limit, c.count),
+                    rate_limit_type: meta.kind.into(),
+                    scope: d.id().clone(),
+                });
+                let identity = ReservationWindow {
+                    scope: d.id().clone(),
+                    kind: meta.kind,
+                    window_start: c.window_start,
+                };
+                // LiteLLM returns a frozenset: one identity per (counter, window).
+                if !response.reservation_windows.contains(&identity) {
+                    response.reservation_windows.push(identity);
+                }
+            }
+            response
         }
-    }
-
-    /// No live key: the entry answers exactly like an absent one and can be dropped.
-    pub(crate) fn is_idle(&self, now: Duration, mode: KeyTtl) -> bool {
-        !self.fresh
-            && !self.window.is_live(now, mode)
-            && !self.requests.is_live(now, mode)
-            && !self.tokens.is_live(now, mode)
-            && !self.gauge.is_live(now, mode)
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
+/// A `should_rate_limit` call: its counters and gauges (LiteLLM's
+/// `_collect_windowed_keys_and_gauges`), listed again wherever they are needed rather than
+/// collected.
+pub(crate) struct Call<'a> {
+    pub(crate) descriptors: &'a [Descriptor],
+    pub(crate) options: &'a CheckOptions,
+}
 
-    #[test]
-    fn expiry_is_fixed_at_creation() {
-        let s = Duration::from_secs;
-        let mut k = Key::default();
-        k.set(s(10), KeyTtl::FollowClock, 1, s(5));
-        k.set(s(14), KeyTtl::FollowClock, 2, s(5));
-        assert_eq!(k.get(s(15), KeyTtl::FollowClock), Some(&2));
-        assert_eq!(
-            k.get(s(15) + Duration::from_nanos(1), KeyTtl::FollowClock),
-            None
-        );
-        assert_eq!(k.get(s(1000), KeyTtl::Never), Some(&2));
-        k.set(s(16), KeyTtl::FollowClock, 3, s(5));
-        assert_eq!(k.get(s(21), KeyTtl::FollowClock), Some(&3));
+impl<'a> Call<'a> {
+    /// The windowed counters, per descriptor `requests` then `tokens`.
+    fn counters(&self) -> WindowedCounters<'a, Descriptor> {
+        windowed_counters(self.descriptors, self.options.skip_tpm_check)
+    }
+
+    /// The gauges, in descriptor order; none with `skip_parallel_check`.
+    fn gauges(&self) -> impl Iterator<Item = GaugeRef> + 'a {
+        let skip = self.options.skip_parallel_check;
+        gauges(self.descriptors).filter(move |_| !skip)
+    }
+
+    fn gauge(&self, j: usize) -> GaugeRef {
+        self.gauges()
+            .nth(j)
+            .expect("a store answers about one of the call's gauges")
+    }
+}
+
+/// The keys of a `should_rate_limit` call.
+pub(crate) fn count_step<'a>(call: &Call<'a>) -> CountStep<'a> {
+    let descriptors = call.descriptors;
+    CountStep {
+        counters: call
+            .counters()
+            .map(|c| CountedKey {
+                scope: descriptors[c.descriptor].scope(),
+                kind: c.kind,
+                limit: counter_limit(descriptors, c, call.options.skip_tpm_check),
+            })
+            .collect(),
+        gauges: call
+            .gauges()
+            .map(|g| GaugeKey {
+                scope: descriptors[g.descriptor].scope(),
+                limit: g.limit,
+            })
+            .collect(),
+        read_only: call.options.read_only,
+        slot_id: call.options.slot_id.as_ref(),
+    }
+}
+
+/// Step 1 of [`CountStep`]: whether a judged counter holding `values` is over
+/// ([`counter_verdict`]).
+pub(crate) fn any_counter_over(
+    counters: &[CountedKey<'_>],
+    values: &[Option<i64>],
+    read_only: bool,
+) -> bool {
+    counters.iter().zip(values).any(|(c, &v)| {
+        c.limit
+            .is_some_and(|l| counter_verdict(v, l, read_only).over)
+    })
+}
+
+/// The windowed statuses for counts read after counting (`pending` 0).
+fn counted_statuses(
+    descriptors: &[Descriptor],
+    counters: impl Iterator<Item = CounterRef>,
+    values: &[Option<i64>],
+    skip_tpm: bool,
+) -> Response {
+    let mut response = Response {
+        statuses: Vec::with_capacity(values.len() + 1),
+        ..Response::default()
+    };
+    for (c, v) in counters.zip(values) {
+        if let Some(status) = counter_status(descriptors, c, *v, false, skip_tpm) {
+            if status.code == Code::OverLimit {
+                response.overall = Code::OverLimit;
+            }
+            response.statuses.push(status);
+        }
+    }
+    response
+}
+
+/// LiteLLM's response to a [`CountOutcome`].
+pub(crate) fn count_response(call: &Call<'_>, outcome: CountOutcome) -> Admission {
+    let descriptors = call.descriptors;
+    let options = call.options;
+    let skip_tpm = options.skip_tpm_check;
+    let refuse = |mut response: Response| {
+        response.overall = Code::OverLimit;
+        Admission {
+            response,
+            slot: None,
+        }
+    };
+    let status = |g: GaugeRef, in_flight: i64, code: Code| {
+        gauge_status(&descriptors[g.descriptor], g.limit, in_flight, code)
+    };
+    match outcome {
+        CountOutcome::AlreadyOver(values) => refuse(over_limit_response(
+            descriptors,
+            call.counters(),
+            &values,
+            options.read_only,
+            skip_tpm,
+        )),
+        CountOutcome::CountedOver(values) => refuse(counted_statuses(
+            descriptors,
+            call.counters(),
+            &values,
+            skip_tpm,
+        )),
+        CountOutcome::GaugeFull {
+            values,
+            gauge: j,
+            in_flight,
+        } => {
+            let mut response = counted_statuses(descriptors, call.counters(), &values, skip_tpm);
+            response
+                .statuses
+                .push(status(call.gauge(j), in_flight, Code::OverLimit));
+            refuse(response)
+        }
+        CountOutcome::Passed {
+            values,
+            in_flight,
+            slot_id,
+        } => {
+            if options.read_only {
+                let mut response =
+                    over_limit_response(descriptors, call.counters(), &values, true, skip_tpm);
+                if !in_flight.is_empty() {
+                    // The gauge phase's verdict is the overall one, as in LiteLLM.
+                    let mut over = false;
+                    for (g, &n) in call.gauges().zip(&in_flight) {
+                        let code = if gauge_full(n, g.limit) {
+                            Code::OverLimit
+                        } else {
+                            Code::Ok
+                        };
+                        over |= code == Code::OverLimit;
+                        response.statuses.push(status(g, n, code));
+                    }
+                    response.overall = if over { Code::OverLimit } else { Code::Ok };
+                }
+                return Admission {
+                    response,
+                    slot: None,
+                };
+            }
+            let mut response = counted_statuses(descriptors, call.counters(), &values, skip_tpm);
+            response.overall = Code::Ok;
+            let Some(slot_id) = slot_id.filter(|_| !in_flight.is_empty()) else {
+                return Admission {
+                    response,
+                    slot: None,
+                };
+            };
+            let mut scopes = Vec::with_capacity(in_flight.len());
+            for (g, &n) in call.gauges().zip(&in_flight) {
+                response.statuses.push(status(g, n, Code::Ok));
+                scopes.push(Arc::from(descriptors[g.descriptor].scope()));
+            }
+            Admission {
+                response,
+                slot: Some(SlotAcquisition { slot_id, scopes }),
+            }
+        }
+    }
+}
+
+/// The value of a future whose every step is already ready (the memory store's: each step
+/// is a [`std::future::ready`]).
+///
+/// # Panics
+///
+/// If the future is pending at its first poll, which no memory-store operation is.
+pub(crate) fn ready_now<F: Future>(future: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        Poll::Ready(value) => value,
+        Poll::Pending => unreachable!("a memory-store step is always ready"),
     }
 }

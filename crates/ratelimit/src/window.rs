@@ -25,6 +25,7 @@
 use std::sync::Arc;
 
 use crate::descriptor::{CounterKind, Descriptor, ScopeId};
+use crate::store::AtomicCounter;
 
 /// A status or response code: LiteLLM's `"OK"` / `"OVER_LIMIT"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -218,16 +219,6 @@ pub(crate) struct GaugeRef {
     pub limit: i64,
 }
 
-/// The counters and gauges a `should_rate_limit` call touches: LiteLLM's
-/// `_collect_windowed_keys_and_gauges`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct WindowedPlan {
-    /// Windowed counters, per descriptor `requests` then `tokens`, in descriptor order.
-    pub counters: Vec<CounterRef>,
-    /// Gauges, in descriptor order.
-    pub gauges: Vec<GaugeRef>,
-}
-
 /// What the windowed rules read of one descriptor of a call. [`Descriptor`] implements it;
 /// a binding that parses LiteLLM's descriptor dicts itself implements it over its own type,
 /// so the same rules decide for both.
@@ -341,15 +332,6 @@ pub(crate) fn gauges(descriptors: &[Descriptor]) -> impl Iterator<Item = GaugeRe
     })
 }
 
-/// Split descriptors into windowed counters and gauges. With `skip_tpm_check`, token limits
-/// are ignored (the TPM budget is then handled by a reservation).
-pub(crate) fn collect_windowed(descriptors: &[Descriptor], skip_tpm_check: bool) -> WindowedPlan {
-    WindowedPlan {
-        counters: windowed_counters(descriptors, skip_tpm_check).collect(),
-        gauges: gauges(descriptors).collect(),
-    }
-}
-
 /// The limit `counter` is judged by: its metadata descriptor's limit of its kind, or `None`
 /// when that descriptor has none (LiteLLM skips the counter).
 pub fn counter_limit<D: WindowedLimits>(
@@ -426,15 +408,15 @@ fn windowed_status(
 /// in LiteLLM.
 pub(crate) fn over_limit_response(
     descriptors: &[Descriptor],
-    plan: &WindowedPlan,
+    counters: impl IntoIterator<Item = CounterRef>,
     values: &[Option<i64>],
     read_only: bool,
     skip_tpm_check: bool,
 ) -> Response {
-    let mut statuses = Vec::with_capacity(plan.counters.len());
+    let mut statuses = Vec::with_capacity(values.len());
     let over = judge_counters(
         descriptors,
-        plan.counters.iter().copied(),
+        counters,
         values.iter().copied(),
         read_only,
         skip_tpm_check,
@@ -572,15 +554,6 @@ pub struct AtomicWrite {
     pub new_count: i64,
 }
 
-/// The outcome of pass 1 of `_atomic_check_and_increment_in_memory`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AtomicPlan {
-    /// Refused: nothing may be written. Holds the offending counter's status only.
-    OverLimit(Response),
-    /// Admitted: apply these writes (parallel to the metas) and answer with the response.
-    Apply(Vec<AtomicWrite>, Response),
-}
-
 /// One counter of `_atomic_check_and_increment_in_memory`'s pass 1: `Err(current)` (the
 /// count it was judged at) when it refuses `increment`, else what pass 2 writes.
 ///
@@ -617,60 +590,25 @@ pub fn atomic_step(
     })
 }
 
-/// Pass 1 (validate every counter against the state before the call) and the values pass 2
-/// will write. `states` is parallel to `metas`; see [`atomic_step`]. The refused status
-/// reports `max(0, limit - current)`.
+/// Pass 1 of `_atomic_check_and_increment_in_memory`: validate every counter against the
+/// state before the call (`states` is parallel to `counters`; see [`atomic_step`]). The first
+/// counter that refuses gives `Err((its index, the count it was judged at))`; otherwise the
+/// values pass 2 writes, one per counter.
 pub(crate) fn atomic_plan(
-    descriptors: &[Descriptor],
-    metas: &[AtomicMeta],
+    counters: &[AtomicCounter<'_>],
     states: &[CounterState],
     now_secs: i64,
-) -> AtomicPlan {
-    let mut writes = Vec::with_capacity(metas.len());
-    for (meta, state) in metas.iter().zip(states) {
-        let window = limit_i64(meta.window_size_secs);
-        match atomic_step(*state, now_secs, window, meta.increment, meta.limit) {
-            Ok(write) => writes.push(write),
-            Err(current) => {
-                return AtomicPlan::OverLimit(Response {
-                    overall: Code::OverLimit,
-                    statuses: vec![Status {
-                        code: Code::OverLimit,
-                        current_limit: meta.limit,
-                        limit_remaining: clamped_remaining(meta.limit, current),
-                        rate_limit_type: meta.kind.into(),
-                        scope: descriptors[meta.descriptor].id().clone(),
-                    }],
-                    reservation_windows: Vec::new(),
-                });
-            }
-        }
-    }
-    let mut response = Response {
-        overall: Code::Ok,
-        statuses: Vec::with_capacity(metas.len()),
-        reservation_windows: Vec::with_capacity(metas.len()),
-    };
-    for (meta, write) in metas.iter().zip(&writes) {
-        let d = &descriptors[meta.descriptor];
-        response.statuses.push(Status {
-            code: Code::Ok,
-            current_limit: meta.limit,
-            limit_remaining: clamped_remaining(meta.limit, write.new_count),
-            rate_limit_type: meta.kind.into(),
-            scope: d.id().clone(),
-        });
-        let identity = ReservationWindow {
-            scope: d.id().clone(),
-            kind: meta.kind,
-            window_start: write.window_start,
-        };
-        // LiteLLM returns a frozenset: one identity per (counter, window).
-        if !response.reservation_windows.contains(&identity) {
-            response.reservation_windows.push(identity);
-        }
-    }
-    AtomicPlan::Apply(writes, response)
+) -> Result<Vec<AtomicWrite>, (usize, i64)> {
+    counters
+        .iter()
+        .zip(states)
+        .enumerate()
+        .map(|(i, (c, state))| {
+            let window = limit_i64(c.window_size_secs);
+            atomic_step(*state, now_secs, window, c.increment, c.limit)
+                .map_err(|current| (i, current))
+        })
+        .collect()
 }
 
 /// A gauge's status (LiteLLM's `_gauge_status`): `limit_remaining = max(0, limit - in_flight)`
@@ -694,6 +632,7 @@ pub(crate) fn gauge_status(
 mod tests {
     use super::*;
     use crate::descriptor::Limits;
+    use crate::store::{AtomicOutcome, Charged, atomic_counters, atomic_response};
 
     fn d(key: &str, value: &str, limits: Limits) -> Descriptor {
         Descriptor::new(key, value, limits).unwrap()
@@ -724,10 +663,10 @@ mod tests {
             d("api_key", "k", Limits::new().requests(5).tokens(50)),
             d("api_key", "k", Limits::new().requests(2)),
         ];
-        let plan = collect_windowed(&ds, false);
-        assert_eq!(plan.counters.len(), 3);
-        assert!(plan.counters.iter().all(|c| c.metadata == 1));
-        let r = over_limit_response(&ds, &plan, &[Some(3), Some(7), Some(3)], false, false);
+        let counters: Vec<CounterRef> = windowed_counters(&ds, false).collect();
+        assert_eq!(counters.len(), 3);
+        assert!(counters.iter().all(|c| c.metadata == 1));
+        let r = over_limit_response(&ds, counters, &[Some(3), Some(7), Some(3)], false, false);
         // The tokens counter is judged by descriptor 1, which has no token limit: skipped.
         assert_eq!(r.statuses.len(), 2);
         assert_eq!(r.overall, Code::OverLimit);
@@ -744,8 +683,9 @@ mod tests {
             window_start: Some(0),
             count: Some(2),
         };
-        match atomic_plan(&ds, &metas, &[st, st], 1) {
-            AtomicPlan::OverLimit(r) => {
+        match atomic_plan(&atomic_counters(&ds, &metas), &[st, st], 1) {
+            Err((index, current)) => {
+                let r = atomic_response(&ds, &metas, AtomicOutcome::Refused { index, current });
                 assert_eq!(r.statuses.len(), 1);
                 assert_eq!(r.statuses[0].rate_limit_type, RateLimitType::Requests);
                 assert_eq!(r.statuses[0].limit_remaining, 0);
@@ -761,9 +701,17 @@ mod tests {
             60,
         );
         assert_eq!(metas.len(), 1);
-        match atomic_plan(&ds, &metas, &[st], 1) {
-            AtomicPlan::Apply(w, r) => {
+        match atomic_plan(&atomic_counters(&ds, &metas), &[st], 1) {
+            Ok(w) => {
                 assert_eq!(w[0].new_count, 6);
+                let charged = w
+                    .iter()
+                    .map(|w| Charged {
+                        count: w.new_count,
+                        window_start: w.window_start,
+                    })
+                    .collect();
+                let r = atomic_response(&ds, &metas, AtomicOutcome::Applied(charged));
                 assert_eq!(r.statuses[0].limit_remaining, 4);
                 assert_eq!(r.reservation_windows[0].window_start, 0);
             }

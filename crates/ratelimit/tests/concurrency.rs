@@ -1,6 +1,5 @@
 //! Many threads on one store: exact admission counts, no deadlock across key orders, and
 //! eviction racing with checks loses no update.
-#![cfg(not(loom))]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};

@@ -1,6 +1,5 @@
 //! Property tests: limits hold, reservations are all-or-nothing, gauges never leak, and
 //! sweeping idle scopes never changes an answer.
-#![cfg(not(loom))]
 
 use std::collections::HashMap;
 use std::time::Duration;
