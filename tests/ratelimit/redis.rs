@@ -20,7 +20,6 @@
 //!   when `LITELLM_PYTHON` names a Python with LiteLLM and fastapi, orjson, backoff and redis
 //!   installed (CI's LiteLLM venvs are built later by the Makefile, so it cannot be assumed
 //!   here); without it a second Rust store stands in for LiteLLM, and the test says so.
-#![cfg(all(feature = "redis", not(loom)))]
 
 use std::error::Error as _;
 use std::io::{BufRead, BufReader, Write};
@@ -31,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
-use fastllm_connpool::testing::{RedisServer, error_chain};
+use fastllm_tests::{RedisServer, error_chain};
 use fastllm_ratelimit::{
     Admission, BackendError, CheckOptions, Code, Config, CounterKind, Decision, Descriptor,
     FailMode, FakeClock, Increment, KeyTtl, Limits, MemoryStore, RATE_LIMIT_UNVERIFIABLE_MESSAGE,
@@ -44,7 +43,7 @@ const TEST_LIMIT: Duration = Duration::from_secs(120);
 const LONG_WINDOW: u64 = 3600;
 
 // ---------------------------------------------------------------------------------------------
-// Harness (the server itself is `fastllm_connpool::testing::RedisServer`)
+// Harness (the server itself is `fastllm_tests::RedisServer`)
 // ---------------------------------------------------------------------------------------------
 
 fn pool_config() -> PoolConfig {
@@ -1063,7 +1062,7 @@ async fn next_line(
     line
 }
 
-/// Starts `tests/redis_interop.py` under `python`, waits until LiteLLM is ready, then runs
+/// Starts `ratelimit/redis_interop.py` under `python`, waits until LiteLLM is ready, then runs
 /// `rust_half` while LiteLLM runs its checks.
 async fn with_litellm<F, Fut>(
     python: &std::path::Path,
@@ -1075,7 +1074,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = (usize, Vec<SlotAcquisition>)>,
 {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_interop.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ratelimit/redis_interop.py");
     let mut child = Reaped(
         Command::new(python)
             .arg(script)

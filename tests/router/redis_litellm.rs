@@ -1,6 +1,6 @@
 //! A LiteLLM `Router` and a fastllm [`Router`] on one real `redis-server` see the same state.
 //!
-//! `litellm_and_fastllm_share_state` runs LiteLLM itself (`tests/redis_litellm.py`, one process
+//! `litellm_and_fastllm_share_state` runs LiteLLM itself (`router/redis_litellm.py`, one process
 //! per Python in `LITELLM_PYTHON`, separated like `PATH`: the Makefile passes its LiteLLM 1.110.2
 //! and 1.109.3 venvs) against this crate on a throwaway server, and checks, on each line:
 //!
@@ -25,9 +25,8 @@
 //!
 //! Without `LITELLM_PYTHON` (the Makefile builds the LiteLLM venvs only for `make test`), a second
 //! fastllm router answers the same commands in LiteLLM's place and the same checks run; the test
-//! prints that LiteLLM's half did NOT run. The server is `fastllm_connpool::testing::RedisServer`
+//! prints that LiteLLM's half did NOT run. The server is `fastllm_tests::RedisServer`
 //! (`$REDIS_SERVER`, else `redis-server` on `PATH`; without one the test fails, it never skips).
-#![cfg(all(feature = "redis", not(loom)))]
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Lines, Write};
@@ -38,7 +37,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
-use fastllm_connpool::testing::RedisServer;
+use fastllm_tests::RedisServer;
 use fastllm_router::litellm::keys;
 use fastllm_router::litellm::parse_model_list;
 use fastllm_router::strategy::{Request, Strategy};
@@ -197,7 +196,7 @@ where
 }
 
 // ---------------------------------------------------------------------------------------------
-// The other side: LiteLLM (tests/redis_litellm.py), or a fastllm router standing in for it
+// The other side: LiteLLM (router/redis_litellm.py), or a fastllm router standing in for it
 // ---------------------------------------------------------------------------------------------
 
 /// Kills and reaps the child process when dropped (a failed assertion must not leave it).
@@ -229,7 +228,7 @@ async fn next_line(
     line
 }
 
-/// `tests/redis_litellm.py` under one Python, answering one JSON command per line.
+/// `router/redis_litellm.py` under one Python, answering one JSON command per line.
 struct LiteLlm {
     child: Reaped,
     stdin: ChildStdin,
@@ -239,7 +238,7 @@ struct LiteLlm {
 
 impl LiteLlm {
     async fn start(python: &Path, server: &RedisServer) -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_litellm.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/router/redis_litellm.py");
         let mut child = Reaped(
             Command::new(python)
                 .arg(script)
