@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{FromRedisValue, RedisPool, cmd};
-use fastllm_tests::RedisServer;
 use fastllm_router::litellm::keys;
 use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
@@ -28,6 +27,7 @@ use fastllm_router::{
     Deployment, Error, ErrorKind, Failure, FakeClock, Pick, RedisState, Router, RouterSettings,
     StdRouterRng, Success, SystemClock,
 };
+use fastllm_tests::RedisServer;
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(60);

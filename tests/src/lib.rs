@@ -10,8 +10,11 @@
 //! * `connpool/redis.rs`: the Redis pool against a real server.
 //! * `benches/ratelimit_redis.rs`: `RedisStore`'s cost per check on a loopback server.
 //!
-//! The library is the throwaway server they start: [`RedisServer`].
+//! The library is what they share: the throwaway server they start ([`RedisServer`]), and the
+//! child process that runs LiteLLM's half of an interop test ([`LiteLlmScript`]).
 
+pub mod litellm_script;
 pub mod redis_server;
 
+pub use litellm_script::LiteLlmScript;
 pub use redis_server::{RedisServer, error_chain, free_port, redis_server_binary};
