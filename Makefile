@@ -63,8 +63,9 @@ bench-proxy: wheel
 ## start themselves), loom models, a fuzz smoke run, and pytest on every LiteLLM line.
 test: test-python test-releases test-sdk-only test-rust test-loom fuzz-smoke
 
-# The Redis interop test also drives LiteLLM's own limiter on the same server, with the
-# interpreters of the LiteLLM venvs that test-python built (when they exist).
+# The interop suites (the fastllm-tests crate, tests/) also drive LiteLLM's own limiter and
+# router on the same Redis, with the interpreters of the LiteLLM venvs that test-python built
+# (when they exist).
 test-rust:
 	@command -v redis-server >/dev/null || [ -n "$${REDIS_SERVER:-}" ] || { \
 	  echo "redis-server is needed by the Redis-backed tests: apt-get install redis-server (or set REDIS_SERVER)"; exit 1; }

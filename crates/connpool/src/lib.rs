@@ -15,8 +15,6 @@ mod pool;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod sync;
-#[cfg(feature = "test-util")]
-pub mod testing;
 mod url;
 
 pub use config::{MAX_POOL_SIZE, PoolConfig};

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::convert::{Unsupported, py_str, to_value};
 use crate::errors::{IntoPyErr, type_error};
-use crate::stats::Stats;
+use fastllm_py_litellm::Stats;
 
 /// Texts longer than this are counted with the GIL released.
 const DETACH_MIN_BYTES: usize = 64 * 1024;

@@ -6,8 +6,7 @@
 //! expires keys by the real clock) never expired a key: the store runs with `KeyTtl::Never`.
 //! The `real_time` traces ran LiteLLM with `LITELLM_RATE_LIMIT_WINDOW_SIZE=2` against the
 //! real clock, where key expiry matters: the store runs with `KeyTtl::FollowClock` and a
-//! fake clock set to the same fractional times. `tests/litellm_golden.py` re-records them.
-#![cfg(not(loom))]
+//! fake clock set to the same fractional times. `ratelimit/litellm_golden.py` re-records them.
 
 use std::time::Duration;
 

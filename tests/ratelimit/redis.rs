@@ -20,24 +20,23 @@
 //!   when `LITELLM_PYTHON` names a Python with LiteLLM and fastapi, orjson, backoff and redis
 //!   installed (CI's LiteLLM venvs are built later by the Makefile, so it cannot be assumed
 //!   here); without it a second Rust store stands in for LiteLLM, and the test says so.
-#![cfg(all(feature = "redis", not(loom)))]
 
 use std::error::Error as _;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
-use fastllm_connpool::testing::{RedisServer, error_chain};
 use fastllm_ratelimit::{
     Admission, BackendError, CheckOptions, Code, Config, CounterKind, Decision, Descriptor,
     FailMode, FakeClock, Increment, KeyTtl, Limits, MemoryStore, RATE_LIMIT_UNVERIFIABLE_MESSAGE,
     RateLimitType, RedisConfig, RedisStore, Response, SlotAcquisition, SlotId, TpmReservation,
     Verdict,
 };
+use fastllm_tests::{LiteLlmScript, RedisServer, error_chain};
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
@@ -45,7 +44,7 @@ const TEST_LIMIT: Duration = Duration::from_secs(120);
 const LONG_WINDOW: u64 = 3600;
 
 // ---------------------------------------------------------------------------------------------
-// Harness (the server itself is `fastllm_connpool::testing::RedisServer`)
+// Harness (the server itself is `fastllm_tests::RedisServer`)
 // ---------------------------------------------------------------------------------------------
 
 fn pool_config() -> PoolConfig {
@@ -1035,36 +1034,7 @@ fn json_field<'a>(line: &'a str, name: &str) -> &'a str {
         .trim_matches('"')
 }
 
-/// Kills and reaps the child process when dropped (a failed assertion must not leave it).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The next line of the child's output, read on a blocking thread, within `limit`.
-async fn next_line(
-    lines: &mut Option<std::io::Lines<BufReader<std::process::ChildStdout>>>,
-    limit: Duration,
-    what: &str,
-) -> Option<String> {
-    let mut taken = lines.take().expect("reader in use");
-    let read = tokio::task::spawn_blocking(move || {
-        let line = taken.next().transpose().expect("read LiteLLM's output");
-        (line, taken)
-    });
-    let (line, back) = tokio::time::timeout(limit, read)
-        .await
-        .unwrap_or_else(|_| panic!("LiteLLM: no {what} within {limit:?}"))
-        .expect("reader thread");
-    *lines = Some(back);
-    line
-}
-
-/// Starts `tests/redis_interop.py` under `python`, waits until LiteLLM is ready, then runs
+/// Starts `ratelimit/redis_interop.py` under `python`, waits until LiteLLM is ready, then runs
 /// `rust_half` while LiteLLM runs its checks.
 async fn with_litellm<F, Fut>(
     python: &std::path::Path,
@@ -1076,30 +1046,28 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = (usize, Vec<SlotAcquisition>)>,
 {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_interop.py");
-    let mut child = Reaped(
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ratelimit/redis_interop.py");
+    let mut child = LiteLlmScript::spawn(
         Command::new(python)
             .arg(script)
             .args(args)
             .env("REDIS_URL", server.url())
             .env("LITELLM_RATE_LIMIT_WINDOW_SIZE", LONG_WINDOW.to_string())
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the LiteLLM interop script"),
-    );
-    let mut lines = Some(BufReader::new(child.0.stdout.take().unwrap()).lines());
-    let ready = next_line(&mut lines, Duration::from_secs(90), "READY").await;
+            .stderr(Stdio::inherit()),
+    )
+    .expect("start the LiteLLM interop script");
+    let ready = child.next_line(Duration::from_secs(90), "READY").await;
     assert_eq!(ready.as_deref(), Some("READY"), "LiteLLM did not start");
-    let mut stdin = child.0.stdin.take().unwrap();
+    let stdin = child.stdin();
     stdin.write_all(b"go\n").expect("signal LiteLLM");
     stdin.flush().expect("signal LiteLLM");
     let rust_admitted = rust_half().await;
-    let line = next_line(&mut lines, Duration::from_secs(60), "result")
+    let line = child
+        .next_line(Duration::from_secs(60), "result")
         .await
         .expect("LiteLLM printed no result");
-    let status = child.0.wait().expect("wait for LiteLLM");
+    let status = child.wait().expect("wait for LiteLLM");
     assert!(status.success(), "LiteLLM interop script failed: {status}");
     let run = LiteLlmRun {
         version: json_field(&line, "litellm").to_owned(),

@@ -1,4 +1,4 @@
-"""LiteLLM's half of the interop test in tests/redis_litellm.rs.
+"""LiteLLM's half of the interop test in router/redis_litellm.rs.
 
 Runs real `litellm.Router`s on the Redis at $REDIS_HOST:$REDIS_PORT while the Rust test runs
 fastllm's `Router` and `RedisState` on the same server, so that each side acts on what the other

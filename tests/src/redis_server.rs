@@ -1,4 +1,4 @@
-//! A throwaway `redis-server` for tests and benchmarks (feature `test-util`, off by default).
+//! A throwaway `redis-server` for the interop suites and the Redis bench.
 //!
 //! [`RedisServer::start`] runs `redis-server` on a free port on 127.0.0.1, without persistence
 //! (`--save "" --appendonly no`), and waits until it answers `PING`. The binary is
@@ -7,7 +7,7 @@
 //! never skip. The server is killed (SIGKILL) when the [`RedisServer`] is dropped.
 //!
 //! ```no_run
-//! use fastllm_connpool::testing::RedisServer;
+//! use fastllm_tests::RedisServer;
 //!
 //! let mut server = RedisServer::start();
 //! let url = server.url(); // redis://127.0.0.1:<port>/0

@@ -29,7 +29,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
 
-use crate::litellm::cache_steps::{Held, InMemoryCacheSteps, Memory};
+use crate::cache_steps::{Held, InMemoryCacheSteps, Memory};
 
 /// Python's `random` module instance as a [`RouterRng`]: every 32-bit word is
 /// `getrandbits(32)`, which is one `genrand_uint32` of CPython's Mersenne Twister, so

@@ -28,7 +28,7 @@ impl Stats {
     }
 
     /// Counts one call, and the reason when it was handed back.
-    pub(crate) fn record(&self, fallback: Option<&str>) {
+    pub fn record(&self, fallback: Option<&str>) {
         let mut inner = self.lock();
         inner.calls += 1;
         if let Some(reason) = fallback {

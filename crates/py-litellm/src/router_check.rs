@@ -16,9 +16,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
+use crate::cache_steps::{InMemoryCacheSteps, Memory, swallowed};
 use crate::clock::since_epoch;
 use crate::handback::Handback;
-use crate::litellm::cache_steps::{InMemoryCacheSteps, Memory, swallowed};
 use crate::stats::Stats;
 
 /// A limit of the deployment's (`tpm`/`rpm`): absent, or an exact `int` this path takes.

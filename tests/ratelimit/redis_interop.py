@@ -1,4 +1,4 @@
-"""LiteLLM's half of the interop check in tests/redis.rs (`shared_limit_with_litellm`).
+"""LiteLLM's half of the interop check in ratelimit/redis.rs (`shared_limit_with_litellm`).
 
 Runs LiteLLM's v3 limiter (`_PROXY_MaxParallelRequestsHandler_v3` on a real `RedisCache`)
 against the Redis at $REDIS_URL, while the Rust test runs fastllm's `RedisStore` on the same

@@ -1,6 +1,6 @@
 //! A LiteLLM `Router` and a fastllm [`Router`] on one real `redis-server` see the same state.
 //!
-//! `litellm_and_fastllm_share_state` runs LiteLLM itself (`tests/redis_litellm.py`, one process
+//! `litellm_and_fastllm_share_state` runs LiteLLM itself (`router/redis_litellm.py`, one process
 //! per Python in `LITELLM_PYTHON`, separated like `PATH`: the Makefile passes its LiteLLM 1.110.2
 //! and 1.109.3 venvs) against this crate on a throwaway server, and checks, on each line:
 //!
@@ -25,20 +25,18 @@
 //!
 //! Without `LITELLM_PYTHON` (the Makefile builds the LiteLLM venvs only for `make test`), a second
 //! fastllm router answers the same commands in LiteLLM's place and the same checks run; the test
-//! prints that LiteLLM's half did NOT run. The server is `fastllm_connpool::testing::RedisServer`
+//! prints that LiteLLM's half did NOT run. The server is `fastllm_tests::RedisServer`
 //! (`$REDIS_SERVER`, else `redis-server` on `PATH`; without one the test fails, it never skips).
-#![cfg(all(feature = "redis", not(loom)))]
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Lines, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
-use fastllm_connpool::testing::RedisServer;
 use fastllm_router::litellm::parse_model_list;
 use fastllm_router::litellm::{MinuteLabels, keys};
 use fastllm_router::strategy::{Request, Strategy};
@@ -47,6 +45,7 @@ use fastllm_router::{
     FakeClock, Minute, Pick, RedisState, Router, RouterSettings, StdRouterRng, Success,
     SystemClock,
 };
+use fastllm_tests::{LiteLlmScript, RedisServer};
 use serde_json::{Value, json};
 
 /// The whole test, every LiteLLM line included.
@@ -202,52 +201,21 @@ where
 }
 
 // ---------------------------------------------------------------------------------------------
-// The other side: LiteLLM (tests/redis_litellm.py), or a fastllm router standing in for it
+// The other side: LiteLLM (router/redis_litellm.py), or a fastllm router standing in for it
 // ---------------------------------------------------------------------------------------------
 
-/// Kills and reaps the child process when dropped (a failed assertion must not leave it).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The next line of the child's output, read on a blocking thread, within `limit`.
-async fn next_line(
-    lines: &mut Option<Lines<BufReader<ChildStdout>>>,
-    limit: Duration,
-    what: &str,
-) -> Option<String> {
-    let mut taken = lines.take().expect("reader in use");
-    let read = tokio::task::spawn_blocking(move || {
-        let line = taken.next().transpose().expect("read LiteLLM's output");
-        (line, taken)
-    });
-    let (line, back) = tokio::time::timeout(limit, read)
-        .await
-        .unwrap_or_else(|_| panic!("LiteLLM: no {what} within {limit:?}"))
-        .expect("reader thread");
-    *lines = Some(back);
-    line
-}
-
-/// `tests/redis_litellm.py` under one Python, answering one JSON command per line.
+/// `router/redis_litellm.py` under one Python, answering one JSON command per line.
 struct LiteLlm {
-    child: Reaped,
-    stdin: ChildStdin,
-    lines: Option<Lines<BufReader<ChildStdout>>>,
+    script: LiteLlmScript,
     version: String,
 }
 
 impl LiteLlm {
     async fn start(python: &Path, server: &RedisServer) -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_litellm.py");
-        let mut child = Reaped(
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/router/redis_litellm.py");
+        let mut script = LiteLlmScript::spawn(
             Command::new(python)
-                .arg(script)
+                .arg(path)
                 .env("REDIS_HOST", "127.0.0.1")
                 .env("REDIS_PORT", server.port().to_string())
                 .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -257,33 +225,28 @@ impl LiteLlm {
                     TEST_LIMIT.as_secs().to_string(),
                 )
                 .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {script} under {}: {e}", python.display())),
-        );
-        let stdin = child.0.stdin.take().unwrap();
-        let mut lines = Some(BufReader::new(child.0.stdout.take().unwrap()).lines());
-        let ready = next_line(&mut lines, READY_LIMIT, "READY")
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("start {path} under {}: {e}", python.display()));
+        let ready = script
+            .next_line(READY_LIMIT, "READY")
             .await
             .unwrap_or_else(|| panic!("{} exited before READY", python.display()));
         let version = ready
             .strip_prefix("READY ")
             .unwrap_or_else(|| panic!("LiteLLM did not start: {ready}"))
             .to_owned();
-        Self {
-            child,
-            stdin,
-            lines,
-            version,
-        }
+        Self { script, version }
     }
 
     async fn call(&mut self, command: &Value) -> Value {
         let op = command["op"].as_str().unwrap_or_default().to_owned();
-        writeln!(self.stdin, "{command}").expect("send LiteLLM a command");
-        self.stdin.flush().expect("send LiteLLM a command");
-        let line = next_line(&mut self.lines, REPLY_LIMIT, &op)
+        let stdin = self.script.stdin();
+        writeln!(stdin, "{command}").expect("send LiteLLM a command");
+        stdin.flush().expect("send LiteLLM a command");
+        let line = self
+            .script
+            .next_line(REPLY_LIMIT, &op)
             .await
             .unwrap_or_else(|| panic!("LiteLLM {} exited without answering {op}", self.version));
         serde_json::from_str(&line)
@@ -292,11 +255,12 @@ impl LiteLlm {
 
     /// Asks the script to end and checks it did, cleanly.
     async fn finish(mut self) {
-        writeln!(self.stdin, "{}", json!({"op": "exit"})).expect("send LiteLLM exit");
-        self.stdin.flush().expect("send LiteLLM exit");
+        let stdin = self.script.stdin();
+        writeln!(stdin, "{}", json!({"op": "exit"})).expect("send LiteLLM exit");
+        stdin.flush().expect("send LiteLLM exit");
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
-            if let Some(status) = self.child.0.try_wait().expect("wait for LiteLLM") {
+            if let Some(status) = self.script.try_wait().expect("wait for LiteLLM") {
                 break status;
             }
             assert!(Instant::now() < deadline, "LiteLLM did not exit");

@@ -3,7 +3,7 @@
 //! That limiter keeps its window starts and counters in the proxy's shared cache
 //! (`InternalUsageCache` → `DualCache` → `InMemoryCache`), where other hooks read them. So the
 //! state stays there: this path reads and writes it with `InMemoryCache`'s own steps
-//! ([`crate::memcache`]), in LiteLLM's order, and decides natively around them (the
+//! ([`crate::cache_steps`]), in LiteLLM's order, and decides natively around them (the
 //! descriptors, the keys, the windowed pre-check, the sliding window, the response). What it
 //! does not reproduce (Redis, a held limiter lock,
 //! odd descriptors or stored values) is handed back before anything changes, or, for a stored
@@ -15,16 +15,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use smallvec::SmallVec;
 
-use super::cache_steps::{InMemoryCacheSteps, Memory, swallowed};
-use super::keyspace::{Desc, Status, limiter_timestamp, over_limit, parse_descriptor, response};
+use crate::cache_steps::{InMemoryCacheSteps, Memory, swallowed};
 use crate::clock::since_epoch;
 use crate::handback::Handback;
-use crate::litellm::router_check::memory_tier;
+use crate::keyspace::{Desc, Status, limiter_timestamp, over_limit, parse_descriptor, response};
+use crate::router_check::memory_tier;
 use crate::stats::Stats;
 use fastllm_ratelimit::litellm::{ScopeKey, scope_tag, tagged_key};
-use fastllm_ratelimit::window::{
-    CounterRef, clamped_remaining, gauge_full, window_expired, windowed_counters,
-};
+use fastllm_ratelimit::window::{CounterRef, gauge_full, window_expired, windowed_counters};
 
 /// The counters' values as `int()` takes them (`None`: no such entry).
 type Counts = SmallVec<[Option<i64>; 8]>;
@@ -380,14 +378,8 @@ impl V3DualCacheChecks {
             .module
             .bind(py)
             .getattr(intern!(py, "PARALLEL_REQUEST_SLOT_TTL_SECONDS"))?;
-        let status = |g: &Gauge, in_flight: i64, over: bool| Status {
-            over,
-            limit: g.limit,
-            remaining: clamped_remaining(g.limit, in_flight),
-            kind: ScopeKey::Gauge,
-            desc: g.desc,
-            with_value: false,
-        };
+        let status =
+            |g: &Gauge, in_flight: i64, over: bool| Status::gauge(g.desc, g.limit, in_flight, over);
         let keys: SmallVec<[Bound<'py, PyString>; 4]> =
             gauges.0.iter().map(|g| PyString::new(py, &g.key)).collect();
         // `_read_local_gauge_counts`: one batch read (all 0 if it raises); a registry counts
@@ -534,7 +526,7 @@ impl Gauges {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, d)| {
-                    d.parallel.map(|limit| Gauge {
+                    d.parallel().map(|limit| Gauge {
                         desc: i,
                         limit,
                         key: tagged_key(&d.scope, ScopeKey::Gauge),

@@ -1,5 +1,5 @@
 //! Routers sharing cooldowns and usage on a real `redis-server` on loopback, one throwaway server
-//! per test (`fastllm_connpool::testing::RedisServer`: `$REDIS_SERVER`, else `redis-server` on
+//! per test (`fastllm_tests::RedisServer`: `$REDIS_SERVER`, else `redis-server` on
 //! `PATH`; without one these tests fail, they never skip).
 //!
 //! * `two_routers_share_cooldowns`: A cools a deployment down after a 429; B, after a sync,
@@ -13,7 +13,6 @@
 //!   (`json.dumps`) paths write them are taken on.
 //! * `redis_down_keeps_routing`: with Redis gone the local outcome stands and the error is
 //!   reported; everything works again once it is back.
-#![cfg(all(feature = "redis", not(loom)))]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{FromRedisValue, RedisPool, cmd};
-use fastllm_connpool::testing::RedisServer;
 use fastllm_router::litellm::keys;
 use fastllm_router::strategy::{Request, Strategy};
 use fastllm_router::{
@@ -29,6 +27,7 @@ use fastllm_router::{
     CooldownValue, Deployment, ErrorKind, Failure, FakeClock, Pick, RedisState, Router,
     RouterSettings, StdRouterRng, Success, SystemClock,
 };
+use fastllm_tests::RedisServer;
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(60);

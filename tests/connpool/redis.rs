@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fastllm_connpool::redis::{AsyncCommands, RedisPool, Script, cmd, pipe};
-use fastllm_connpool::testing::{RedisServer, error_chain};
 use fastllm_connpool::{Error, Object, Operation, PoolConfig, PoolError};
+use fastllm_tests::{RedisServer, error_chain};
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
-// Harness (the server itself is `fastllm_connpool::testing::RedisServer`)
+// Harness (the server itself is `fastllm_tests::RedisServer`)
 // ---------------------------------------------------------------------------------------------
 
 fn config() -> PoolConfig {

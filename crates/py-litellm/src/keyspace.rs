@@ -26,7 +26,7 @@ use smallvec::SmallVec;
 use fastllm_ratelimit::CounterKind;
 use fastllm_ratelimit::litellm::ScopeKey;
 use fastllm_ratelimit::window::{
-    CounterRef, CounterState, WindowedLimits, atomic_step, clamped_remaining, gauge_full,
+    CounterRef, CounterState, Verdict, WindowedLimits, atomic_step, clamped_remaining, gauge_full,
     judge_counters, sliding_window_step, window_expired, windowed_counters,
 };
 
@@ -158,16 +158,22 @@ pub(crate) struct Desc {
     pub(crate) scope: String,
     pub(crate) key: Py<PyAny>,
     pub(crate) value: Py<PyAny>,
-    pub(crate) requests: Option<i64>,
-    pub(crate) tokens: Option<i64>,
-    pub(crate) parallel: Option<i64>,
+    /// Its `rate_limit` dict as [`limits_of`] read it: requests, tokens, max parallel requests.
+    limits: [Option<i64>; 3],
+}
+
+impl Desc {
+    /// Its `max_parallel_requests`, if it sets one.
+    pub(crate) fn parallel(&self) -> Option<i64> {
+        self.limits[2]
+    }
 }
 
 impl WindowedLimits for Desc {
     fn limit_of(&self, kind: CounterKind) -> Option<i64> {
         match kind {
-            CounterKind::Requests => self.requests,
-            CounterKind::Tokens => self.tokens,
+            CounterKind::Requests => self.limits[0],
+            CounterKind::Tokens => self.limits[1],
         }
     }
 
@@ -265,32 +271,47 @@ pub(crate) fn parse_descriptor(
         .to_str()
         .map_err(|_| ())?;
     let scope = scope(k, v);
-    let (mut requests, mut tokens, mut parallel) = (None, None, None);
+    let mut limits = [None; 3];
     if let Some(rl) = d.get_item(intern!(py, "rate_limit")).map_err(|_| ())? {
         // `descriptor.get("rate_limit") or {}`: only a dict (empty or not) or None is followed.
         if !rl.is_none() {
             let rl = rl.cast_exact::<PyDict>().map_err(|_| ())?;
-            [requests, tokens, parallel] = limits_of(rl, skip_tpm)?;
+            limits = limits_of(rl, skip_tpm)?;
         }
     }
     Ok(Desc {
         scope,
         key: key.unbind(),
         value: value.unbind(),
-        requests,
-        tokens,
-        parallel,
+        limits,
     })
 }
 
 /// One status row of LiteLLM's `RateLimitResponse`.
 pub(crate) struct Status {
-    pub(crate) over: bool,
+    /// `code` (over or not) and `limit_remaining`.
+    pub(crate) verdict: Verdict,
     pub(crate) limit: i64,
-    pub(crate) remaining: i64,
     pub(crate) kind: ScopeKey,
     pub(crate) desc: usize,
     pub(crate) with_value: bool,
+}
+
+impl Status {
+    /// The row of descriptor `desc`'s parallel-request gauge: `in_flight` live slots under
+    /// `limit`, `over` as the caller judged it; what is left is clamped at 0.
+    pub(crate) fn gauge(desc: usize, limit: i64, in_flight: i64, over: bool) -> Self {
+        Self {
+            verdict: Verdict {
+                over,
+                remaining: clamped_remaining(limit, in_flight),
+            },
+            limit,
+            kind: ScopeKey::Gauge,
+            desc,
+            with_value: false,
+        }
+    }
 }
 
 fn kind_name(py: Python<'_>, kind: ScopeKey) -> &Bound<'_, PyString> {
@@ -328,9 +349,8 @@ pub(crate) fn over_limit(
         false,
         |c, limit, verdict| {
             statuses.push(Status {
-                over: verdict.over,
+                verdict,
                 limit,
-                remaining: verdict.remaining,
                 kind: c.kind.into(),
                 desc: c.metadata,
                 with_value: true,
@@ -400,9 +420,9 @@ pub(crate) fn response<'py>(
     let out = outer[usize::from(over)].bind(py).copy()?;
     let mut rows = SmallVec::<[Bound<'py, PyDict>; 8]>::new();
     for s in statuses {
-        let d = status_template(py, s.over, s.kind, s.with_value)?.copy()?;
+        let d = status_template(py, s.verdict.over, s.kind, s.with_value)?.copy()?;
         d.set_item(intern!(py, "current_limit"), s.limit)?;
-        d.set_item(intern!(py, "limit_remaining"), s.remaining)?;
+        d.set_item(intern!(py, "limit_remaining"), s.verdict.remaining)?;
         d.set_item(intern!(py, "descriptor_key"), descs[s.desc].key.bind(py))?;
         if s.with_value {
             d.set_item(
@@ -488,7 +508,7 @@ impl LocalRateLimits {
         let gauges: SmallVec<[usize; 4]> = descs
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| d.parallel.map(|_| i))
+            .filter_map(|(i, d)| d.parallel().map(|_| i))
             .collect();
         let clock = Instant::now();
         let mut space = self.lock();
@@ -560,13 +580,8 @@ impl LocalRateLimits {
         }
 
         let cutoff = now - slot_ttl as f64;
-        let gauge_status = |g: usize, n: i64, over: bool| Status {
-            over,
-            limit: descs[g].parallel.unwrap_or(0),
-            remaining: clamped_remaining(descs[g].parallel.unwrap_or(0), n),
-            kind: ScopeKey::Gauge,
-            desc: g,
-            with_value: false,
+        let gauge_status = |g: usize, n: i64, over: bool| {
+            Status::gauge(g, descs[g].parallel().unwrap_or(0), n, over)
         };
         // Every gauge value is read before any is written, as LiteLLM reads them in one batch:
         // (in-flight count, whether the value is a slot registry or absent).
@@ -582,7 +597,7 @@ impl LocalRateLimits {
         if read_only {
             let mut over = false;
             for (&g, &(n, _)) in gauges.iter().zip(&current) {
-                let o = gauge_full(n, descs[g].parallel.unwrap_or(0));
+                let o = gauge_full(n, descs[g].parallel().unwrap_or(0));
                 over |= o;
                 statuses.push(gauge_status(g, n, o));
             }
@@ -592,7 +607,7 @@ impl LocalRateLimits {
         // The local pre-check, then `_acquire_parallel_slots_in_memory`'s all-or-nothing check
         // (`in_flight + 1 > limit` over the same unexpired slots, so the same condition).
         for (&g, &(n, _)) in gauges.iter().zip(&current) {
-            if gauge_full(n, descs[g].parallel.unwrap_or(0)) {
+            if gauge_full(n, descs[g].parallel().unwrap_or(0)) {
                 // The windowed statuses, then the one gauge that refused.
                 statuses.push(gauge_status(g, n, true));
                 self.count(None);
