@@ -21,13 +21,14 @@ use std::time::{Duration, Instant};
 use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{FromRedisValue, RedisPool, cmd};
 use fastllm_router::litellm::keys;
-use fastllm_router::strategy::{Request, Strategy};
+use fastllm_router::strategy::Strategy;
 use fastllm_router::{
     Admission, BackendError, Clock, CooldownDecision, CooldownReason, CooldownSettings,
-    CooldownValue, Deployment, ErrorKind, Failure, FakeClock, Pick, RedisState, Router,
-    RouterSettings, StdRouterRng, Success, SystemClock,
+    CooldownValue, Deployment, ErrorKind, Failure, FakeClock, RedisState, Router, RouterSettings,
+    StdRouterRng, Success, SystemClock,
 };
 use fastllm_tests::RedisServer;
+use fastllm_tests::router::picked_ids;
 
 /// Every test gets this long, start to end.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
@@ -89,21 +90,6 @@ fn usage_v2() -> RouterSettings {
     }
 }
 
-/// The ids `n` picks of `group` returned.
-fn picks(
-    router: &Router<impl Clock>,
-    group: &str,
-    n: usize,
-    rng: &mut StdRouterRng,
-) -> BTreeSet<String> {
-    (0..n)
-        .map(|_| match router.pick(group, &Request::default(), rng) {
-            Pick::Deployment(d) => d.id().to_owned(),
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
-
 fn set(ids: &[&str]) -> BTreeSet<String> {
     ids.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -132,7 +118,10 @@ async fn two_routers_share_cooldowns() {
         let b = router(group(), RouterSettings::default(), clock.clone());
         let mut rng = StdRouterRng::seeded(1);
         b.sync_from_redis(&redis_b, "g").await.unwrap();
-        assert_eq!(picks(&b, "g", 100, &mut rng), set(&["azure-eu", "openai"]));
+        assert_eq!(
+            picked_ids(&b, "g", 100, &mut rng),
+            set(&["azure-eu", "openai"])
+        );
 
         let shared = a
             .on_failure_shared(
@@ -153,7 +142,7 @@ async fn two_routers_share_cooldowns() {
         let synced = b.sync_from_redis(&redis_b, "g").await.unwrap();
         assert_eq!(synced.cooldowns_adopted, 1);
         assert!(b.is_cooling_down("openai"));
-        assert_eq!(picks(&b, "g", 200, &mut rng), set(&["azure-eu"]));
+        assert_eq!(picked_ids(&b, "g", 200, &mut rng), set(&["azure-eu"]));
         let synced = b.sync_from_redis(&redis_b, "g").await.unwrap();
         assert_eq!(synced.cooldowns_adopted, 0, "already cooling down here");
 
@@ -162,20 +151,23 @@ async fn two_routers_share_cooldowns() {
         let c = router(group(), RouterSettings::default(), clock.clone());
         let synced = c.sync_from_redis(&redis_c, "g").await.unwrap();
         assert_eq!(synced.cooldowns_adopted, 1);
-        assert_eq!(picks(&c, "g", 200, &mut rng), set(&["azure-eu"]));
+        assert_eq!(picked_ids(&c, "g", 200, &mut rng), set(&["azure-eu"]));
 
         clock.advance(Duration::from_millis(2499));
         for r in [&a, &b, &c] {
             assert!(r.is_cooling_down("openai"));
         }
-        assert_eq!(picks(&b, "g", 100, &mut rng), set(&["azure-eu"]));
+        assert_eq!(picked_ids(&b, "g", 100, &mut rng), set(&["azure-eu"]));
         clock.advance(Duration::from_millis(1));
         // timestamp + cooldown_time == now: over, here and in what Redis still holds.
         for (r, redis) in [(&a, &redis_a), (&b, &redis_b), (&c, &redis_c)] {
             let synced = r.sync_from_redis(redis, "g").await.unwrap();
             assert_eq!(synced.cooldowns_adopted, 0);
             assert!(!r.is_cooling_down("openai"));
-            assert_eq!(picks(r, "g", 100, &mut rng), set(&["azure-eu", "openai"]));
+            assert_eq!(
+                picked_ids(r, "g", 100, &mut rng),
+                set(&["azure-eu", "openai"])
+            );
         }
     })
     .await;
@@ -204,7 +196,7 @@ async fn cooldown_ends_in_real_time() {
                 .cooldowns_adopted,
             1
         );
-        assert_eq!(picks(&b, "g", 100, &mut rng), set(&["azure-eu"]));
+        assert_eq!(picked_ids(&b, "g", 100, &mut rng), set(&["azure-eu"]));
 
         // Both the local entry and the Redis key (EX 1) run out one second after they were
         // written.
@@ -220,7 +212,10 @@ async fn cooldown_ends_in_real_time() {
                 .cooldowns_adopted,
             0
         );
-        assert_eq!(picks(&b, "g", 100, &mut rng), set(&["azure-eu", "openai"]));
+        assert_eq!(
+            picked_ids(&b, "g", 100, &mut rng),
+            set(&["azure-eu", "openai"])
+        );
     })
     .await;
 }
@@ -251,20 +246,20 @@ async fn two_routers_share_usage() {
         };
 
         // Tokens: A's success on "a" makes B prefer "b", and the other way round.
-        assert_eq!(picks(&rb, "g", 100, &mut rng), set(&["a", "b"]));
+        assert_eq!(picked_ids(&rb, "g", 100, &mut rng), set(&["a", "b"]));
         ra.on_success_shared(&redis_a, "a", &success(100))
             .await
             .into_result()
             .unwrap();
         let synced = rb.sync_from_redis(&redis_b, "g").await.unwrap();
         assert_eq!(synced.counters_read, 1);
-        assert_eq!(picks(&rb, "g", 100, &mut rng), set(&["b"]));
+        assert_eq!(picked_ids(&rb, "g", 100, &mut rng), set(&["b"]));
         rb.on_success_shared(&redis_b, "b", &success(150))
             .await
             .into_result()
             .unwrap();
         ra.sync_from_redis(&redis_a, "g").await.unwrap();
-        assert_eq!(picks(&ra, "g", 100, &mut rng), set(&["a"]));
+        assert_eq!(picked_ids(&ra, "g", 100, &mut rng), set(&["a"]));
         // Both add to one shared counter.
         rb.on_success_shared(&redis_b, "a", &success(20))
             .await
@@ -275,7 +270,11 @@ async fn two_routers_share_usage() {
         let total: String = raw(&redis_a, cmd("GET").arg(&tpm_a)).await;
         assert_eq!(total, "120");
         ra.sync_from_redis(&redis_a, "g").await.unwrap();
-        assert_eq!(picks(&ra, "g", 100, &mut rng), set(&["a"]), "120 < 150");
+        assert_eq!(
+            picked_ids(&ra, "g", 100, &mut rng),
+            set(&["a"]),
+            "120 < 150"
+        );
 
         // Requests: A admits two calls to "c" (rpm 2); B then skips it and refuses it.
         for _ in 0..2 {
@@ -286,13 +285,13 @@ async fn two_routers_share_usage() {
         let count: String = raw(&redis_b, cmd("GET").arg(&rpm_c)).await;
         assert_eq!(count, "2");
         assert_eq!(
-            picks(&rb, "h", 50, &mut rng),
+            picked_ids(&rb, "h", 50, &mut rng),
             set(&["c", "d"]),
             "before a sync"
         );
         rb.sync_from_redis(&redis_b, "h").await.unwrap();
         assert_eq!(
-            picks(&rb, "h", 100, &mut rng),
+            picked_ids(&rb, "h", 100, &mut rng),
             set(&["d"]),
             "2 + 1 >= rpm 2"
         );
@@ -480,7 +479,7 @@ async fn reads_what_litellm_wrote() {
             assert_eq!(r.is_cooling_down(id), cooling, "{id}");
         }
         let mut rng = StdRouterRng::seeded(4);
-        assert_eq!(picks(&r, "grp", 200, &mut rng), set(&["c", "d", "g"]));
+        assert_eq!(picked_ids(&r, "grp", 200, &mut rng), set(&["c", "d", "g"]));
         clock.advance(Duration::from_millis(4249));
         assert!(r.is_cooling_down("a") && r.is_cooling_down("b"));
         clock.advance(Duration::from_millis(1));
@@ -538,7 +537,7 @@ async fn redis_down_keeps_routing() {
         assert!(matches!(admitted.value, Admission::Admitted(_)));
         assert!(admitted.error.is_some());
         let mut rng = StdRouterRng::seeded(5);
-        assert_eq!(picks(&r, "g", 50, &mut rng), set(&["b"]));
+        assert_eq!(picked_ids(&r, "g", 50, &mut rng), set(&["b"]));
 
         server.restart();
         let deadline = Instant::now() + Duration::from_secs(10);

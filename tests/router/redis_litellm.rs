@@ -39,12 +39,12 @@ use fastllm_connpool::PoolConfig;
 use fastllm_connpool::redis::{RedisPool, cmd};
 use fastllm_router::litellm::parse_model_list;
 use fastllm_router::litellm::{MinuteLabels, keys};
-use fastllm_router::strategy::{Request, Strategy};
+use fastllm_router::strategy::Strategy;
 use fastllm_router::{
     Admission, Clock, CooldownDecision, CooldownReason, CooldownValue, ErrorKind, Failure,
-    FakeClock, Minute, Pick, RedisState, Router, RouterSettings, StdRouterRng, Success,
-    SystemClock,
+    FakeClock, Minute, RedisState, Router, RouterSettings, StdRouterRng, Success, SystemClock,
 };
+use fastllm_tests::router::picked_ids;
 use fastllm_tests::{LiteLlmScript, RedisServer};
 use serde_json::{Value, json};
 
@@ -137,21 +137,6 @@ fn id_set(value: &Value) -> BTreeSet<String> {
         .unwrap_or_else(|| panic!("not a list of ids: {value}"))
         .iter()
         .map(|v| v.as_str().expect("an id").to_owned())
-        .collect()
-}
-
-/// The ids `n` picks of `group` returned.
-fn picked(
-    router: &Router<impl Clock>,
-    group: &str,
-    n: usize,
-    rng: &mut StdRouterRng,
-) -> BTreeSet<String> {
-    (0..n)
-        .map(|_| match router.pick(group, &Request::default(), rng) {
-            Pick::Deployment(d) => d.id().to_owned(),
-            other => panic!("{other:?}"),
-        })
         .collect()
 }
 
@@ -303,7 +288,7 @@ impl StandIn {
         let mut rounds = Vec::new();
         for _ in 0..2 {
             router.sync_from_redis(redis, group).await.expect("sync");
-            rounds.push(picked(router, group, n, rng));
+            rounds.push(picked_ids(router, group, n, rng));
         }
         json!({"sync": rounds[0], "async": rounds[1],
                "minutes": [first.hh_mm(), minute_now().hh_mm()]})
@@ -317,7 +302,7 @@ impl StandIn {
             "fail" => {
                 let router = Self::router(command);
                 router.sync_from_redis(redis, group).await.expect("sync");
-                let id = picked(&router, group, 1, rng).pop_first().unwrap();
+                let id = picked_ids(&router, group, 1, rng).pop_first().unwrap();
                 let shared = router
                     .on_failure_shared(redis, &id, &rate_limited(LITELLM_ERROR))
                     .await;
@@ -348,7 +333,7 @@ impl StandIn {
                 let mut noticed = None;
                 while started.elapsed() < limit {
                     router.sync_from_redis(redis, group).await.expect("sync");
-                    if !picked(router, group, 20, rng).contains(avoid) {
+                    if !picked_ids(router, group, 20, rng).contains(avoid) {
                         noticed = Some(started.elapsed().as_secs_f64());
                         break;
                     }
@@ -362,7 +347,7 @@ impl StandIn {
                 let first = minute_now();
                 let router = Self::router(command);
                 router.sync_from_redis(redis, group).await.expect("sync");
-                let id = picked(&router, group, 1, rng).pop_first().unwrap();
+                let id = picked_ids(&router, group, 1, rng).pop_first().unwrap();
                 let admitted = router.admit_shared(redis, &id).await.into_result();
                 assert!(
                     matches!(admitted, Ok(Admission::Admitted(_))),
@@ -545,7 +530,7 @@ async fn cooldown_from_litellm(peer: &mut Peer, redis: &RedisState, prefix: &str
     // (stopping short of the end by more than a round of picks takes)
     while unix_now() < ends - 0.15 {
         ours.sync_from_redis(redis, "g").await.unwrap();
-        assert_eq!(picked(&ours, "g", 50, &mut rng), set(&[&other]));
+        assert_eq!(picked_ids(&ours, "g", 50, &mut rng), set(&[&other]));
         rounds += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -556,7 +541,10 @@ async fn cooldown_from_litellm(peer: &mut Peer, redis: &RedisState, prefix: &str
         tokio::time::sleep(Duration::from_secs_f64(left)).await;
     }
     assert!(!ours.is_cooling_down(&failed));
-    assert_eq!(picked(&ours, "g", 100, &mut rng), set(&[&ids[0], &ids[1]]));
+    assert_eq!(
+        picked_ids(&ours, "g", 100, &mut rng),
+        set(&[&ids[0], &ids[1]])
+    );
     let fresh = Router::new(parse_model_list(&list).unwrap(), RouterSettings::default()).unwrap();
     assert_eq!(
         fresh
@@ -566,7 +554,10 @@ async fn cooldown_from_litellm(peer: &mut Peer, redis: &RedisState, prefix: &str
             .cooldowns_adopted,
         0
     );
-    assert_eq!(picked(&fresh, "g", 100, &mut rng), set(&[&ids[0], &ids[1]]));
+    assert_eq!(
+        picked_ids(&fresh, "g", 100, &mut rng),
+        set(&[&ids[0], &ids[1]])
+    );
     println!(
         "interop [{version}] step 1: {side} cooled {failed} down; fastllm read it and skipped it \
          for {rounds} rounds of picks until timestamp + {LITELLM_COOLDOWN_SECS} s, then picked it again"
@@ -733,7 +724,7 @@ async fn usage_both_ways(peer: &mut Peer, redis: &RedisState, prefix: &str) {
     assert_eq!(synced.counters_read, 2, "tpm and rpm of {used}");
     let mut rng = StdRouterRng::seeded(3);
     assert_eq!(
-        picked(&ours, "u", 100, &mut rng),
+        picked_ids(&ours, "u", 100, &mut rng),
         set(&[&other]),
         "30 tokens against 0"
     );

@@ -11,10 +11,12 @@
 //! * `benches/ratelimit_redis.rs`: `RedisStore`'s cost per check on a loopback server.
 //!
 //! The library is what they share: the throwaway server they start ([`RedisServer`]), and the
-//! child process that runs LiteLLM's half of an interop test ([`LiteLlmScript`]).
+//! child process that runs LiteLLM's half of an interop test ([`LiteLlmScript`]), and the
+//! router suites' pick helper ([`router::picked_ids`]).
 
 pub mod litellm_script;
 pub mod redis_server;
+pub mod router;
 
 pub use litellm_script::LiteLlmScript;
 pub use redis_server::{RedisServer, error_chain, free_port, redis_server_binary};
