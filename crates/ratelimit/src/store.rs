@@ -414,21 +414,22 @@ async fn atomic<S: Store + ?Sized>(
     Ok(atomic_response(descriptors, &metas, outcome))
 }
 
-/// The step's counters for `metas`.
+/// The step's counters for `metas`, inline for the usual few.
 pub(crate) fn atomic_counters<'a>(
     descriptors: &'a [Descriptor],
     metas: &[AtomicMeta],
-) -> Vec<AtomicCounter<'a>> {
-    metas
-        .iter()
-        .map(|m| AtomicCounter {
+) -> SmallVec<[AtomicCounter<'a>; INLINE]> {
+    let mut counters = SmallVec::new();
+    for m in metas {
+        counters.push(AtomicCounter {
             scope: descriptors[m.descriptor].scope(),
             kind: m.kind,
             limit: m.limit,
             increment: m.increment,
             window_size_secs: m.window_size_secs,
-        })
-        .collect()
+        });
+    }
+    counters
 }
 
 /// LiteLLM's response to an [`AtomicOutcome`] (`_build_atomic_response`): refused, the
@@ -534,25 +535,27 @@ impl CountKeys<'_> {
 /// The keys of a `should_rate_limit` call.
 pub(crate) fn count_keys<'a>(call: &Call<'a>) -> CountKeys<'a> {
     let descriptors = call.descriptors;
-    CountKeys {
-        counters: call
-            .counters()
-            .map(|c| CountedKey {
-                scope: descriptors[c.descriptor].scope(),
-                kind: c.kind,
-                limit: counter_limit(descriptors, c, call.options.skip_tpm_check),
-            })
-            .collect(),
-        gauges: call
-            .gauges()
-            .map(|g| GaugeKey {
-                scope: descriptors[g.descriptor].scope(),
-                limit: g.limit,
-            })
-            .collect(),
+    // Pushed one by one: `SmallVec`'s `collect` costs more than the pushes for so few keys.
+    let mut keys = CountKeys {
+        counters: SmallVec::new(),
+        gauges: SmallVec::new(),
         read_only: call.options.read_only,
         slot_id: call.options.slot_id.as_ref(),
+    };
+    for c in call.counters() {
+        keys.counters.push(CountedKey {
+            scope: descriptors[c.descriptor].scope(),
+            kind: c.kind,
+            limit: counter_limit(descriptors, c, call.options.skip_tpm_check),
+        });
     }
+    for g in call.gauges() {
+        keys.gauges.push(GaugeKey {
+            scope: descriptors[g.descriptor].scope(),
+            limit: g.limit,
+        });
+    }
+    keys
 }
 
 /// Step 1 of [`CountStep`]: whether a judged counter holding `values` is over
