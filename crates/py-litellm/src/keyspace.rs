@@ -11,6 +11,40 @@
 //! Anything the fast path does not reproduce (a non-str descriptor, a limit that is not an
 //! int, a stored value LiteLLM would choke on) returns `None` before any entry changes, and
 //! the patch layer hands the call to LiteLLM's own method.
+//!
+//! # Why this is not a `fastllm_ratelimit::Store` behind the crate's `Limiter`
+//!
+//! The rules are the crate's ([`windowed_counters`], [`judge_counters`],
+//! [`sliding_window_step`], [`window_expired`], [`gauge_full`], [`atomic_step`], and the key
+//! spelling of [`Keyspace`]); what stays here is the flow of `should_rate_limit` around them.
+//! The `Store` steps themselves would fit the keyspace (a per-call view holding the locked
+//! [`Keyspace`], `now` and the handler's `window_size`, each step a ready future, a hand-back
+//! as the step's error, raised where this flow hands back now). The `Limiter` over them does
+//! not fit yet, because its input and output are the crate's own types, and going through
+//! them would change answers or add work per check:
+//!
+//! * **Descriptors.** `Limiter` takes `fastllm_ratelimit::Descriptor`s, whose limits are
+//!   `u64` and whose scope is an `Arc<ScopeId>` built per descriptor. LiteLLM takes any `int`
+//!   as a limit, `0` and negative ones included (a negative `requests_per_unit` refuses every
+//!   request with a negative `limit_remaining`); [`Desc`] keeps them as `i64`. Building
+//!   `Descriptor`s per check would also allocate the scope strings and `Arc`s each time,
+//!   where [`parse_descriptor`] builds one `String` per descriptor and keeps the rest borrowed.
+//! * **The response.** `Limiter` answers a `fastllm_ratelimit::Response` whose statuses name
+//!   their descriptor by `Arc<ScopeId>`. LiteLLM's response echoes the descriptor's own
+//!   `key` and `value` objects (a `str` subclass stays one, with its identity); [`response`]
+//!   copies them from [`Desc`] into dicts built from templates. Turning a `Response` back
+//!   into those dicts needs the descriptors' Python objects again, by index, which the
+//!   crate's `Status` does not carry.
+//! * **The window.** `Store::window_size_secs` is a `u64` fixed per store; here it is the
+//!   handler's `window_size` read per call, an `int` LiteLLM lets be `0` or negative (every
+//!   window then expires at once; the TTL is clamped at 0). A `u64` cannot carry it.
+//!
+//! What would let it through: a `Limiter::should_rate_limit` generic over a descriptor trait
+//! (`WindowedLimits` plus its scope and parallel limit, with `i64` limits) and over the
+//! response it builds (a sink taking `(descriptor index, kind, limit, verdict)` rows, as
+//! [`over_limit`] takes them here), and a per-call window of `i64`. Until then, this flow is
+//! the one place with LiteLLM's in-memory step order for this handle; the 1.109 line's
+//! `v3dual` adapter shares its descriptor parsing, judging and response building.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};

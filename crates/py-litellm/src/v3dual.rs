@@ -8,6 +8,12 @@
 //! does not reproduce (Redis, a held limiter lock,
 //! odd descriptors or stored values) is handed back before anything changes, or, for a stored
 //! value found mid-way, raised as LiteLLM raises it.
+//!
+//! It is not a `fastllm_ratelimit::Store` behind the crate's `Limiter`, for the reasons
+//! [`crate::keyspace`] gives (descriptors with `i64` limits and their own Python objects
+//! echoed, the response built as dicts, a per-call `window_size`), and one more: a stored
+//! value found mid-way raises LiteLLM's exception after the writes before it, where a `Store`
+//! step either runs whole or fails before it writes.
 
 use pyo3::exceptions::PyException;
 use pyo3::intern;

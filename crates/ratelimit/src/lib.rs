@@ -39,7 +39,7 @@ pub use redis_store::{
 };
 pub use reservation::{TokenIncrement, TpmReservation, settlement_increments};
 pub use store::{
-    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, CountedKey, GaugeKey, Limiter,
-    Store,
+    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, CountedKey, CounterValues,
+    GaugeKey, Limiter, Store,
 };
 pub use window::{Code, Increment, RateLimitType, ReservationWindow, Response, Status};

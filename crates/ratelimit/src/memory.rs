@@ -21,7 +21,7 @@ use crate::keys::{KeyTtl, ScopeState};
 use crate::map::KeyMap;
 use crate::reservation::{TokenIncrement, TpmReservation};
 use crate::store::{
-    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, Limiter, Store,
+    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, CounterValues, Limiter, Store,
     any_counter_over, ready_now,
 };
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, lock};
@@ -341,7 +341,7 @@ impl<C: Clock> MemoryStore<C> {
         let n = step.counters.len();
         if n == 0 && step.gauges.is_empty() {
             return CountOutcome::Passed {
-                values: Vec::new(),
+                values: CounterValues::new(),
                 in_flight: Vec::new(),
                 slot_id: None,
             };
@@ -367,13 +367,13 @@ impl<C: Clock> MemoryStore<C> {
         self.with_scopes(scopes, |locked, now| {
             let now_s = now_int(now);
             // 1. Refuse, counting nothing, if a counter is already over.
-            let mut values: Vec<Option<i64>> = (0..n)
+            let mut values: CounterValues = (0..n)
                 .map(|i| {
                     let kind = step.counters[i].kind;
                     locked.state(i).counter(kind).get(now, mode).copied()
                 })
                 .collect();
-            if any_counter_over(&step.counters, &values, step.read_only) {
+            if any_counter_over(step.counters, &values, step.read_only) {
                 return CountOutcome::AlreadyOver(values);
             }
             // 2. Count the request on every counter, then judge the new values.
@@ -396,7 +396,7 @@ impl<C: Clock> MemoryStore<C> {
                     st.counter_mut(c.kind).set(now, mode, count, window);
                     values[i] = Some(count);
                 }
-                if any_counter_over(&step.counters, &values, false) {
+                if any_counter_over(step.counters, &values, false) {
                     return CountOutcome::CountedOver(values);
                 }
             }

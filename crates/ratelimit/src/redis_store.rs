@@ -27,8 +27,8 @@ use crate::litellm::{ScopeKey, tagged_key};
 use crate::memory::{Admission, CheckOptions};
 use crate::reservation::{TokenIncrement, TpmReservation};
 use crate::store::{
-    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, GaugeKey, Limiter, Store,
-    any_counter_over,
+    AtomicCounter, AtomicOutcome, Charged, CountOutcome, CountStep, CounterValues, GaugeKey,
+    Limiter, Store, any_counter_over,
 };
 use crate::window::{Code, Increment, ReservationWindow, Response, gauge_full};
 
@@ -453,20 +453,16 @@ impl RedisStore {
         let mut mirrored_full_gauge = None;
         let mirror = self.mirror.as_deref();
         if let Some(mirror) = mirror {
-            let values: Vec<Option<i64>> = step
+            let values: CounterValues = step
                 .counters
                 .iter()
                 .map(|c| mirror.get(&tagged_key(c.scope, c.kind.into())))
                 .collect();
-            if any_counter_over(&step.counters, &values, step.read_only) {
+            if any_counter_over(step.counters, &values, step.read_only) {
                 return Ok(CountOutcome::AlreadyOver(values));
             }
             // A read-only check counts the gauges on Redis, past the mirror.
-            let gauges_to_precheck = if step.read_only {
-                &[][..]
-            } else {
-                &step.gauges[..]
-            };
+            let gauges_to_precheck = if step.read_only { &[][..] } else { step.gauges };
             for (j, g) in gauges_to_precheck.iter().enumerate() {
                 let in_flight = mirror
                     .get(&tagged_key(g.scope, ScopeKey::Gauge))
@@ -480,7 +476,7 @@ impl RedisStore {
             if let Some((gauge, in_flight)) = mirrored_full_gauge {
                 if step.counters.is_empty() {
                     return Ok(CountOutcome::GaugeFull {
-                        values: Vec::new(),
+                        values: CounterValues::new(),
                         gauge,
                         in_flight,
                     });
@@ -492,7 +488,7 @@ impl RedisStore {
         let gauges = if mirrored_full_gauge.is_some() {
             &[][..]
         } else {
-            &step.gauges[..]
+            step.gauges
         };
         let slot_id = match (step.slot_id, step.read_only || gauges.is_empty()) {
             (_, true) => None,
@@ -500,7 +496,7 @@ impl RedisStore {
             (None, false) => Some(self.generate_slot_id()),
         };
         let mut invocation = SHOULD_RATE_LIMIT.prepare_invoke();
-        for c in &step.counters {
+        for c in step.counters {
             invocation
                 .key(tagged_key(c.scope, ScopeKey::Window))
                 .key(tagged_key(c.scope, c.kind.into()));
@@ -516,7 +512,7 @@ impl RedisStore {
             .arg(self.config.slot_ttl_secs)
             .arg(slot_id.as_ref().map_or("", SlotId::as_str))
             .arg(if mirror.is_some() { "1" } else { "0" }); // read-only judges on Redis anyway
-        for c in &step.counters {
+        for c in step.counters {
             invocation.arg(c.limit.unwrap_or(-1));
         }
         for g in gauges {
@@ -905,7 +901,7 @@ fn parse_count_reply(
     let values = reply
         .get(1..=n)
         .ok_or_else(|| format!("{} values for {n} counters", reply.len()))?
-        .to_vec();
+        .into();
     let extra = &reply[n + 1..];
     match code {
         // Already over: the counts before the call, nothing counted.
@@ -988,7 +984,7 @@ fn parse_atomic_reply(
 mod tests {
     use super::*;
     use crate::descriptor::Limits;
-    use crate::store::{Call, atomic_response, count_response, count_step};
+    use crate::store::{Call, atomic_response, count_keys, count_response};
     use crate::window::{AtomicMeta, atomic_metas};
 
     /// The `should_rate_limit` script's reply as the limiter's answer.
@@ -1002,7 +998,8 @@ mod tests {
             descriptors,
             options,
         };
-        let step = count_step(&call);
+        let keys = count_keys(&call);
+        let step = keys.step();
         let outcome = parse_count_reply(
             step.counters.len(),
             step.gauges.len(),

@@ -32,8 +32,11 @@
 //! a boxed `dyn Future` would allocate on every memory check.
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+
+use smallvec::SmallVec;
 
 use crate::descriptor::{CounterKind, Descriptor, ScopeId};
 use crate::error::{Error, Result};
@@ -76,16 +79,72 @@ pub struct GaugeKey<'a> {
 /// 3. count each gauge's live slots; when `read_only` answer [`CountOutcome::Passed`] with
 ///    them; else answer [`CountOutcome::GaugeFull`] for the first full one
 ///    ([`gauge_full`]), or register one slot (`slot_id`, or a fresh one) on every gauge.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The keys are borrowed: [`Limiter::should_rate_limit`] lists them on its stack for the usual
+/// few descriptors, so a check allocates no list of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountStep<'a> {
     /// The windowed counters, in LiteLLM's order.
-    pub counters: Vec<CountedKey<'a>>,
+    pub counters: &'a [CountedKey<'a>],
     /// The gauges, in descriptor order (empty when the parallel check is skipped).
-    pub gauges: Vec<GaugeKey<'a>>,
+    pub gauges: &'a [GaugeKey<'a>],
     /// Only read: nothing is counted and no slot is taken.
     pub read_only: bool,
     /// The slot id to register; the store generates one when `None`.
     pub slot_id: Option<&'a SlotId>,
+}
+
+/// How many counters a check keeps inline before it allocates. Small on purpose: the lists
+/// live in the check's future, which is moved whole, so a larger inline array costs more in
+/// copies than the allocation it saves.
+const INLINE: usize = 4;
+
+/// How many gauges a check keeps inline (one per descriptor with `max_parallel_requests`).
+const INLINE_GAUGES: usize = 2;
+
+/// The values of a [`CountStep`]'s counters, parallel to [`CountStep::counters`] (`None`: no
+/// such key). A slice of `Option<i64>` (through `Deref`) that holds the usual few values
+/// without allocating.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CounterValues(SmallVec<[Option<i64>; INLINE]>);
+
+impl CounterValues {
+    /// No values (a step without counters).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Deref for CounterValues {
+    type Target = [Option<i64>];
+
+    fn deref(&self) -> &[Option<i64>] {
+        &self.0
+    }
+}
+
+impl DerefMut for CounterValues {
+    fn deref_mut(&mut self) -> &mut [Option<i64>] {
+        &mut self.0
+    }
+}
+
+impl FromIterator<Option<i64>> for CounterValues {
+    fn from_iter<I: IntoIterator<Item = Option<i64>>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl From<&[Option<i64>]> for CounterValues {
+    fn from(values: &[Option<i64>]) -> Self {
+        Self(SmallVec::from_slice(values))
+    }
+}
+
+impl From<Vec<Option<i64>>> for CounterValues {
+    fn from(values: Vec<Option<i64>>) -> Self {
+        Self(SmallVec::from_vec(values))
+    }
 }
 
 /// The answer of [`Store::count_request`]. `values` are parallel to [`CountStep::counters`]
@@ -93,14 +152,14 @@ pub struct CountStep<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CountOutcome {
     /// A counter was already over: the values before the call; nothing was written.
-    AlreadyOver(Vec<Option<i64>>),
+    AlreadyOver(CounterValues),
     /// Every counter was counted and one is now over: the values after; no gauge was touched.
-    CountedOver(Vec<Option<i64>>),
+    CountedOver(CounterValues),
     /// Counted, but gauge `gauge` (an index into [`CountStep::gauges`]) is full with
     /// `in_flight` slots; no slot was taken.
     GaugeFull {
         /// The counters' values after counting.
-        values: Vec<Option<i64>>,
+        values: CounterValues,
         /// Which gauge refused.
         gauge: usize,
         /// Its live slots.
@@ -110,7 +169,7 @@ pub enum CountOutcome {
     /// gauge's live slots (after taking the slot, or as read).
     Passed {
         /// The counters' values.
-        values: Vec<Option<i64>>,
+        values: CounterValues,
         /// One count per gauge.
         in_flight: Vec<i64>,
         /// The slot registered on every gauge; `None` when read only or without gauges.
@@ -248,7 +307,8 @@ pub trait Limiter: Store {
                 descriptors,
                 options,
             };
-            let step = count_step(&call);
+            let keys = count_keys(&call);
+            let step = keys.step();
             if step.counters.is_empty() && step.gauges.is_empty() {
                 return Ok(Admission {
                     response: Response::ok(),
@@ -354,21 +414,22 @@ async fn atomic<S: Store + ?Sized>(
     Ok(atomic_response(descriptors, &metas, outcome))
 }
 
-/// The step's counters for `metas`.
+/// The step's counters for `metas`, inline for the usual few.
 pub(crate) fn atomic_counters<'a>(
     descriptors: &'a [Descriptor],
     metas: &[AtomicMeta],
-) -> Vec<AtomicCounter<'a>> {
-    metas
-        .iter()
-        .map(|m| AtomicCounter {
+) -> SmallVec<[AtomicCounter<'a>; INLINE]> {
+    let mut counters = SmallVec::new();
+    for m in metas {
+        counters.push(AtomicCounter {
             scope: descriptors[m.descriptor].scope(),
             kind: m.kind,
             limit: m.limit,
             increment: m.increment,
             window_size_secs: m.window_size_secs,
-        })
-        .collect()
+        });
+    }
+    counters
 }
 
 /// LiteLLM's response to an [`AtomicOutcome`] (`_build_atomic_response`): refused, the
@@ -451,28 +512,50 @@ impl<'a> Call<'a> {
     }
 }
 
+/// The keys of a `should_rate_limit` call, listed inline for the usual few descriptors.
+pub(crate) struct CountKeys<'a> {
+    counters: SmallVec<[CountedKey<'a>; INLINE]>,
+    gauges: SmallVec<[GaugeKey<'a>; INLINE_GAUGES]>,
+    read_only: bool,
+    slot_id: Option<&'a SlotId>,
+}
+
+impl CountKeys<'_> {
+    /// The step over these keys.
+    pub(crate) fn step(&self) -> CountStep<'_> {
+        CountStep {
+            counters: &self.counters,
+            gauges: &self.gauges,
+            read_only: self.read_only,
+            slot_id: self.slot_id,
+        }
+    }
+}
+
 /// The keys of a `should_rate_limit` call.
-pub(crate) fn count_step<'a>(call: &Call<'a>) -> CountStep<'a> {
+pub(crate) fn count_keys<'a>(call: &Call<'a>) -> CountKeys<'a> {
     let descriptors = call.descriptors;
-    CountStep {
-        counters: call
-            .counters()
-            .map(|c| CountedKey {
-                scope: descriptors[c.descriptor].scope(),
-                kind: c.kind,
-                limit: counter_limit(descriptors, c, call.options.skip_tpm_check),
-            })
-            .collect(),
-        gauges: call
-            .gauges()
-            .map(|g| GaugeKey {
-                scope: descriptors[g.descriptor].scope(),
-                limit: g.limit,
-            })
-            .collect(),
+    // Pushed one by one: `SmallVec`'s `collect` costs more than the pushes for so few keys.
+    let mut keys = CountKeys {
+        counters: SmallVec::new(),
+        gauges: SmallVec::new(),
         read_only: call.options.read_only,
         slot_id: call.options.slot_id.as_ref(),
+    };
+    for c in call.counters() {
+        keys.counters.push(CountedKey {
+            scope: descriptors[c.descriptor].scope(),
+            kind: c.kind,
+            limit: counter_limit(descriptors, c, call.options.skip_tpm_check),
+        });
     }
+    for g in call.gauges() {
+        keys.gauges.push(GaugeKey {
+            scope: descriptors[g.descriptor].scope(),
+            limit: g.limit,
+        });
+    }
+    keys
 }
 
 /// Step 1 of [`CountStep`]: whether a judged counter holding `values` is over
@@ -604,6 +687,7 @@ pub(crate) fn count_response(call: &Call<'_>, outcome: CountOutcome) -> Admissio
 /// # Panics
 ///
 /// If the future is pending at its first poll, which no memory-store operation is.
+#[inline(always)]
 pub(crate) fn ready_now<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(Waker::noop());
     match std::pin::pin!(future).poll(&mut cx) {
